@@ -1,0 +1,272 @@
+//! The cohort × time cube: the boundary between scanning and analysis.
+//!
+//! One cell per (time bucket, app, version, token state, endpoint) with
+//! counts, status codes, a latency sketch and the set of client-key hashes.
+//! It is serializable (JSON, schema `authstorm/cube/v1`) and mergeable, so
+//! runs over different files or by other engines can be combined, and every
+//! report and detection works from it alone. Distinct clients are exact:
+//! cells keep sorted 64-bit client hashes, so memory grows with
+//! (client, bucket, endpoint) triples that occur, never with lines.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::sketch::LatencySketch;
+use crate::classify::TokenState;
+use crate::time::Micros;
+
+pub const CUBE_SCHEMA: &str = "authstorm/cube/v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CellKey {
+    /// Bucket index: bucket start = index × bucket_seconds (UTC epoch).
+    pub bucket: i64,
+    pub app: String,
+    pub version: String,
+    pub token_state: TokenState,
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub requests: u64,
+    /// Status >= 400.
+    pub errors: u64,
+    /// Requests the retry-chain stage labelled as retries.
+    #[serde(default)]
+    pub retries: u64,
+    pub status: BTreeMap<u16, u64>,
+    pub latency: LatencySketch,
+    /// Sorted, deduplicated client-key hashes.
+    pub clients: Vec<u64>,
+}
+
+impl Cell {
+    pub fn merge(&mut self, o: &Cell) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.retries += o.retries;
+        for (k, v) in &o.status {
+            *self.status.entry(*k).or_default() += v;
+        }
+        self.latency.merge(&o.latency);
+        self.clients = union(&self.clients, &o.clients);
+    }
+
+    pub fn count_status(&self, pred: impl Fn(u16) -> bool) -> u64 {
+        self.status.iter().filter(|(s, _)| pred(**s)).map(|(_, n)| n).sum()
+    }
+}
+
+/// Union of two sorted, deduplicated slices.
+pub fn union(a: &[u64], b: &[u64]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cube {
+    pub schema: String,
+    pub bucket_seconds: u64,
+    /// Every parsed, in-range request, health checks included.
+    pub requests: u64,
+    pub status: BTreeMap<u16, u64>,
+    pub token_states: BTreeMap<TokenState, u64>,
+    /// Health-check requests per bucket index (not in `cells`).
+    pub health: BTreeMap<i64, u64>,
+    pub time_min: Option<Micros>,
+    pub time_max: Option<Micros>,
+    #[serde(with = "rows")]
+    pub cells: BTreeMap<CellKey, Cell>,
+}
+
+mod rows {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    /// One cell as a flat record, the shape other engines write too.
+    #[derive(Serialize, Deserialize)]
+    struct Row {
+        bucket: i64,
+        app: String,
+        version: String,
+        token_state: TokenState,
+        endpoint: String,
+        requests: u64,
+        errors: u64,
+        #[serde(default)]
+        retries: u64,
+        status: BTreeMap<u16, u64>,
+        latency: LatencySketch,
+        clients: Vec<u64>,
+    }
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<CellKey, Cell>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter().map(|(k, c)| Row {
+            bucket: k.bucket,
+            app: k.app.clone(),
+            version: k.version.clone(),
+            token_state: k.token_state,
+            endpoint: k.endpoint.clone(),
+            requests: c.requests,
+            errors: c.errors,
+            retries: c.retries,
+            status: c.status.clone(),
+            latency: c.latency.clone(),
+            clients: c.clients.clone(),
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<CellKey, Cell>, D::Error> {
+        let rows: Vec<Row> = Vec::deserialize(d)?;
+        let mut m: BTreeMap<CellKey, Cell> = BTreeMap::new();
+        for r in rows {
+            let mut clients = r.clients;
+            clients.sort_unstable();
+            clients.dedup();
+            let key = CellKey {
+                bucket: r.bucket,
+                app: r.app,
+                version: r.version,
+                token_state: r.token_state,
+                endpoint: r.endpoint,
+            };
+            let cell = Cell {
+                requests: r.requests,
+                errors: r.errors,
+                retries: r.retries,
+                status: r.status,
+                latency: r.latency,
+                clients,
+            };
+            m.entry(key).or_default().merge(&cell);
+        }
+        Ok(m)
+    }
+}
+
+impl Cube {
+    pub fn new(bucket_seconds: u64) -> Self {
+        Cube {
+            schema: CUBE_SCHEMA.into(),
+            bucket_seconds,
+            requests: 0,
+            status: BTreeMap::new(),
+            token_states: BTreeMap::new(),
+            health: BTreeMap::new(),
+            time_min: None,
+            time_max: None,
+            cells: BTreeMap::new(),
+        }
+    }
+
+    pub fn bucket_us(&self) -> i64 {
+        self.bucket_seconds as i64 * 1_000_000
+    }
+
+    pub fn bucket_start(&self, bucket: i64) -> Micros {
+        bucket * self.bucket_us()
+    }
+
+    /// Merges another cube built with the same bucket width.
+    pub fn merge(&mut self, o: &Cube) -> Result<(), String> {
+        if o.bucket_seconds != self.bucket_seconds {
+            return Err(format!(
+                "cannot merge cubes with bucket widths {}s and {}s",
+                self.bucket_seconds, o.bucket_seconds
+            ));
+        }
+        self.requests += o.requests;
+        for (k, v) in &o.status {
+            *self.status.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.token_states {
+            *self.token_states.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.health {
+            *self.health.entry(*k).or_default() += v;
+        }
+        self.time_min = min_opt(self.time_min, o.time_min);
+        self.time_max = max_opt(self.time_max, o.time_max);
+        for (k, c) in &o.cells {
+            self.cells.entry(k.clone()).or_default().merge(c);
+        }
+        Ok(())
+    }
+
+    pub fn health_checks(&self) -> u64 {
+        self.health.values().sum()
+    }
+}
+
+pub fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+pub fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(req: u64, clients: &[u64]) -> Cell {
+        let mut c = Cell { requests: req, clients: clients.to_vec(), ..Default::default() };
+        c.status.insert(200, req);
+        c
+    }
+
+    #[test]
+    fn union_sorted() {
+        assert_eq!(union(&[1, 3, 5], &[2, 3, 6]), vec![1, 2, 3, 5, 6]);
+        assert_eq!(union(&[], &[1]), vec![1]);
+    }
+
+    #[test]
+    fn merge_and_roundtrip() {
+        let key = CellKey { bucket: 5, app: "a".into(), version: "1".into(), token_state: TokenState::Valid, endpoint: "GET /".into() };
+        let mut a = Cube::new(60);
+        a.cells.insert(key.clone(), cell(2, &[1, 2]));
+        a.requests = 2;
+        let mut b = Cube::new(60);
+        b.cells.insert(key.clone(), cell(3, &[2, 3]));
+        b.requests = 3;
+        a.merge(&b).unwrap();
+        assert_eq!(a.cells[&key].requests, 5);
+        assert_eq!(a.cells[&key].clients, vec![1, 2, 3]);
+        let json = serde_json::to_string(&a).unwrap();
+        let back: Cube = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a);
+        assert!(a.merge(&Cube::new(300)).is_err());
+    }
+}

@@ -1,0 +1,234 @@
+//! Aggregation: per-chunk partials ([`Aggregate`], interned for speed on
+//! the hot path) that merge associatively and commutatively, and turn into
+//! the serializable [`Cube`] at the end of a scan.
+
+pub mod by;
+pub mod cube;
+pub mod sketch;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+pub use by::{ByAgg, ByField};
+pub use cube::{Cell, CellKey, Cube};
+pub use sketch::LatencySketch;
+
+use crate::classify::{Classified, TokenState};
+use crate::event::Event;
+use crate::time::Micros;
+
+/// Strings interned to dense ids, local to one partial.
+#[derive(Debug, Default, Clone)]
+struct Interner {
+    ids: FxHashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.into());
+        self.ids.insert(s.into(), i);
+        i
+    }
+
+    fn name(&self, i: u32) -> &str {
+        &self.names[i as usize]
+    }
+}
+
+type HotKey = (i64, u32, u32, TokenState, u32);
+
+#[derive(Debug, Default, Clone)]
+struct HotCell {
+    requests: u64,
+    errors: u64,
+    retries: u64,
+    status: Vec<(u16, u64)>,
+    latency: LatencySketch,
+    clients: FxHashSet<u64>,
+}
+
+impl HotCell {
+    fn merge(&mut self, o: HotCell) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.retries += o.retries;
+        for (s, n) in o.status {
+            add_status(&mut self.status, s, n);
+        }
+        self.latency.merge(&o.latency);
+        self.clients.extend(o.clients);
+    }
+}
+
+fn add_status(v: &mut Vec<(u16, u64)>, s: u16, n: u64) {
+    match v.iter_mut().find(|(k, _)| *k == s) {
+        Some((_, c)) => *c += n,
+        None => v.push((s, n)),
+    }
+}
+
+/// A mergeable partial aggregate.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    bucket_us: i64,
+    apps: Interner,
+    versions: Interner,
+    endpoints: Interner,
+    cells: FxHashMap<HotKey, HotCell>,
+    health: FxHashMap<i64, u64>,
+    status: FxHashMap<u16, u64>,
+    token_states: [u64; 5],
+    requests: u64,
+    time_min: Option<Micros>,
+    time_max: Option<Micros>,
+    pub by: Option<ByAgg>,
+}
+
+impl Aggregate {
+    pub fn new(bucket_us: i64, by: &[ByField]) -> Self {
+        Aggregate {
+            bucket_us: bucket_us.max(1),
+            apps: Interner::default(),
+            versions: Interner::default(),
+            endpoints: Interner::default(),
+            cells: FxHashMap::default(),
+            health: FxHashMap::default(),
+            status: FxHashMap::default(),
+            token_states: [0; 5],
+            requests: 0,
+            time_min: None,
+            time_max: None,
+            by: (!by.is_empty()).then(|| ByAgg::new(by.to_vec())),
+        }
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// Adds one classified request. `retry` comes from the retry stage.
+    pub fn add(&mut self, e: &Event<'_>, c: &Classified<'_>, retry: bool) {
+        self.requests += 1;
+        self.time_min = cube::min_opt(self.time_min, Some(c.ts));
+        self.time_max = cube::max_opt(self.time_max, Some(c.ts));
+        if let Some(s) = c.status {
+            *self.status.entry(s).or_default() += 1;
+        }
+        self.token_states[c.token_state.index()] += 1;
+        let bucket = c.ts.div_euclid(self.bucket_us);
+        if c.health {
+            *self.health.entry(bucket).or_default() += 1;
+            return;
+        }
+        let key = (
+            bucket,
+            self.apps.id(&c.app),
+            self.versions.id(&c.version),
+            c.token_state,
+            self.endpoint_id(c.method, &c.route),
+        );
+        let cell = self.cells.entry(key).or_default();
+        cell.requests += 1;
+        if let Some(s) = c.status {
+            add_status(&mut cell.status, s, 1);
+            if s >= 400 {
+                cell.errors += 1;
+            }
+        }
+        if retry {
+            cell.retries += 1;
+        }
+        if let Some(l) = c.latency_ms {
+            cell.latency.add(l);
+        }
+        cell.clients.insert(c.client);
+        if let Some(by) = &mut self.by {
+            by.add(e, c);
+        }
+    }
+
+    fn endpoint_id(&mut self, method: &str, route: &str) -> u32 {
+        // Avoid allocating the joined string when it is already interned.
+        let mut buf = [0u8; 256];
+        let n = method.len() + 1 + route.len();
+        if n <= buf.len() {
+            buf[..method.len()].copy_from_slice(method.as_bytes());
+            buf[method.len()] = b' ';
+            buf[method.len() + 1..n].copy_from_slice(route.as_bytes());
+            let s = std::str::from_utf8(&buf[..n]).unwrap_or("-");
+            self.endpoints.id(s)
+        } else {
+            self.endpoints.id(&format!("{method} {route}"))
+        }
+    }
+
+    /// Merges `o` into `self`; the result does not depend on merge order.
+    pub fn merge(&mut self, o: Aggregate) {
+        self.requests += o.requests;
+        self.time_min = cube::min_opt(self.time_min, o.time_min);
+        self.time_max = cube::max_opt(self.time_max, o.time_max);
+        for (k, v) in o.status {
+            *self.status.entry(k).or_default() += v;
+        }
+        for i in 0..5 {
+            self.token_states[i] += o.token_states[i];
+        }
+        for (k, v) in o.health {
+            *self.health.entry(k).or_default() += v;
+        }
+        for ((b, a, v, t, e), cell) in o.cells {
+            let key = (
+                b,
+                self.apps.id(o.apps.name(a)),
+                self.versions.id(o.versions.name(v)),
+                t,
+                self.endpoints.id(o.endpoints.name(e)),
+            );
+            self.cells.entry(key).or_default().merge(cell);
+        }
+        match (&mut self.by, o.by) {
+            (Some(a), Some(b)) => a.merge(b),
+            (None, Some(b)) => self.by = Some(b),
+            _ => {}
+        }
+    }
+
+    pub fn into_cube(self) -> Cube {
+        let mut cube = Cube::new((self.bucket_us / 1_000_000).max(1) as u64);
+        cube.requests = self.requests;
+        cube.status = self.status.into_iter().collect();
+        cube.token_states = TokenState::ALL
+            .iter()
+            .filter(|t| self.token_states[t.index()] > 0)
+            .map(|t| (*t, self.token_states[t.index()]))
+            .collect();
+        cube.health = self.health.into_iter().collect();
+        cube.time_min = self.time_min;
+        cube.time_max = self.time_max;
+        for ((b, a, v, t, e), hc) in self.cells {
+            let key = CellKey {
+                bucket: b,
+                app: self.apps.name(a).to_string(),
+                version: self.versions.name(v).to_string(),
+                token_state: t,
+                endpoint: self.endpoints.name(e).to_string(),
+            };
+            let mut clients: Vec<u64> = hc.clients.into_iter().collect();
+            clients.sort_unstable();
+            let cell = Cell {
+                requests: hc.requests,
+                errors: hc.errors,
+                retries: hc.retries,
+                status: hc.status.into_iter().collect(),
+                latency: hc.latency,
+                clients,
+            };
+            cube.cells.entry(key).or_default().merge(&cell);
+        }
+        cube
+    }
+}

@@ -1,0 +1,87 @@
+//! One analysis run: discover inputs, scan them on a thread pool of the
+//! requested size, and build the report. The CLI calls this; so can tests.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::aggregate::Cube;
+use crate::error::{Error, Result};
+use crate::input::{Source, discover};
+use crate::report::{InputError, Report};
+use crate::scan::{ScanOptions, scan};
+
+#[derive(Clone)]
+pub struct AnalyzeConfig {
+    pub inputs: Vec<String>,
+    pub scan: ScanOptions,
+    /// Worker threads; `None` means all cores.
+    pub threads: Option<usize>,
+}
+
+pub struct Analysis {
+    pub report: Report,
+    pub cube: Cube,
+}
+
+fn progress_bar(sources: &[Source], enabled: bool) -> ProgressBar {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Source::Stdin => None,
+        })
+        .sum();
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_bar}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
+    let found = discover(&cfg.inputs);
+    let errors: Vec<InputError> = found
+        .errors
+        .iter()
+        .map(|(p, e)| InputError {
+            path: p.clone(),
+            error: e.clone(),
+        })
+        .collect();
+    if found.sources.is_empty() {
+        let detail: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.path, e.error)).collect();
+        return Err(Error::NoInput(if detail.is_empty() {
+            "no input paths given".into()
+        } else {
+            detail.join("; ")
+        }));
+    }
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = cfg.threads {
+        pool = pool.num_threads(n.max(1));
+    }
+    let pool = pool
+        .build()
+        .map_err(|e| Error::Invalid(format!("cannot start worker threads: {e}")))?;
+    let bar = progress_bar(&found.sources, cfg.scan.progress);
+    let result = pool.install(|| scan(&found.sources, &cfg.scan, &bar));
+    bar.finish_and_clear();
+    if result.files.iter().all(|f| f.error.is_some() && f.lines == 0) {
+        let detail: Vec<String> = result
+            .files
+            .iter()
+            .map(|f| format!("{}: {}", f.path, f.error.as_deref().unwrap_or("")))
+            .chain(errors.iter().map(|e| format!("{}: {}", e.path, e.error)))
+            .collect();
+        return Err(Error::NoInput(detail.join("; ")));
+    }
+    let report = Report::build(result.files, errors, &result.cube, result.by.as_ref());
+    Ok(Analysis {
+        report,
+        cube: result.cube,
+    })
+}

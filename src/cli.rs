@@ -1,0 +1,300 @@
+//! Command-line definition (clap) and the translation of flags into the
+//! library's validated configuration.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use authstorm::aggregate::ByField;
+use authstorm::analyze::{AnalyzeConfig, analyze};
+use authstorm::config::FileConfig;
+use authstorm::format::FormatKind;
+use authstorm::report::table::{TableOptions, render};
+use authstorm::scan::ScanOptions;
+use authstorm::simulate::{self, Scenario, SimFormat, SimOptions};
+use authstorm::time::{DisplayTz, parse_duration, parse_time_bound};
+
+use crate::Exit;
+
+#[derive(Parser)]
+#[command(name = "authstorm", version, about = "Forensics for auth-service access logs: cohorts, timelines and retry storms")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Analyze access logs: cohort tables, timeline, endpoints, JSON report.
+    Analyze(AnalyzeArgs),
+    /// Write synthetic auth-service access logs with ground truth.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Combined,
+    Common,
+    Json,
+    Logfmt,
+    W3c,
+    Regex,
+}
+
+impl From<FormatArg> for FormatKind {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Combined => FormatKind::Combined,
+            FormatArg::Common => FormatKind::Common,
+            FormatArg::Json => FormatKind::Json,
+            FormatArg::Logfmt => FormatKind::Logfmt,
+            FormatArg::W3c => FormatKind::W3c,
+            FormatArg::Regex => FormatKind::Regex,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct AnalyzeArgs {
+    /// Files, directories (recursive), glob patterns, or `-` for stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Read every input as this format instead of detecting it per file.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// TOML config: field mapping, app rules, token vocabulary, health checks.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Time bucket width (e.g. 1m, 30s, 5m, 1h).
+    #[arg(long, value_name = "DURATION")]
+    pub bucket: Option<String>,
+    /// Extra grouping by fields, e.g. `app,status` (see README for names).
+    #[arg(long, value_name = "FIELD,...", value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// Only requests at or after this time (RFC 3339, or relative: -2h, 30m).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Only requests before this time.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub until: Option<String>,
+    /// Display time zone (IANA name, e.g. Europe/Berlin); output data stays UTC.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Group versions by their first N components (2: 4.2.1 → 4.2).
+    #[arg(long, value_name = "N")]
+    pub version_depth: Option<usize>,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    /// Write the JSON report to FILE (`-` for stdout, replacing the tables).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<String>,
+    /// Write the cohort × time cube (JSON) to FILE, for merging runs later.
+    #[arg(long, value_name = "FILE")]
+    pub cube: Option<PathBuf>,
+    /// Rows per table.
+    #[arg(long, default_value_t = 15, value_name = "N")]
+    pub top: usize,
+    /// Lines longer than this many bytes are skipped as too long.
+    #[arg(long, default_value_t = authstorm::scan::DEFAULT_MAX_LINE, value_name = "BYTES")]
+    pub max_line: usize,
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ScenarioArg {
+    Normal,
+    Storm,
+    Outage,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SimFormatArg {
+    Combined,
+    Common,
+    Json,
+    Logfmt,
+}
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// What happens in the simulated traffic.
+    #[arg(long, value_enum, default_value = "storm")]
+    pub scenario: ScenarioArg,
+    /// Random seed; the same seed and options give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Approximate number of lines to write.
+    #[arg(long, default_value_t = 100_000)]
+    pub lines: u64,
+    /// Number of simulated days (the scenario happens on the last one).
+    #[arg(long, default_value_t = 1)]
+    pub days: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "combined")]
+    pub format: SimFormatArg,
+    /// Compress the output with gzip.
+    #[arg(long)]
+    pub gzip: bool,
+    /// Fraction of lines to corrupt (0.0-1.0), for testing skips.
+    #[arg(long, default_value_t = 0.0)]
+    pub corrupt: f64,
+    /// Output file (`-` for stdout).
+    #[arg(long, short, default_value = "-")]
+    pub output: String,
+    /// Write the ground truth as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+}
+
+fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, DisplayTz)> {
+    let bucket_str = a.bucket.clone().or_else(|| file.analysis.bucket.clone()).unwrap_or("1m".into());
+    let bucket = parse_duration(&bucket_str).map_err(anyhow::Error::msg).context("--bucket")?;
+    if bucket.as_secs() == 0 || bucket.subsec_nanos() != 0 {
+        bail!("--bucket must be a whole number of seconds, at least 1s (got {bucket_str:?})");
+    }
+    let now = chrono::Utc::now().timestamp_micros();
+    let since = a.since.as_deref().map(|s| parse_time_bound(s, now)).transpose().map_err(anyhow::Error::msg).context("--since")?;
+    let until = a.until.as_deref().map(|s| parse_time_bound(s, now)).transpose().map_err(anyhow::Error::msg).context("--until")?;
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            bail!("--since must be before --until");
+        }
+    }
+    let tz_name = a.tz.clone().or_else(|| file.analysis.tz.clone());
+    let tz = tz_name.as_deref().map(DisplayTz::parse).transpose().map_err(anyhow::Error::msg).context("--tz")?.unwrap_or_default();
+    let by = a.by.iter().filter(|s| !s.trim().is_empty()).map(|s| ByField::parse(s)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?;
+    if a.threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    if a.max_line < 64 {
+        bail!("--max-line must be at least 64 bytes");
+    }
+    let format = match a.format {
+        Some(f) => Some(f.into()),
+        None => file.format_kind().map_err(anyhow::Error::msg)?,
+    };
+    let regex = file.regex_format().map_err(anyhow::Error::msg)?;
+    if format == Some(FormatKind::Regex) && regex.is_none() {
+        bail!("--format regex needs `[format] regex = \"...\"` in the --config file");
+    }
+    let scan = ScanOptions {
+        format,
+        regex,
+        fields: file.field_map().map_err(anyhow::Error::msg)?,
+        classifier: file.classifier(a.version_depth).map_err(anyhow::Error::msg)?,
+        bucket_us: bucket.as_micros() as i64,
+        since,
+        until,
+        by,
+        max_line: a.max_line,
+        progress: !a.no_progress,
+        ..ScanOptions::default()
+    };
+    Ok((
+        AnalyzeConfig {
+            inputs: a.paths.clone(),
+            scan,
+            threads: a.threads,
+        },
+        tz,
+    ))
+}
+
+fn open_out(path: &str) -> Result<Box<dyn Write>> {
+    if path == "-" {
+        return Ok(Box::new(BufWriter::new(io::stdout().lock())));
+    }
+    let f = File::create(path).with_context(|| format!("cannot create {path}"))?;
+    Ok(Box::new(BufWriter::new(f)))
+}
+
+fn terminal_width() -> Option<u16> {
+    if let Some(c) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(c);
+    }
+    None
+}
+
+pub fn run_analyze(a: AnalyzeArgs) -> Result<Exit> {
+    let file = match &a.config {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    let (cfg, tz) = build_config(&a, &file)?;
+    let analysis = analyze(&cfg)?;
+    if let Some(path) = &a.cube {
+        let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        serde_json::to_writer(BufWriter::new(f), &analysis.cube).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let json_to_stdout = a.json.as_deref() == Some("-");
+    if let Some(path) = &a.json {
+        let mut w = open_out(path)?;
+        serde_json::to_writer_pretty(&mut w, &analysis.report).with_context(|| format!("writing {path}"))?;
+        writeln!(w)?;
+        w.flush().with_context(|| format!("writing {path}"))?;
+    }
+    if !json_to_stdout {
+        let stdout = io::stdout();
+        let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let opts = TableOptions {
+            color,
+            width: terminal_width(),
+            tz,
+            top: a.top.max(1),
+            ..TableOptions::default()
+        };
+        let mut w = BufWriter::new(stdout.lock());
+        render(&analysis.report, &opts, &mut w)?;
+        w.flush()?;
+    }
+    Ok(Exit::Success)
+}
+
+pub fn run_simulate(s: SimulateArgs) -> Result<Exit> {
+    if !(0.0..=1.0).contains(&s.corrupt) {
+        bail!("--corrupt must be between 0 and 1");
+    }
+    if s.days == 0 {
+        bail!("--days must be at least 1");
+    }
+    let opts = SimOptions {
+        scenario: match s.scenario {
+            ScenarioArg::Normal => Scenario::Normal,
+            ScenarioArg::Storm => Scenario::Storm,
+            ScenarioArg::Outage => Scenario::Outage,
+        },
+        seed: s.seed,
+        lines: s.lines,
+        days: s.days,
+        format: match s.format {
+            SimFormatArg::Combined => SimFormat::Combined,
+            SimFormatArg::Common => SimFormat::Common,
+            SimFormatArg::Json => SimFormat::Json,
+            SimFormatArg::Logfmt => SimFormat::Logfmt,
+        },
+        corrupt: s.corrupt,
+    };
+    let mut out = open_out(&s.output)?;
+    let truth = if s.gzip {
+        let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+        let t = simulate::simulate(&opts, &mut gz);
+        gz.finish().and_then(|mut w| w.flush()).with_context(|| format!("writing {}", s.output))?;
+        t
+    } else {
+        let t = simulate::simulate(&opts, &mut out);
+        out.flush()?;
+        t
+    }
+    .with_context(|| format!("writing {}", s.output))?;
+    if let Some(p) = &s.truth {
+        let f = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+        serde_json::to_writer_pretty(BufWriter::new(f), &truth)?;
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,191 @@
+//! The config file (`--config FILE`, TOML) and its validation into the
+//! pieces the pipeline uses. Every key is documented in the README.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use regex::RegexBuilder;
+use serde::Deserialize;
+
+use crate::classify::{AppRule, Classifier, HealthRules, TokenState, TokenVocabulary};
+use crate::error::{Error, Result};
+use crate::event::{Field, FieldMap, LatencyUnit};
+use crate::format::FormatKind;
+use crate::format::regex::RegexFormat;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub format: FormatSection,
+    /// normalized field → source field; plus `latency_unit`.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default)]
+    pub apps: Vec<AppSection>,
+    /// token state → extra vocabulary (`expired = ["E401X"]`).
+    #[serde(default)]
+    pub token_states: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub health: Option<HealthSection>,
+    #[serde(default)]
+    pub analysis: AnalysisSection,
+    #[serde(default)]
+    pub detect: Option<toml::Table>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormatSection {
+    pub name: Option<String>,
+    pub regex: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSection {
+    /// Regex on the user agent; optional `app` / `version` named captures.
+    pub pattern: String,
+    /// App name when the pattern has no `app` capture.
+    pub app: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSection {
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub user_agents: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisSection {
+    pub bucket: Option<String>,
+    pub version_depth: Option<usize>,
+    pub tz: Option<String>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(&text).map_err(|msg| Error::Config {
+            path: path.into(),
+            msg,
+        })
+    }
+
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    pub fn format_kind(&self) -> std::result::Result<Option<FormatKind>, String> {
+        self.format
+            .name
+            .as_deref()
+            .map(|n| FormatKind::from_name(n).ok_or_else(|| format!("[format] name: unknown format {n:?}")))
+            .transpose()
+    }
+
+    pub fn regex_format(&self) -> std::result::Result<Option<RegexFormat>, String> {
+        self.format.regex.as_deref().map(RegexFormat::new).transpose()
+    }
+
+    pub fn field_map(&self) -> std::result::Result<FieldMap, String> {
+        let mut mapped = BTreeMap::new();
+        let mut unit = None;
+        for (k, v) in &self.fields {
+            if k == "latency_unit" {
+                unit = Some(LatencyUnit::parse(v).ok_or_else(|| {
+                    format!("[fields] latency_unit: {v:?} is not one of \"s\", \"ms\", \"us\"")
+                })?);
+                continue;
+            }
+            let f = Field::from_name(k).ok_or_else(|| format!("[fields]: unknown normalized field {k:?}"))?;
+            mapped.insert(f, v.clone());
+        }
+        Ok(FieldMap::new(&mapped, unit))
+    }
+
+    pub fn classifier(&self, version_depth: Option<usize>) -> std::result::Result<Classifier, String> {
+        let mut app_rules = Vec::new();
+        for (i, a) in self.apps.iter().enumerate() {
+            let pattern = RegexBuilder::new(&a.pattern)
+                .size_limit(10 << 20)
+                .build()
+                .map_err(|e| format!("[[apps]] #{}: invalid pattern: {e}", i + 1))?;
+            app_rules.push(AppRule {
+                pattern,
+                app: a.app.clone(),
+            });
+        }
+        let mut vocabulary = TokenVocabulary::default();
+        for (state, words) in &self.token_states {
+            let s = TokenState::from_name(state)
+                .ok_or_else(|| format!("[token_states]: unknown state {state:?}"))?;
+            vocabulary.extra.extend(words.iter().map(|w| (w.clone(), s)));
+        }
+        let health = match &self.health {
+            Some(h) => HealthRules {
+                paths: h.paths.clone(),
+                user_agents: h.user_agents.clone(),
+            },
+            None => HealthRules::default(),
+        };
+        Ok(Classifier {
+            app_rules,
+            version_depth: version_depth.or(self.analysis.version_depth),
+            vocabulary,
+            health,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_config() {
+        let c = FileConfig::parse(
+            r#"
+[format]
+regex = '^(?P<ts>\S+) (?P<status>\d+)$'
+[fields]
+timestamp = "ts"
+latency = "took_us"
+latency_unit = "us"
+[[apps]]
+pattern = '^Acme (?P<version>\S+)'
+app = "desktop"
+[token_states]
+expired = ["E401X"]
+[health]
+paths = ["/up"]
+[analysis]
+bucket = "5m"
+version_depth = 2
+"#,
+        )
+        .unwrap();
+        assert!(c.regex_format().unwrap().is_some());
+        c.field_map().unwrap();
+        let cl = c.classifier(None).unwrap();
+        assert_eq!(cl.version_depth, Some(2));
+        assert_eq!(cl.health.paths, vec!["/up"]);
+    }
+
+    #[test]
+    fn errors_are_specific() {
+        assert!(FileConfig::parse("[nope]\n").unwrap_err().contains("nope"));
+        let c = FileConfig::parse("[fields]\nbogus = \"x\"\n").unwrap();
+        assert!(c.field_map().unwrap_err().contains("bogus"));
+        let c = FileConfig::parse("[fields]\nlatency_unit = \"h\"\n").unwrap();
+        assert!(c.field_map().is_err());
+        let c = FileConfig::parse("[token_states]\nweird = [\"x\"]\n").unwrap();
+        assert!(c.classifier(None).is_err());
+        let c = FileConfig::parse("[[apps]]\npattern = \"(\"\n").unwrap();
+        assert!(c.classifier(None).is_err());
+    }
+}

@@ -1,0 +1,483 @@
+//! The normalized event: the one shape every format is mapped into, and the
+//! field mapping (`[fields]` in the config) that does the mapping.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::{Micros, parse_timestamp};
+
+/// A normalized field. The config's `[fields]` table is keyed by these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Timestamp,
+    ClientIp,
+    ClientId,
+    User,
+    Method,
+    Path,
+    Status,
+    Bytes,
+    UserAgent,
+    ClientApp,
+    ClientVersion,
+    TokenState,
+    Latency,
+    /// A bearer token or JWT (`Authorization` header); decoded for `exp`, never printed.
+    Token,
+    /// An explicit retry marker (attempt number), e.g. `x-envoy-attempt-count`.
+    Attempt,
+}
+
+pub const FIELDS: [Field; 15] = [
+    Field::Timestamp,
+    Field::ClientIp,
+    Field::ClientId,
+    Field::User,
+    Field::Method,
+    Field::Path,
+    Field::Status,
+    Field::Bytes,
+    Field::UserAgent,
+    Field::ClientApp,
+    Field::ClientVersion,
+    Field::TokenState,
+    Field::Latency,
+    Field::Token,
+    Field::Attempt,
+];
+
+impl Field {
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Timestamp => "timestamp",
+            Field::ClientIp => "client_ip",
+            Field::ClientId => "client_id",
+            Field::User => "user",
+            Field::Method => "method",
+            Field::Path => "path",
+            Field::Status => "status",
+            Field::Bytes => "bytes",
+            Field::UserAgent => "user_agent",
+            Field::ClientApp => "client_app",
+            Field::ClientVersion => "client_version",
+            Field::TokenState => "token_state",
+            Field::Latency => "latency",
+            Field::Token => "token",
+            Field::Attempt => "attempt",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Field> {
+        FIELDS.iter().copied().find(|f| f.name() == s)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Unit of a latency source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencyUnit {
+    S,
+    Ms,
+    Us,
+}
+
+impl LatencyUnit {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "s" => Some(LatencyUnit::S),
+            "ms" => Some(LatencyUnit::Ms),
+            "us" | "µs" => Some(LatencyUnit::Us),
+            _ => None,
+        }
+    }
+
+    fn to_ms(self, v: f64) -> f64 {
+        match self {
+            LatencyUnit::S => v * 1000.0,
+            LatencyUnit::Ms => v,
+            LatencyUnit::Us => v / 1000.0,
+        }
+    }
+}
+
+/// A parsed line before mapping: anything that can answer "what is the value
+/// of source field `key`?" (a dotted path for JSON, an extra's key for
+/// combined, a logfmt key, a regex capture name, a W3C field name).
+pub trait Record {
+    fn get(&self, key: &str) -> Option<Cow<'_, str>>;
+}
+
+#[derive(Debug, Clone)]
+struct Source {
+    key: String,
+    unit: Option<LatencyUnit>,
+}
+
+/// Where each normalized field comes from: a list of candidate source keys,
+/// tried in order; the first non-empty one wins.
+#[derive(Debug, Clone)]
+pub struct FieldMap {
+    sources: Vec<Vec<Source>>,
+}
+
+/// Default source names, per field, covering the formats and the common
+/// naming conventions (nginx variables, Caddy, Cloudflare, IIS, ECS-ish JSON).
+fn default_sources(f: Field) -> &'static [(&'static str, Option<LatencyUnit>)] {
+    use LatencyUnit::*;
+    match f {
+        Field::Timestamp => &[
+            ("time_local", None),
+            ("timestamp", None),
+            ("time", None),
+            ("ts", None),
+            ("@timestamp", None),
+            ("datetime", None),
+            ("date_time", None),
+            ("EdgeStartTimestamp", None),
+            ("start_time", None),
+        ],
+        Field::ClientIp => &[
+            ("remote_addr", None),
+            ("client_ip", None),
+            ("request.client_ip", None),
+            ("remote_ip", None),
+            ("request.remote_ip", None),
+            ("ClientIP", None),
+            ("c-ip", None),
+            ("ip", None),
+            ("http.client_ip", None),
+            ("src_ip", None),
+        ],
+        Field::ClientId => &[
+            ("device_id", None),
+            ("device", None),
+            ("client_id", None),
+            ("deviceId", None),
+            ("installation_id", None),
+            ("install_id", None),
+            ("session_id", None),
+        ],
+        Field::User => &[
+            ("user", None),
+            ("user_id", None),
+            ("userId", None),
+            ("username", None),
+            ("usr.id", None),
+            ("remote_user", None),
+            ("cs-username", None),
+        ],
+        Field::Method => &[
+            ("method", None),
+            ("request.method", None),
+            ("http.method", None),
+            ("http.request.method", None),
+            ("cs-method", None),
+            ("ClientRequestMethod", None),
+            ("request_method", None),
+        ],
+        Field::Path => &[
+            ("path", None),
+            ("uri", None),
+            ("request.uri", None),
+            ("request_uri", None),
+            ("url", None),
+            ("http.path", None),
+            ("http.url", None),
+            ("url.path", None),
+            ("cs-uri-stem", None),
+            ("ClientRequestURI", None),
+        ],
+        Field::Status => &[
+            ("status", None),
+            ("http.status", None),
+            ("status_code", None),
+            ("statusCode", None),
+            ("response.status", None),
+            ("http.status_code", None),
+            ("http.response.status_code", None),
+            ("sc-status", None),
+            ("EdgeResponseStatus", None),
+            ("response_code", None),
+        ],
+        Field::Bytes => &[
+            ("body_bytes_sent", None),
+            ("bytes", None),
+            ("bytes_sent", None),
+            ("size", None),
+            ("response_size", None),
+            ("sc-bytes", None),
+            ("EdgeResponseBytes", None),
+        ],
+        Field::UserAgent => &[
+            ("http_user_agent", None),
+            ("user_agent", None),
+            ("ua", None),
+            ("userAgent", None),
+            ("http.user_agent", None),
+            ("user_agent.original", None),
+            ("request.headers.User-Agent", None),
+            ("cs(User-Agent)", None),
+            ("ClientRequestUserAgent", None),
+            ("agent", None),
+        ],
+        Field::ClientApp => &[("client_app", None), ("app", None), ("app_name", None)],
+        Field::ClientVersion => &[
+            ("client_version", None),
+            ("app_version", None),
+            ("version", None),
+        ],
+        Field::TokenState => &[
+            ("token_state", None),
+            ("auth_error", None),
+            ("token_status", None),
+            ("auth_result", None),
+            ("auth.error", None),
+            ("authn.error", None),
+            ("error_code", None),
+        ],
+        Field::Latency => &[
+            ("request_time", Some(S)),
+            ("duration_ms", Some(Ms)),
+            ("latency_ms", Some(Ms)),
+            ("response_time_ms", Some(Ms)),
+            ("took_ms", Some(Ms)),
+            ("elapsed_ms", Some(Ms)),
+            ("duration_us", Some(Us)),
+            ("took_us", Some(Us)),
+            ("time-taken", Some(Ms)),
+            ("duration", Some(S)),
+            ("latency", Some(Ms)),
+            ("upstream_response_time", Some(S)),
+            ("OriginResponseDurationMs", Some(Ms)),
+        ],
+        Field::Token => &[
+            ("authorization", None),
+            ("http_authorization", None),
+            ("token", None),
+            ("access_token", None),
+            ("jwt", None),
+        ],
+        Field::Attempt => &[
+            ("attempt", None),
+            ("retry_attempt", None),
+            ("x_envoy_attempt_count", None),
+            ("grpc_previous_rpc_attempts", None),
+            ("amz_sdk_request", None),
+        ],
+    }
+}
+
+impl Default for FieldMap {
+    fn default() -> Self {
+        FieldMap::new(&BTreeMap::new(), None)
+    }
+}
+
+impl FieldMap {
+    /// `mapped` overrides the defaults field by field; `latency_unit` applies
+    /// to a mapped latency source.
+    pub fn new(mapped: &BTreeMap<Field, String>, latency_unit: Option<LatencyUnit>) -> Self {
+        let sources = FIELDS
+            .iter()
+            .map(|&f| match mapped.get(&f) {
+                Some(key) => vec![Source {
+                    key: key.clone(),
+                    unit: if f == Field::Latency {
+                        Some(latency_unit.unwrap_or(LatencyUnit::Ms))
+                    } else {
+                        None
+                    },
+                }],
+                None => default_sources(f)
+                    .iter()
+                    .map(|(k, u)| Source {
+                        key: (*k).to_string(),
+                        unit: *u,
+                    })
+                    .collect(),
+            })
+            .collect();
+        FieldMap { sources }
+    }
+
+    /// Resolves every normalized field from a record.
+    pub fn resolve<'r>(&self, rec: &'r dyn Record) -> RawEvent<'r> {
+        let mut ev = RawEvent::default();
+        for f in FIELDS {
+            for src in &self.sources[f.index()] {
+                if let Some(v) = rec.get(&src.key) {
+                    let t = v.trim();
+                    // For auth fields `-` is information ("checked, no
+                    // error" / "no token"); elsewhere it means empty.
+                    let auth = matches!(f, Field::TokenState | Field::Token);
+                    if !auth && (t.is_empty() || t == "-") {
+                        continue;
+                    }
+                    ev.values[f.index()] = Some(v);
+                    if f == Field::Latency {
+                        ev.latency_unit = Some(src.unit.unwrap_or(LatencyUnit::Ms));
+                    }
+                    break;
+                }
+            }
+        }
+        ev
+    }
+}
+
+/// Field values as strings, as found on the line.
+#[derive(Debug, Default)]
+pub struct RawEvent<'r> {
+    values: [Option<Cow<'r, str>>; FIELDS.len()],
+    latency_unit: Option<LatencyUnit>,
+}
+
+impl<'r> RawEvent<'r> {
+    pub fn get(&self, f: Field) -> Option<&str> {
+        self.values[f.index()].as_deref()
+    }
+
+    /// Bit set of the fields that have a value, for "fields provided" reports.
+    pub fn present_mask(&self) -> u32 {
+        self.values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_some())
+            .fold(0, |m, (i, _)| m | (1 << i))
+    }
+
+    /// Types the fields. Errors are skip reasons.
+    pub fn normalize(&self) -> Result<Event<'_>, crate::format::SkipReason> {
+        use crate::format::SkipReason;
+        let ts_raw = self.get(Field::Timestamp).ok_or(SkipReason::NoTimestamp)?;
+        let ts = parse_timestamp(ts_raw).ok_or(SkipReason::BadTimestamp)?;
+        let status = match self.get(Field::Status) {
+            None => None,
+            Some(s) => Some(
+                s.trim()
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|c| (100..=999).contains(c))
+                    .ok_or(SkipReason::BadStatus)?,
+            ),
+        };
+        let latency_ms = self
+            .get(Field::Latency)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .map(|v| self.latency_unit.unwrap_or(LatencyUnit::Ms).to_ms(v));
+        let attempt = self.get(Field::Attempt).and_then(parse_attempt);
+        Ok(Event {
+            ts,
+            client_ip: self.get(Field::ClientIp),
+            client_id: self.get(Field::ClientId),
+            user: self.get(Field::User),
+            method: self.get(Field::Method),
+            path: self.get(Field::Path),
+            status,
+            bytes: self.get(Field::Bytes).and_then(|b| b.trim().parse().ok()),
+            user_agent: self.get(Field::UserAgent),
+            client_app: self.get(Field::ClientApp),
+            client_version: self.get(Field::ClientVersion),
+            token_state: self.get(Field::TokenState),
+            latency_ms,
+            token: self.get(Field::Token),
+            attempt,
+        })
+    }
+}
+
+/// `3`, or AWS SDK's `attempt=3; max=5`.
+fn parse_attempt(s: &str) -> Option<u32> {
+    let s = s.trim();
+    if let Ok(n) = s.parse() {
+        return Some(n);
+    }
+    s.split(';')
+        .filter_map(|p| p.trim().strip_prefix("attempt="))
+        .find_map(|n| n.trim().parse().ok())
+}
+
+/// One request, typed. Strings borrow from the line.
+#[derive(Debug, Clone)]
+pub struct Event<'r> {
+    pub ts: Micros,
+    pub client_ip: Option<&'r str>,
+    pub client_id: Option<&'r str>,
+    pub user: Option<&'r str>,
+    pub method: Option<&'r str>,
+    pub path: Option<&'r str>,
+    pub status: Option<u16>,
+    pub bytes: Option<u64>,
+    pub user_agent: Option<&'r str>,
+    pub client_app: Option<&'r str>,
+    pub client_version: Option<&'r str>,
+    pub token_state: Option<&'r str>,
+    pub latency_ms: Option<f64>,
+    pub token: Option<&'r str>,
+    pub attempt: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Kv(Vec<(&'static str, &'static str)>);
+    impl Record for Kv {
+        fn get(&self, key: &str) -> Option<Cow<'_, str>> {
+            self.0
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| Cow::Borrowed(*v))
+        }
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let rec = Kv(vec![
+            ("time", "2024-05-01T10:00:00Z"),
+            ("status", "401"),
+            ("duration_ms", "12.5"),
+            ("authn.error", "token_expired"),
+            ("took_us", "3000"),
+            ("ua", "-"),
+        ]);
+        let ev = FieldMap::default().resolve(&rec);
+        let e = ev.normalize().unwrap();
+        assert_eq!(e.status, Some(401));
+        assert_eq!(e.latency_ms, Some(12.5));
+        assert_eq!(e.token_state, Some("token_expired"));
+        assert_eq!(e.user_agent, None, "`-` is empty");
+
+        let mut m = BTreeMap::new();
+        m.insert(Field::Latency, "took_us".to_string());
+        let ev = FieldMap::new(&m, Some(LatencyUnit::Us)).resolve(&rec);
+        assert_eq!(ev.normalize().unwrap().latency_ms, Some(3.0));
+    }
+
+    #[test]
+    fn skip_reasons() {
+        use crate::format::SkipReason;
+        let fm = FieldMap::default();
+        let rec = Kv(vec![("status", "200")]);
+        assert_eq!(fm.resolve(&rec).normalize().unwrap_err(), SkipReason::NoTimestamp);
+        let rec = Kv(vec![("time", "yesterday"), ("status", "200")]);
+        assert_eq!(fm.resolve(&rec).normalize().unwrap_err(), SkipReason::BadTimestamp);
+        let rec = Kv(vec![("time", "1716723772"), ("status", "OK")]);
+        assert_eq!(fm.resolve(&rec).normalize().unwrap_err(), SkipReason::BadStatus);
+    }
+
+    #[test]
+    fn attempts() {
+        assert_eq!(parse_attempt("3"), Some(3));
+        assert_eq!(parse_attempt("attempt=2; max=5"), Some(2));
+        assert_eq!(parse_attempt("x"), None);
+    }
+}

@@ -1,0 +1,246 @@
+//! Line-aligned chunks. Plain files are split into byte ranges that workers
+//! read independently (a chunk owns the lines that *start* inside its
+//! range); streams are cut into blocks at line ends. Lines longer than the
+//! limit are cut to `max_line + 1` bytes so they are counted as too long
+//! without ever being held whole in memory.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// Byte ranges of about `chunk` bytes covering `0..len`.
+pub fn ranges(len: u64, chunk: u64) -> Vec<(u64, u64)> {
+    let chunk = chunk.max(1);
+    let mut v = Vec::new();
+    let mut s = 0;
+    while s < len {
+        let e = (s + chunk).min(len);
+        v.push((s, e));
+        s = e;
+    }
+    v
+}
+
+/// Reads the lines of `path` that start in `start..end`.
+pub fn read_range(path: &Path, start: u64, end: u64, max_line: usize) -> io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    let begin = start.saturating_sub(1);
+    f.seek(SeekFrom::Start(begin))?;
+    let mut buf = Vec::with_capacity((end - begin) as usize + 1024);
+    (&mut f).take(end - begin).read_to_end(&mut buf)?;
+    let skip = if start == 0 {
+        0
+    } else {
+        match memchr::memchr(b'\n', &buf) {
+            Some(i) => i + 1,
+            None => return Ok(Vec::new()), // inside one long line that began earlier
+        }
+    };
+    buf.drain(..skip);
+    if buf.is_empty() || buf.last() == Some(&b'\n') {
+        return Ok(buf);
+    }
+    // Finish the last line, which may run past `end`.
+    let last_start = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
+    let mut piece = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut piece)?;
+        if n == 0 {
+            break;
+        }
+        let (take, done) = match memchr::memchr(b'\n', &piece[..n]) {
+            Some(i) => (i + 1, true),
+            None => (n, false),
+        };
+        let room = (max_line + 1).saturating_sub(buf.len() - last_start);
+        buf.extend_from_slice(&piece[..take.min(room)]);
+        if done {
+            if take > room {
+                buf.push(b'\n');
+            }
+            break;
+        }
+    }
+    Ok(buf)
+}
+
+/// Cuts a stream into blocks of about `size` bytes ending at line ends.
+pub struct Blocks<R> {
+    r: R,
+    size: usize,
+    max_line: usize,
+    carry: Vec<u8>,
+    /// Discarding the rest of an over-long line.
+    discarding: bool,
+    done: bool,
+    pending_error: Option<io::Error>,
+}
+
+impl<R: Read> Blocks<R> {
+    pub fn new(r: R, size: usize, max_line: usize) -> Self {
+        Blocks {
+            r,
+            size: size.max(1024),
+            max_line,
+            carry: Vec::new(),
+            discarding: false,
+            done: false,
+            pending_error: None,
+        }
+    }
+
+    /// Next block, `Ok(None)` at the end. On an error the data read so far
+    /// has already been returned in earlier blocks; the caller reports it.
+    pub fn next_block(&mut self) -> io::Result<Option<Vec<u8>>> {
+        if let Some(e) = self.pending_error.take() {
+            return Err(e);
+        }
+        if self.done {
+            return Ok(None);
+        }
+        let mut buf = std::mem::take(&mut self.carry);
+        let mut piece = vec![0u8; 256 * 1024];
+        while buf.len() < self.size {
+            let n = match self.r.read(&mut piece) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.done = true;
+                    if !buf.is_empty() {
+                        // Hand out what we have; the error surfaces next call.
+                        self.pending_error = Some(e);
+                        return Ok(Some(buf));
+                    }
+                    return Err(e);
+                }
+            };
+            if n == 0 {
+                self.done = true;
+                return Ok((!buf.is_empty()).then_some(buf));
+            }
+            self.push_piece(&mut buf, &piece[..n]);
+        }
+        match memchr::memrchr(b'\n', &buf) {
+            Some(i) => {
+                self.carry = buf.split_off(i + 1);
+                Ok(Some(buf))
+            }
+            None => {
+                // A block with no line end: one line longer than the block size.
+                Ok(Some(buf))
+            }
+        }
+    }
+
+    fn push_piece(&mut self, buf: &mut Vec<u8>, mut p: &[u8]) {
+        while !p.is_empty() {
+            if self.discarding {
+                match memchr::memchr(b'\n', p) {
+                    Some(i) => {
+                        buf.push(b'\n');
+                        self.discarding = false;
+                        p = &p[i + 1..];
+                    }
+                    None => return,
+                }
+                continue;
+            }
+            let line_start = memchr::memrchr(b'\n', buf).map_or(0, |i| i + 1);
+            let cur = buf.len() - line_start;
+            match memchr::memchr(b'\n', p) {
+                Some(i) if cur + i <= self.max_line => {
+                    buf.extend_from_slice(&p[..=i]);
+                    p = &p[i + 1..];
+                }
+                found => {
+                    let avail = found.unwrap_or(p.len());
+                    let room = (self.max_line + 1).saturating_sub(cur);
+                    if avail < room {
+                        buf.extend_from_slice(&p[..avail]);
+                        p = &p[avail..];
+                        if found.is_none() {
+                            return;
+                        }
+                    } else {
+                        buf.extend_from_slice(&p[..room]);
+                        p = &p[room..];
+                        self.discarding = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(data: &[u8]) -> Vec<Vec<u8>> {
+        data.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| l.to_vec()).collect()
+    }
+
+    #[test]
+    fn ranges_reassemble_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        let mut text = Vec::new();
+        for i in 0..500 {
+            text.extend_from_slice(format!("line {i} {}\n", "x".repeat(i % 37)).as_bytes());
+        }
+        text.extend_from_slice(b"last without newline");
+        std::fs::write(&p, &text).unwrap();
+        for chunk in [1, 7, 64, 1000, 100_000] {
+            let mut all = Vec::new();
+            for (s, e) in ranges(text.len() as u64, chunk) {
+                all.extend(lines_of(&read_range(&p, s, e, 1 << 20).unwrap()));
+            }
+            assert_eq!(all, lines_of(&text), "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn long_lines_are_cut_not_held() {
+        let mut text = b"short\n".to_vec();
+        text.extend(std::iter::repeat_n(b'y', 10_000));
+        text.extend_from_slice(b"\nafter\n");
+        let mut blocks = Blocks::new(&text[..], 1024, 100);
+        let mut got = Vec::new();
+        while let Some(b) = blocks.next_block().unwrap() {
+            got.extend(lines_of(&b));
+        }
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], b"short");
+        assert_eq!(got[1].len(), 101, "cut to max_line + 1");
+        assert_eq!(got[2], b"after");
+
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        std::fs::write(&p, &text).unwrap();
+        let mut all = Vec::new();
+        for (s, e) in ranges(text.len() as u64, 512) {
+            all.extend(lines_of(&read_range(&p, s, e, 100).unwrap()));
+        }
+        assert_eq!(all.len(), 3);
+        assert!(all[1].len() > 100);
+    }
+
+    #[test]
+    fn stream_error_after_data() {
+        struct Failing(usize);
+        impl Read for Failing {
+            fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated"));
+                }
+                self.0 -= 1;
+                b[..3].copy_from_slice(b"ab\n");
+                Ok(3)
+            }
+        }
+        let mut b = Blocks::new(Failing(2), 4096, 100);
+        assert_eq!(b.next_block().unwrap().unwrap(), b"ab\nab\n");
+        assert!(b.next_block().is_err());
+        assert!(b.next_block().unwrap().is_none());
+    }
+}

@@ -1,0 +1,22 @@
+//! authstorm: forensics for authentication-service access logs.
+//!
+//! The modules follow the data: [`input`] (discovery, decompression,
+//! chunking) → [`format`] (detection, parsers) → [`event`] (the normalized
+//! event) → [`classify`] → [`aggregate`] (the mergeable cohort × time
+//! [`aggregate::Cube`]) → [`report`]. [`scan`] runs the first stages in
+//! parallel; [`simulate`] writes synthetic logs with ground truth.
+
+pub mod aggregate;
+pub mod analyze;
+pub mod classify;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod format;
+pub mod input;
+pub mod report;
+pub mod scan;
+pub mod simulate;
+pub mod time;
+
+pub use error::{Error, Result};

@@ -1,0 +1,44 @@
+//! The `authstorm` binary: parses arguments, builds a validated config and
+//! calls the library. Exit codes: 0 success, 1 findings when asked to fail
+//! on them, 2 unusable arguments or no readable input.
+
+mod cli;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// Typed exit codes (documented in the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    Findings = 1,
+    Usage = 2,
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(a) => cli::run_analyze(a),
+        Command::Simulate(s) => cli::run_simulate(s),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = io::stdout().flush();
+            eprintln!("authstorm: error: {e:#}");
+            ExitCode::from(Exit::Usage as u8)
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! Terminal rendering with comfy-table: overview, cohorts, a compact
+//! timeline, top endpoints, ad-hoc groups and input problems. Every string
+//! that came from a log is neutralized (control characters and escape
+//! sequences cannot reach the terminal).
+
+use std::io::{self, Write};
+
+use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
+
+use super::{BucketRow, Report};
+use crate::time::{DisplayTz, parse_timestamp};
+
+pub struct TableOptions {
+    pub color: bool,
+    pub width: Option<u16>,
+    pub tz: DisplayTz,
+    pub top: usize,
+    /// Maximum rows of the compact timeline.
+    pub timeline_rows: usize,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        TableOptions {
+            color: false,
+            width: None,
+            tz: DisplayTz::Utc,
+            top: 15,
+            timeline_rows: 24,
+        }
+    }
+}
+
+/// Replaces control characters (ESC, BEL, CR...) so log content cannot
+/// move the cursor, recolour or retitle the engineer's terminal.
+pub fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
+/// 1234567 → "1,234,567".
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+fn ms(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(x) if x >= 100.0 => format!("{x:.0}"),
+        Some(x) => format!("{x:.1}"),
+    }
+}
+
+/// A rule under the header and nothing else: compact, and pastes cleanly.
+const STYLE: TableStyle = TableStyle::new().header_separator(LineStyle::none().fill('─').junction(' '));
+
+struct Styler<'a> {
+    o: &'a TableOptions,
+}
+
+impl Styler<'_> {
+    fn table(&self, headers: &[&str]) -> Table {
+        let mut t = Table::new();
+        t.load_style(STYLE);
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+        if let Some(w) = self.o.width {
+            t.set_width(w);
+        }
+        if self.o.color {
+            t.enforce_styling();
+        } else {
+            t.force_no_tty();
+        }
+        t.set_header(headers.iter().map(|h| {
+            let c = Cell::new(h);
+            if self.o.color { c.add_attribute(Attribute::Bold) } else { c }
+        }));
+        for (i, _) in headers.iter().enumerate().skip(1) {
+            if let Some(col) = t.column_mut(i) {
+                col.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        t
+    }
+
+    fn title(&self, w: &mut dyn Write, s: &str) -> io::Result<()> {
+        if self.o.color {
+            writeln!(w, "\n\x1b[1m{s}\x1b[0m")
+        } else {
+            writeln!(w, "\n{s}")
+        }
+    }
+}
+
+pub fn render(r: &Report, o: &TableOptions, w: &mut dyn Write) -> io::Result<()> {
+    let st = Styler { o };
+    overview(r, o, &st, w)?;
+    cohorts(r, o, &st, w)?;
+    timeline(r, o, &st, w)?;
+    endpoints(r, o, &st, w)?;
+    groups(r, o, &st, w)?;
+    problems(r, &st, w)?;
+    Ok(())
+}
+
+fn fmt_time(o: &TableOptions, rfc: &Option<String>) -> String {
+    rfc.as_deref()
+        .and_then(parse_timestamp)
+        .map(|t| o.tz.format(t, "%Y-%m-%d %H:%M:%S"))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn overview(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
+    let i = &r.input;
+    st.title(w, "Overview")?;
+    let mut formats: std::collections::BTreeMap<&str, usize> = Default::default();
+    for f in &i.files {
+        *formats.entry(f.format.map(|k| k.name()).unwrap_or("unreadable")).or_default() += 1;
+    }
+    let formats: Vec<String> = formats.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+    let skipped = if i.skipped == 0 {
+        "0".to_string()
+    } else {
+        let reasons: Vec<String> = i
+            .skipped_by_reason
+            .iter()
+            .map(|(k, v)| format!("{} {}", k.name(), thousands(*v)))
+            .collect();
+        format!("{} ({})", thousands(i.skipped), reasons.join(", "))
+    };
+    let mut lines: Vec<(&str, String)> = Vec::new();
+    let mut row = |k: &'static str, v: String| lines.push((k, v));
+    row("files", format!("{} ({})", i.files.len(), formats.join(", ")));
+    row("lines", thousands(i.lines));
+    row("parsed", format!("{} ({})", thousands(i.parsed), pct(i.parsed, i.lines)));
+    row("skipped", skipped);
+    if i.filtered > 0 {
+        row("outside --since/--until", thousands(i.filtered));
+    }
+    row(
+        "time range",
+        format!("{} → {} ({})", fmt_time(o, &i.time_range.start), fmt_time(o, &i.time_range.end), o.tz.name()),
+    );
+    row("requests", thousands(r.totals.requests));
+    row("clients", thousands(r.totals.clients));
+    row("health checks", thousands(r.totals.health_checks));
+    let states: Vec<String> = r
+        .totals
+        .by_token_state
+        .iter()
+        .map(|(k, v)| format!("{} {}", k.name(), pct(*v, r.totals.requests)))
+        .collect();
+    row("token states", states.join(", "));
+    for (k, v) in lines {
+        writeln!(w, "  {k:<24} {v}")?;
+    }
+    Ok(())
+}
+
+fn cohorts(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
+    if r.cohorts.is_empty() {
+        return Ok(());
+    }
+    st.title(w, "Cohorts (app × version × token state)")?;
+    let mut t = st.table(&["app", "version", "token", "requests", "clients", "req/client", "errors", "p95 ms"]);
+    for c in r.cohorts.iter().take(o.top) {
+        t.add_row(vec![
+            Cell::new(sanitize(&c.app)),
+            Cell::new(sanitize(if c.version.is_empty() { "-" } else { &c.version })),
+            Cell::new(c.token_state.name()),
+            Cell::new(thousands(c.requests)),
+            Cell::new(thousands(c.clients)),
+            Cell::new(if c.clients > 0 { format!("{:.1}", c.requests as f64 / c.clients as f64) } else { "-".into() }),
+            Cell::new(pct(c.errors, c.requests)),
+            Cell::new(ms(c.p95_latency_ms)),
+        ]);
+    }
+    if let Some(col) = t.column_mut(2) {
+        col.set_cell_alignment(CellAlignment::Left);
+    }
+    if let Some(col) = t.column_mut(1) {
+        col.set_cell_alignment(CellAlignment::Left);
+    }
+    writeln!(w, "{t}")?;
+    if r.cohorts.len() > o.top {
+        writeln!(w, "… {} more cohorts in the JSON report (--json)", r.cohorts.len() - o.top)?;
+    }
+    Ok(())
+}
+
+/// Merges adjacent buckets so the table has at most `n` rows.
+fn compact(buckets: &[BucketRow], n: usize) -> (usize, Vec<BucketRow>) {
+    let per = buckets.len().div_ceil(n.max(1)).max(1);
+    let rows = buckets
+        .chunks(per)
+        .map(|ch| {
+            let mut r = ch[0].clone();
+            for b in &ch[1..] {
+                r.requests += b.requests;
+                r.errors += b.errors;
+                r.retries += b.retries;
+                r.status_401 += b.status_401;
+                r.status_429 += b.status_429;
+                r.timeouts += b.timeouts;
+                r.clients = r.clients.max(b.clients);
+                for (k, v) in &b.by_token_state {
+                    *r.by_token_state.entry(*k).or_default() += v;
+                }
+                for (k, v) in &b.by_status_class {
+                    *r.by_status_class.entry(k).or_default() += v;
+                }
+                r.p95_latency_ms = match (r.p95_latency_ms, b.p95_latency_ms) {
+                    (Some(x), Some(y)) => Some(x.max(y)),
+                    (x, y) => x.or(y),
+                };
+            }
+            r
+        })
+        .collect();
+    (per, rows)
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+fn timeline(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
+    let b = &r.timeline.buckets;
+    if b.is_empty() {
+        return Ok(());
+    }
+    let (per, rows) = compact(b, o.timeline_rows);
+    let width = r.timeline.bucket_seconds * per as u64;
+    let step = humantime::format_duration(std::time::Duration::from_secs(width)).to_string();
+    st.title(w, &format!("Timeline (every {step}, {})", o.tz.name()))?;
+    let max = rows.iter().map(|r| r.requests).max().unwrap_or(1).max(1);
+    let mut t = st.table(&["start", "requests", "", "clients¹", "5xx", "401", "429", "timeouts", "expired", "p95 ms²"]);
+    let same_day = rows.first().map(|f| o.tz.format(f.start_us, "%F")) == rows.last().map(|l| o.tz.format(l.start_us, "%F"));
+    for row in &rows {
+        let bar = BARS[((row.requests as f64 / max as f64) * 7.0).round() as usize];
+        let fmt = if same_day { "%H:%M" } else { "%m-%d %H:%M" };
+        t.add_row(vec![
+            Cell::new(o.tz.format(row.start_us, fmt)),
+            Cell::new(thousands(row.requests)),
+            Cell::new(bar),
+            Cell::new(thousands(row.clients)),
+            Cell::new(thousands(*row.by_status_class.get("5xx").unwrap_or(&0))),
+            Cell::new(thousands(row.status_401)),
+            Cell::new(thousands(row.status_429)),
+            Cell::new(thousands(row.timeouts)),
+            Cell::new(thousands(*row.by_token_state.get(&crate::classify::TokenState::Expired).unwrap_or(&0))),
+            Cell::new(ms(row.p95_latency_ms)),
+        ]);
+    }
+    writeln!(w, "{t}")?;
+    if per > 1 {
+        writeln!(w, "¹ largest bucket in the row  ² worst bucket in the row; per-{}s buckets in --json", r.timeline.bucket_seconds)?;
+    }
+    Ok(())
+}
+
+fn endpoints(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
+    if r.endpoints.is_empty() {
+        return Ok(());
+    }
+    st.title(w, "Top endpoints")?;
+    let mut t = st.table(&["endpoint", "requests", "clients", "errors", "p95 ms"]);
+    for e in r.endpoints.iter().take(o.top.min(10)) {
+        t.add_row(vec![
+            Cell::new(sanitize(&e.endpoint)),
+            Cell::new(thousands(e.requests)),
+            Cell::new(thousands(e.clients)),
+            Cell::new(pct(e.errors, e.requests)),
+            Cell::new(ms(e.p95_latency_ms)),
+        ]);
+    }
+    writeln!(w, "{t}")
+}
+
+fn groups(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
+    let Some(g) = &r.groups else { return Ok(()) };
+    st.title(w, &format!("By {}", g.fields.join(" × ")))?;
+    let mut headers: Vec<&str> = g.fields.clone();
+    headers.extend(["requests", "clients", "errors"]);
+    let mut t = st.table(&headers);
+    for row in g.rows.iter().take(o.top) {
+        let mut cells: Vec<Cell> = row.key.iter().map(|k| Cell::new(sanitize(k))).collect();
+        cells.push(Cell::new(thousands(row.requests)));
+        cells.push(Cell::new(thousands(row.clients)));
+        cells.push(Cell::new(pct(row.errors, row.requests)));
+        t.add_row(cells);
+    }
+    for i in 0..g.fields.len() {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Left);
+        }
+    }
+    writeln!(w, "{t}")?;
+    if g.rows.len() > o.top {
+        writeln!(w, "… {} more groups in the JSON report", g.rows.len() - o.top)?;
+    }
+    Ok(())
+}
+
+fn problems(r: &Report, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
+    let bad_files: Vec<_> = r.input.files.iter().filter(|f| f.error.is_some() || f.skipped > 0).collect();
+    if bad_files.is_empty() && r.input.errors.is_empty() {
+        return Ok(());
+    }
+    st.title(w, "Input problems")?;
+    for e in &r.input.errors {
+        writeln!(w, "  {}: {}", sanitize(&e.path), sanitize(&e.error))?;
+    }
+    for f in bad_files {
+        if let Some(e) = &f.error {
+            writeln!(w, "  {}: {}", sanitize(&f.path), sanitize(e))?;
+        }
+        if f.skipped > 0 {
+            writeln!(w, "  {}: {} lines skipped", sanitize(&f.path), thousands(f.skipped))?;
+            for ex in &f.skip_examples {
+                writeln!(w, "    line {} ({}): {}", ex.line, ex.reason.name(), sanitize(&ex.text))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(100), "100");
+        assert_eq!(sanitize("a\x1b[31mred\x07"), "a\u{FFFD}[31mred\u{FFFD}");
+        assert_eq!(pct(1, 4), "25.0%");
+        assert_eq!(pct(1, 0), "-");
+    }
+}

@@ -1,0 +1,475 @@
+//! The scanning pipeline: sources → (decompress) → line-aligned chunks →
+//! format parser → normalized event → classification → partial aggregate.
+//!
+//! Parallelism is rayon fold/reduce: over files, over byte ranges of large
+//! plain files, and over blocks of a stream decompressed on its own thread.
+//! Partials merge commutatively and skip examples carry (chunk, line)
+//! positions, so the result is identical for any thread count.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::mpsc;
+
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::aggregate::{Aggregate, ByAgg, ByField, Cube};
+use crate::classify::Classifier;
+use crate::event::{FIELDS, FieldMap};
+use crate::format::{self, FormatKind, LineParser, SkipReason, regex::RegexFormat};
+use crate::input::chunk::{self, Blocks};
+use crate::input::{Compression, Source};
+use crate::time::Micros;
+
+/// How to scan. Built and validated by the caller (the CLI).
+#[derive(Clone)]
+pub struct ScanOptions {
+    /// Force a format instead of detecting it per file.
+    pub format: Option<FormatKind>,
+    pub regex: Option<RegexFormat>,
+    pub fields: FieldMap,
+    pub classifier: Classifier,
+    pub bucket_us: i64,
+    pub since: Option<Micros>,
+    pub until: Option<Micros>,
+    pub by: Vec<ByField>,
+    /// Lines longer than this (bytes) are skipped as `too_long`.
+    pub max_line: usize,
+    pub chunk_size: usize,
+    pub progress: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            format: None,
+            regex: None,
+            fields: FieldMap::default(),
+            classifier: Classifier::default(),
+            bucket_us: 60_000_000,
+            since: None,
+            until: None,
+            by: Vec::new(),
+            max_line: DEFAULT_MAX_LINE,
+            chunk_size: 8 << 20,
+            progress: false,
+        }
+    }
+}
+
+/// Lines longer than 64 KiB are not access-log lines worth parsing.
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
+const EXAMPLES_PER_FILE: usize = 5;
+const EXAMPLE_CHARS: usize = 160;
+const SAMPLE_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SkipExample {
+    pub line: u64,
+    pub reason: SkipReason,
+    pub text: String,
+}
+
+/// What happened to one input.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FileReport {
+    pub path: String,
+    pub format: Option<FormatKind>,
+    pub compression: Compression,
+    pub lines: u64,
+    pub parsed: u64,
+    /// Parsed but outside `--since`/`--until`.
+    pub filtered: u64,
+    pub skipped: u64,
+    pub skipped_by_reason: BTreeMap<SkipReason, u64>,
+    pub skip_examples: Vec<SkipExample>,
+    /// Normalized fields found on at least one line.
+    pub fields: Vec<&'static str>,
+    /// A problem that stopped reading (unreadable, truncated stream...).
+    pub error: Option<String>,
+}
+
+pub struct ScanResult {
+    pub files: Vec<FileReport>,
+    pub cube: Cube,
+    pub by: Option<ByAgg>,
+}
+
+/// One worker's partial over some chunks of one file.
+struct Partial {
+    lines: u64,
+    parsed: u64,
+    filtered: u64,
+    skips: BTreeMap<SkipReason, u64>,
+    /// (chunk seq, line within chunk, reason, text), smallest positions kept.
+    examples: Vec<(u64, u64, SkipReason, String)>,
+    chunk_lines: Vec<(u64, u64)>,
+    fields_mask: u32,
+    agg: Aggregate,
+}
+
+impl Partial {
+    fn new(o: &ScanOptions) -> Self {
+        Partial {
+            lines: 0,
+            parsed: 0,
+            filtered: 0,
+            skips: BTreeMap::new(),
+            examples: Vec::new(),
+            chunk_lines: Vec::new(),
+            fields_mask: 0,
+            agg: Aggregate::new(o.bucket_us, &o.by),
+        }
+    }
+
+    fn merge(mut self, o: Partial) -> Partial {
+        self.lines += o.lines;
+        self.parsed += o.parsed;
+        self.filtered += o.filtered;
+        for (k, v) in o.skips {
+            *self.skips.entry(k).or_default() += v;
+        }
+        self.examples.extend(o.examples);
+        self.examples.sort_by_key(|e| (e.0, e.1));
+        self.examples.truncate(EXAMPLES_PER_FILE);
+        self.chunk_lines.extend(o.chunk_lines);
+        self.fields_mask |= o.fields_mask;
+        self.agg.merge(o.agg);
+        self
+    }
+
+    fn skip(&mut self, seq: u64, line: u64, reason: SkipReason, raw: &[u8]) {
+        *self.skips.entry(reason).or_default() += 1;
+        if self.examples.len() < EXAMPLES_PER_FILE {
+            self.examples.push((seq, line, reason, example_text(raw)));
+        }
+    }
+}
+
+/// A short, printable excerpt of a bad line.
+fn example_text(raw: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&raw[..raw.len().min(EXAMPLE_CHARS * 4)]);
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .take(EXAMPLE_CHARS)
+        .collect();
+    if s.chars().count() > EXAMPLE_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+/// Parses, classifies and aggregates every line of one chunk.
+fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &mut Partial) {
+    let mut n = 0u64;
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    let pieces = (!data.is_empty()).then(|| body.split(|b| *b == b'\n'));
+    for raw in pieces.into_iter().flatten() {
+        n += 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.is_empty() {
+            p.skip(seq, n, SkipReason::Empty, raw);
+            continue;
+        }
+        if raw.len() > o.max_line {
+            p.skip(seq, n, SkipReason::TooLong, raw);
+            continue;
+        }
+        if memchr::memchr(0, raw).is_some() {
+            p.skip(seq, n, SkipReason::NulBytes, raw);
+            continue;
+        }
+        // Invalid UTF-8 is replaced, not dropped: the rest of the line is data.
+        let text = String::from_utf8_lossy(raw);
+        if text.trim().is_empty() {
+            p.skip(seq, n, SkipReason::Empty, raw);
+            continue;
+        }
+        let parsed = match parser.parse(&text) {
+            Ok(r) => r,
+            Err(reason) => {
+                p.skip(seq, n, reason, raw);
+                continue;
+            }
+        };
+        let rawev = o.fields.resolve(parsed.record());
+        let ev = match rawev.normalize() {
+            Ok(e) => e,
+            Err(reason) => {
+                p.skip(seq, n, reason, raw);
+                continue;
+            }
+        };
+        p.parsed += 1;
+        p.fields_mask |= rawev.present_mask();
+        if o.since.is_some_and(|s| ev.ts < s) || o.until.is_some_and(|u| ev.ts >= u) {
+            p.filtered += 1;
+            continue;
+        }
+        let c = o.classifier.classify(&ev);
+        p.agg.add(&ev, &c, false);
+    }
+    p.lines += n;
+    p.chunk_lines.push((seq, n));
+}
+
+/// Scans all sources. Unusable sources are reported in their `FileReport`.
+pub fn scan(sources: &[Source], o: &ScanOptions, bar: &ProgressBar) -> ScanResult {
+    let results: Vec<(FileReport, Partial)> = sources
+        .par_iter()
+        .map(|s| scan_source(s, o, bar))
+        .collect();
+    let mut agg = Aggregate::new(o.bucket_us, &o.by);
+    let mut files = Vec::with_capacity(results.len());
+    for (f, p) in results {
+        files.push(f);
+        agg.merge(p.agg);
+    }
+    let by = agg.by.take();
+    ScanResult {
+        files,
+        cube: agg.into_cube(),
+        by,
+    }
+}
+
+fn scan_source(src: &Source, o: &ScanOptions, bar: &ProgressBar) -> (FileReport, Partial) {
+    let mut report = FileReport {
+        path: src.display(),
+        format: None,
+        compression: Compression::None,
+        lines: 0,
+        parsed: 0,
+        filtered: 0,
+        skipped: 0,
+        skipped_by_reason: BTreeMap::new(),
+        skip_examples: Vec::new(),
+        fields: Vec::new(),
+        error: None,
+    };
+    let partial = match scan_inner(src, o, bar, &mut report) {
+        Ok(p) => p,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            Partial::new(o)
+        }
+    };
+    finish(&mut report, partial)
+}
+
+fn finish(report: &mut FileReport, mut p: Partial) -> (FileReport, Partial) {
+    p.chunk_lines.sort_unstable();
+    let mut offset = BTreeMap::new();
+    let mut acc = 0;
+    for (seq, n) in &p.chunk_lines {
+        offset.insert(*seq, acc);
+        acc += n;
+    }
+    report.lines = p.lines;
+    report.parsed = p.parsed;
+    report.filtered = p.filtered;
+    report.skipped = p.skips.values().sum();
+    report.skipped_by_reason = std::mem::take(&mut p.skips);
+    report.skip_examples = p
+        .examples
+        .drain(..)
+        .map(|(seq, line, reason, text)| SkipExample {
+            line: offset.get(&seq).copied().unwrap_or(0) + line,
+            reason,
+            text,
+        })
+        .collect();
+    report.fields = FIELDS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| p.fields_mask & (1 << i) != 0)
+        .map(|(_, f)| f.name())
+        .collect();
+    (report.clone(), p)
+}
+
+/// Counts raw bytes read, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+fn sample_lines(head: &[u8], complete: bool) -> Vec<String> {
+    let end = if complete {
+        head.len()
+    } else {
+        memchr::memrchr(b'\n', head).unwrap_or(0)
+    };
+    head[..end]
+        .split(|b| *b == b'\n')
+        .take(200)
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect()
+}
+
+fn choose_format(head: &[u8], complete: bool, o: &ScanOptions) -> Result<FormatKind, String> {
+    if let Some(f) = o.format {
+        return Ok(f);
+    }
+    let lines = sample_lines(head, complete);
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    format::detect(&refs, o.regex.as_ref()).ok_or_else(|| {
+        if refs.iter().all(|l| l.trim().is_empty()) {
+            "empty input".to_string()
+        } else {
+            "format not recognised from the first lines; use --format".to_string()
+        }
+    })
+}
+
+fn read_head<R: Read>(r: &mut R, max: usize) -> io::Result<(Vec<u8>, bool)> {
+    let mut head = Vec::with_capacity(max);
+    r.by_ref().take(max as u64).read_to_end(&mut head)?;
+    let complete = head.len() < max;
+    Ok((head, complete))
+}
+
+fn scan_inner(src: &Source, o: &ScanOptions, bar: &ProgressBar, rep: &mut FileReport) -> io::Result<Partial> {
+    let raw: Box<dyn Read + Send> = match src {
+        Source::Stdin => Box::new(io::stdin()),
+        Source::File(p) => Box::new(Counting {
+            inner: File::open(p)?,
+            bar: bar.clone(),
+        }),
+    };
+    let mut raw = io::BufReader::with_capacity(1 << 16, raw);
+    let magic = {
+        use io::BufRead;
+        raw.fill_buf()?.to_vec()
+    };
+    rep.compression = Compression::sniff(&magic);
+    let mut stream = rep.compression.decoder(Box::new(raw))?;
+    let (head, complete) = read_head(&mut stream, SAMPLE_BYTES)?;
+    let kind = match choose_format(&head, complete, o) {
+        Ok(k) => k,
+        Err(msg) if msg == "empty input" && complete => {
+            // An empty file is not an error; it simply has no lines.
+            let mut p = Partial::new(o);
+            if !head.is_empty() {
+                let mut parser = LineParser::Clf;
+                process(&head, 0, &mut parser, o, &mut p);
+            }
+            return Ok(p);
+        }
+        Err(msg) => return Err(io::Error::new(io::ErrorKind::InvalidData, msg)),
+    };
+    rep.format = Some(kind);
+    let parser = LineParser::new(kind, o.regex.as_ref()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // Large plain files are split into ranges read in parallel.
+    if let (Source::File(path), Compression::None, false) = (src, rep.compression, kind.is_stateful()) {
+        drop(stream);
+        let len = std::fs::metadata(path)?.len();
+        if len as usize > o.chunk_size {
+            return scan_ranges(path, len, parser, o, bar);
+        }
+        let mut p = Partial::new(o);
+        let data = std::fs::read(path)?;
+        let mut parser = parser;
+        process(&data, 0, &mut parser, o, &mut p);
+        return Ok(p);
+    }
+    let stream = io::Cursor::new(head).chain(stream);
+    scan_stream(stream, parser, kind.is_stateful(), o, rep)
+}
+
+fn scan_ranges(path: &Path, len: u64, parser: LineParser, o: &ScanOptions, bar: &ProgressBar) -> io::Result<Partial> {
+    // Bytes are counted here rather than by the reader the head came from.
+    let ranges = chunk::ranges(len, o.chunk_size as u64);
+    ranges
+        .par_iter()
+        .enumerate()
+        .map(|(seq, &(s, e))| -> io::Result<Partial> {
+            let data = chunk::read_range(path, s, e, o.max_line)?;
+            let mut p = Partial::new(o);
+            let mut parser = parser.clone();
+            process(&data, seq as u64, &mut parser, o, &mut p);
+            bar.inc(e - s);
+            Ok(p)
+        })
+        .try_reduce(|| Partial::new(o), |a, b| Ok(a.merge(b)))
+}
+
+fn scan_stream<R: Read + Send>(
+    stream: R,
+    parser: LineParser,
+    stateful: bool,
+    o: &ScanOptions,
+    rep: &mut FileReport,
+) -> io::Result<Partial> {
+    let mut blocks = Blocks::new(stream, o.chunk_size.min(4 << 20), o.max_line);
+    if stateful {
+        let mut p = Partial::new(o);
+        let mut parser = parser;
+        let mut seq = 0;
+        loop {
+            match blocks.next_block() {
+                Ok(Some(b)) => process(&b, seq, &mut parser, o, &mut p),
+                Ok(None) => break,
+                Err(e) => {
+                    rep.error = Some(format!("read error after {} lines: {e}", p.lines));
+                    break;
+                }
+            }
+            seq += 1;
+        }
+        return Ok(p);
+    }
+    // Decompression runs on its own thread; workers take blocks as they come.
+    let (tx, rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(4);
+    let (etx, erx) = mpsc::channel::<io::Error>();
+    let partial = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut seq = 0;
+            loop {
+                match blocks.next_block() {
+                    Ok(Some(b)) => {
+                        if tx.send((seq, b)).is_err() {
+                            break;
+                        }
+                        seq += 1;
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = etx.send(e);
+                        break;
+                    }
+                }
+            }
+        });
+        rx.into_iter()
+            .par_bridge()
+            .fold(
+                || Partial::new(o),
+                |mut p, (seq, block)| {
+                    let mut parser = parser.clone();
+                    process(&block, seq, &mut parser, o, &mut p);
+                    p
+                },
+            )
+            .reduce(|| Partial::new(o), Partial::merge)
+    });
+    if let Ok(e) = erx.try_recv() {
+        rep.error = Some(format!(
+            "stream ended early after {} lines ({e}); the lines before were analyzed",
+            partial.lines
+        ));
+    }
+    Ok(partial)
+}

@@ -1,0 +1,311 @@
+//! Timestamp parsing and formatting. Everything inside authstorm is UTC
+//! microseconds since the Unix epoch (`i64`); zones only matter on display.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
+
+/// Microseconds since the Unix epoch, UTC.
+pub type Micros = i64;
+
+pub const MICROS_PER_SEC: i64 = 1_000_000;
+
+/// Parses the timestamp shapes access logs use: CLF (`10/Oct/2000:13:55:36 -0700`,
+/// brackets optional), RFC 3339 / ISO 8601 with or without fraction and zone
+/// (no zone means UTC), `YYYY-MM-DD HH:MM:SS`, and epoch seconds or
+/// milliseconds (with an optional fraction).
+pub fn parse_timestamp(s: &str) -> Option<Micros> {
+    let s = s.trim().trim_start_matches('[').trim_end_matches(']');
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return None;
+    }
+    if b[0].is_ascii_digit() {
+        if b.len() >= 11 && b[2] == b'/' {
+            return parse_clf(b);
+        }
+        if b.len() >= 19 && b[4] == b'-' {
+            return parse_iso(b);
+        }
+        return parse_epoch(s);
+    }
+    None
+}
+
+fn num(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || b.len() > 9 {
+        return None;
+    }
+    let mut n = 0u32;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + (c - b'0') as u32;
+    }
+    Some(n)
+}
+
+fn month(b: &[u8]) -> Option<u32> {
+    const M: [&[u8; 3]; 12] = [
+        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
+        b"dec",
+    ];
+    if b.len() != 3 {
+        return None;
+    }
+    let l = [
+        b[0].to_ascii_lowercase(),
+        b[1].to_ascii_lowercase(),
+        b[2].to_ascii_lowercase(),
+    ];
+    M.iter().position(|m| **m == l).map(|i| i as u32 + 1)
+}
+
+fn civil(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, micros: u32) -> Option<Micros> {
+    let date = NaiveDate::from_ymd_opt(y, mo, d)?;
+    // Leap second 60 is folded into 59 rather than rejected.
+    let dt = date.and_hms_micro_opt(h, mi, s.min(59), micros)?;
+    Some(dt.and_utc().timestamp_micros())
+}
+
+/// `10/Oct/2000:13:55:36 -0700`
+fn parse_clf(b: &[u8]) -> Option<Micros> {
+    if b.len() < 20 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' {
+        return None;
+    }
+    let d = num(&b[0..2])?;
+    let mo = month(&b[3..6])?;
+    let y = num(&b[7..11])? as i32;
+    let h = num(&b[12..14])?;
+    let mi = num(&b[15..17])?;
+    let s = num(&b[18..20])?;
+    let mut rest = &b[20..];
+    let mut frac = 0;
+    if rest.first() == Some(&b'.') {
+        let (f, r) = fraction(&rest[1..]);
+        frac = f;
+        rest = r;
+    }
+    let off = zone(trim_start(rest))?;
+    civil(y, mo, d, h, mi, s, frac).map(|t| t - off)
+}
+
+fn trim_start(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| **c == b' ').count();
+    &b[n..]
+}
+
+/// Parses `.123456` digits (already past the dot) into microseconds.
+fn fraction(b: &[u8]) -> (u32, &[u8]) {
+    let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut micros = 0u32;
+    for i in 0..6 {
+        micros = micros * 10 + if i < n { (b[i] - b'0') as u32 } else { 0 };
+    }
+    (micros, &b[n..])
+}
+
+/// Zone suffix to an offset in microseconds east of UTC: empty / `Z` / `UTC`
+/// mean UTC; `+hh:mm`, `+hhmm`, `+hh`.
+fn zone(b: &[u8]) -> Option<i64> {
+    match b {
+        [] | [b'Z'] | [b'z'] | b"UTC" | b"GMT" => Some(0),
+        [sign @ (b'+' | b'-'), rest @ ..] => {
+            let (h, m) = match rest {
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => {
+                    (num(&[*h1, *h2])?, num(&[*m1, *m2])?)
+                }
+                [h1, h2] => (num(&[*h1, *h2])?, 0),
+                _ => return None,
+            };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let off = (h as i64 * 3600 + m as i64 * 60) * MICROS_PER_SEC;
+            Some(if *sign == b'-' { -off } else { off })
+        }
+        _ => None,
+    }
+}
+
+/// `2024-01-02T03:04:05.123+02:00`, `2024-01-02 03:04:05`, ...
+fn parse_iso(b: &[u8]) -> Option<Micros> {
+    if b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ' || b[10] == b't') || b[13] != b':' {
+        return None;
+    }
+    let y = num(&b[0..4])? as i32;
+    let mo = num(&b[5..7])?;
+    let d = num(&b[8..10])?;
+    let h = num(&b[11..13])?;
+    let mi = num(&b[14..16])?;
+    if b[16] != b':' {
+        return None;
+    }
+    let s = num(&b[17..19])?;
+    let mut rest = &b[19..];
+    let mut frac = 0;
+    if matches!(rest.first(), Some(b'.') | Some(b',')) {
+        let (f, r) = fraction(&rest[1..]);
+        frac = f;
+        rest = r;
+    }
+    let off = zone(trim_start(rest))?;
+    civil(y, mo, d, h, mi, s, frac).map(|t| t - off)
+}
+
+/// Epoch seconds (10 digits) or milliseconds (13 digits), optional fraction.
+fn parse_epoch(s: &str) -> Option<Micros> {
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    if int.is_empty() || !int.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let n: i64 = int.parse().ok()?;
+    let (f, _) = fraction(frac.as_bytes());
+    match int.len() {
+        9 | 10 => Some(n * MICROS_PER_SEC + f as i64),
+        12 | 13 => Some(n * 1000 + (f as i64) / 1000),
+        15 | 16 => Some(n),
+        _ => None,
+    }
+}
+
+/// RFC 3339 in UTC with second precision (`2024-01-02T03:04:05Z`), the form
+/// every machine-readable output uses.
+pub fn rfc3339(t: Micros) -> String {
+    match Utc.timestamp_micros(t).single() {
+        Some(dt) => dt.to_rfc3339_opts(SecondsFormat::Secs, true),
+        None => t.to_string(),
+    }
+}
+
+/// A display zone: UTC (default), a fixed or named IANA zone via `--tz`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum DisplayTz {
+    #[default]
+    Utc,
+    Named(chrono_tz::Tz),
+}
+
+impl DisplayTz {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("utc") || s == "Z" {
+            return Ok(DisplayTz::Utc);
+        }
+        s.parse::<chrono_tz::Tz>()
+            .map(DisplayTz::Named)
+            .map_err(|_| format!("unknown time zone {s:?} (use an IANA name like Europe/Berlin, or UTC)"))
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            DisplayTz::Utc => "UTC".into(),
+            DisplayTz::Named(tz) => tz.name().into(),
+        }
+    }
+
+    /// Formats `t` with a chrono format string in this zone.
+    pub fn format(&self, t: Micros, fmt: &str) -> String {
+        let Some(utc) = DateTime::<Utc>::from_timestamp_micros(t) else {
+            return t.to_string();
+        };
+        match self {
+            DisplayTz::Utc => utc.format(fmt).to_string(),
+            DisplayTz::Named(tz) => utc.with_timezone(tz).format(fmt).to_string(),
+        }
+    }
+}
+
+/// Parses a duration such as `1m`, `90s`, `1h30m` (humantime syntax).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+/// Parses `--since`/`--until`: relative to `now` (`-2h`, `30m`: that long
+/// before now) or an absolute timestamp in any supported shape.
+pub fn parse_time_bound(s: &str, now: Micros) -> Result<Micros, String> {
+    let t = s.trim();
+    if let Some(ts) = parse_timestamp(t) {
+        return Ok(ts);
+    }
+    let rel = t.strip_prefix('-').unwrap_or(t);
+    match parse_duration(rel) {
+        Ok(d) => Ok(now - d.as_micros() as i64),
+        Err(_) => Err(format!(
+            "invalid time {s:?}: expected RFC 3339 (2024-05-01T10:00:00Z), `YYYY-MM-DD HH:MM:SS`, epoch seconds, or a relative duration like -2h or 30m"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> Micros {
+        DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros()
+    }
+
+    #[test]
+    fn clf() {
+        assert_eq!(
+            parse_timestamp("10/Oct/2000:13:55:36 -0700"),
+            Some(utc("2000-10-10T20:55:36Z"))
+        );
+        assert_eq!(
+            parse_timestamp("[22/Jan/2019:03:56:14 +0330]"),
+            Some(utc("2019-01-22T00:26:14Z"))
+        );
+        assert_eq!(parse_timestamp("32/Oct/2000:13:55:36 -0700"), None);
+        assert_eq!(parse_timestamp("10/Foo/2000:13:55:36 -0700"), None);
+    }
+
+    #[test]
+    fn iso() {
+        assert_eq!(parse_timestamp("2024-05-01T10:00:00Z"), Some(utc("2024-05-01T10:00:00Z")));
+        assert_eq!(
+            parse_timestamp("2024-05-01T10:00:00.250+02:00"),
+            Some(utc("2024-05-01T08:00:00.250Z"))
+        );
+        assert_eq!(parse_timestamp("2024-05-01 10:00:00"), Some(utc("2024-05-01T10:00:00Z")));
+        assert_eq!(
+            parse_timestamp("2021-09-15T21:17:10.220731Z"),
+            Some(utc("2021-09-15T21:17:10.220731Z"))
+        );
+        assert_eq!(parse_timestamp("2024-13-01T10:00:00Z"), None);
+        assert_eq!(parse_timestamp("2024-05-01T10:00:00 bogus"), None);
+    }
+
+    #[test]
+    fn epoch() {
+        assert_eq!(parse_timestamp("1716723772"), Some(1_716_723_772_000_000));
+        assert_eq!(parse_timestamp("1716723772.6014807"), Some(1_716_723_772_601_480));
+        assert_eq!(parse_timestamp("1716723772601"), Some(1_716_723_772_601_000));
+        assert_eq!(parse_timestamp("12"), None);
+        assert_eq!(parse_timestamp("abc"), None);
+    }
+
+    #[test]
+    fn bounds() {
+        let now = utc("2024-05-01T12:00:00Z");
+        assert_eq!(parse_time_bound("-2h", now), Ok(utc("2024-05-01T10:00:00Z")));
+        assert_eq!(parse_time_bound("30m", now), Ok(utc("2024-05-01T11:30:00Z")));
+        assert_eq!(
+            parse_time_bound("2024-05-01T09:00:00Z", now),
+            Ok(utc("2024-05-01T09:00:00Z"))
+        );
+        assert!(parse_time_bound("yesterday-ish", now).is_err());
+    }
+
+    #[test]
+    fn display() {
+        let t = utc("2024-05-01T10:00:00Z");
+        assert_eq!(rfc3339(t), "2024-05-01T10:00:00Z");
+        let tz = DisplayTz::parse("Europe/Berlin").unwrap();
+        assert_eq!(tz.format(t, "%H:%M"), "12:00");
+        assert!(DisplayTz::parse("Mars/Base").is_err());
+    }
+}
