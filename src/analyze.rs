@@ -36,8 +36,10 @@ fn progress_bar(sources: &[Source], enabled: bool) -> ProgressBar {
         .sum();
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_bar}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_bar}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
 }
@@ -53,7 +55,10 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
         })
         .collect();
     if found.sources.is_empty() {
-        let detail: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.path, e.error)).collect();
+        let detail: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.path, e.error))
+            .collect();
         return Err(Error::NoInput(if detail.is_empty() {
             "no input paths given".into()
         } else {
@@ -70,7 +75,11 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
     let bar = progress_bar(&found.sources, cfg.scan.progress);
     let result = pool.install(|| scan(&found.sources, &cfg.scan, &bar));
     bar.finish_and_clear();
-    if result.files.iter().all(|f| f.error.is_some() && f.lines == 0) {
+    if result
+        .files
+        .iter()
+        .all(|f| f.error.is_some() && f.lines == 0)
+    {
         let detail: Vec<String> = result
             .files
             .iter()

@@ -20,7 +20,11 @@ use authstorm::time::{DisplayTz, parse_duration, parse_time_bound};
 use crate::Exit;
 
 #[derive(Parser)]
-#[command(name = "authstorm", version, about = "Forensics for auth-service access logs: cohorts, timelines and retry storms")]
+#[command(
+    name = "authstorm",
+    version,
+    about = "Forensics for auth-service access logs: cohorts, timelines and retry storms"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -153,22 +157,51 @@ pub struct SimulateArgs {
 }
 
 fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, DisplayTz)> {
-    let bucket_str = a.bucket.clone().or_else(|| file.analysis.bucket.clone()).unwrap_or("1m".into());
-    let bucket = parse_duration(&bucket_str).map_err(anyhow::Error::msg).context("--bucket")?;
+    let bucket_str = a
+        .bucket
+        .clone()
+        .or_else(|| file.analysis.bucket.clone())
+        .unwrap_or("1m".into());
+    let bucket = parse_duration(&bucket_str)
+        .map_err(anyhow::Error::msg)
+        .context("--bucket")?;
     if bucket.as_secs() == 0 || bucket.subsec_nanos() != 0 {
         bail!("--bucket must be a whole number of seconds, at least 1s (got {bucket_str:?})");
     }
     let now = chrono::Utc::now().timestamp_micros();
-    let since = a.since.as_deref().map(|s| parse_time_bound(s, now)).transpose().map_err(anyhow::Error::msg).context("--since")?;
-    let until = a.until.as_deref().map(|s| parse_time_bound(s, now)).transpose().map_err(anyhow::Error::msg).context("--until")?;
-    if let (Some(s), Some(u)) = (since, until) {
-        if s >= u {
-            bail!("--since must be before --until");
-        }
+    let since = a
+        .since
+        .as_deref()
+        .map(|s| parse_time_bound(s, now))
+        .transpose()
+        .map_err(anyhow::Error::msg)
+        .context("--since")?;
+    let until = a
+        .until
+        .as_deref()
+        .map(|s| parse_time_bound(s, now))
+        .transpose()
+        .map_err(anyhow::Error::msg)
+        .context("--until")?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s >= u
+    {
+        bail!("--since must be before --until");
     }
     let tz_name = a.tz.clone().or_else(|| file.analysis.tz.clone());
-    let tz = tz_name.as_deref().map(DisplayTz::parse).transpose().map_err(anyhow::Error::msg).context("--tz")?.unwrap_or_default();
-    let by = a.by.iter().filter(|s| !s.trim().is_empty()).map(|s| ByField::parse(s)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?;
+    let tz = tz_name
+        .as_deref()
+        .map(DisplayTz::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+        .context("--tz")?
+        .unwrap_or_default();
+    let by =
+        a.by.iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| ByField::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)?;
     if a.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
@@ -187,7 +220,9 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
         format,
         regex,
         fields: file.field_map().map_err(anyhow::Error::msg)?,
-        classifier: file.classifier(a.version_depth).map_err(anyhow::Error::msg)?,
+        classifier: file
+            .classifier(a.version_depth)
+            .map_err(anyhow::Error::msg)?,
         bucket_us: bucket.as_micros() as i64,
         since,
         until,
@@ -230,18 +265,21 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<Exit> {
     let analysis = analyze(&cfg)?;
     if let Some(path) = &a.cube {
         let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        serde_json::to_writer(BufWriter::new(f), &analysis.cube).with_context(|| format!("writing {}", path.display()))?;
+        serde_json::to_writer(BufWriter::new(f), &analysis.cube)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     let json_to_stdout = a.json.as_deref() == Some("-");
     if let Some(path) = &a.json {
         let mut w = open_out(path)?;
-        serde_json::to_writer_pretty(&mut w, &analysis.report).with_context(|| format!("writing {path}"))?;
+        serde_json::to_writer_pretty(&mut w, &analysis.report)
+            .with_context(|| format!("writing {path}"))?;
         writeln!(w)?;
         w.flush().with_context(|| format!("writing {path}"))?;
     }
     if !json_to_stdout {
         let stdout = io::stdout();
-        let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let color =
+            stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         let opts = TableOptions {
             color,
             width: terminal_width(),
@@ -284,7 +322,9 @@ pub fn run_simulate(s: SimulateArgs) -> Result<Exit> {
     let truth = if s.gzip {
         let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
         let t = simulate::simulate(&opts, &mut gz);
-        gz.finish().and_then(|mut w| w.flush()).with_context(|| format!("writing {}", s.output))?;
+        gz.finish()
+            .and_then(|mut w| w.flush())
+            .with_context(|| format!("writing {}", s.output))?;
         t
     } else {
         let t = simulate::simulate(&opts, &mut out);

@@ -76,20 +76,33 @@ impl FileConfig {
         })
     }
 
+    /// Parses and validates every section, so that errors name the file.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let c: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        c.format_kind()?;
+        c.regex_format()?;
+        c.field_map()?;
+        c.classifier(None)?;
+        Ok(c)
     }
 
     pub fn format_kind(&self) -> std::result::Result<Option<FormatKind>, String> {
         self.format
             .name
             .as_deref()
-            .map(|n| FormatKind::from_name(n).ok_or_else(|| format!("[format] name: unknown format {n:?}")))
+            .map(|n| {
+                FormatKind::from_name(n)
+                    .ok_or_else(|| format!("[format] name: unknown format {n:?}"))
+            })
             .transpose()
     }
 
     pub fn regex_format(&self) -> std::result::Result<Option<RegexFormat>, String> {
-        self.format.regex.as_deref().map(RegexFormat::new).transpose()
+        self.format
+            .regex
+            .as_deref()
+            .map(RegexFormat::new)
+            .transpose()
     }
 
     pub fn field_map(&self) -> std::result::Result<FieldMap, String> {
@@ -102,13 +115,17 @@ impl FileConfig {
                 })?);
                 continue;
             }
-            let f = Field::from_name(k).ok_or_else(|| format!("[fields]: unknown normalized field {k:?}"))?;
+            let f = Field::from_name(k)
+                .ok_or_else(|| format!("[fields]: unknown normalized field {k:?}"))?;
             mapped.insert(f, v.clone());
         }
         Ok(FieldMap::new(&mapped, unit))
     }
 
-    pub fn classifier(&self, version_depth: Option<usize>) -> std::result::Result<Classifier, String> {
+    pub fn classifier(
+        &self,
+        version_depth: Option<usize>,
+    ) -> std::result::Result<Classifier, String> {
         let mut app_rules = Vec::new();
         for (i, a) in self.apps.iter().enumerate() {
             let pattern = RegexBuilder::new(&a.pattern)
@@ -124,7 +141,9 @@ impl FileConfig {
         for (state, words) in &self.token_states {
             let s = TokenState::from_name(state)
                 .ok_or_else(|| format!("[token_states]: unknown state {state:?}"))?;
-            vocabulary.extra.extend(words.iter().map(|w| (w.clone(), s)));
+            vocabulary
+                .extra
+                .extend(words.iter().map(|w| (w.clone(), s)));
         }
         let health = match &self.health {
             Some(h) => HealthRules {
@@ -179,13 +198,14 @@ version_depth = 2
     #[test]
     fn errors_are_specific() {
         assert!(FileConfig::parse("[nope]\n").unwrap_err().contains("nope"));
-        let c = FileConfig::parse("[fields]\nbogus = \"x\"\n").unwrap();
-        assert!(c.field_map().unwrap_err().contains("bogus"));
-        let c = FileConfig::parse("[fields]\nlatency_unit = \"h\"\n").unwrap();
-        assert!(c.field_map().is_err());
-        let c = FileConfig::parse("[token_states]\nweird = [\"x\"]\n").unwrap();
-        assert!(c.classifier(None).is_err());
-        let c = FileConfig::parse("[[apps]]\npattern = \"(\"\n").unwrap();
-        assert!(c.classifier(None).is_err());
+        assert!(
+            FileConfig::parse("[fields]\nbogus = \"x\"\n")
+                .unwrap_err()
+                .contains("bogus")
+        );
+        assert!(FileConfig::parse("[fields]\nlatency_unit = \"h\"\n").is_err());
+        assert!(FileConfig::parse("[token_states]\nweird = [\"x\"]\n").is_err());
+        assert!(FileConfig::parse("[[apps]]\npattern = \"(\"\n").is_err());
+        assert!(FileConfig::parse("[format]\nname = \"xml\"\n").is_err());
     }
 }

@@ -368,6 +368,10 @@ impl<'r> RawEvent<'r> {
                     .ok_or(SkipReason::BadStatus)?,
             ),
         };
+        if status.is_none() && self.get(Field::Method).is_none() && self.get(Field::Path).is_none()
+        {
+            return Err(SkipReason::NotARequest);
+        }
         let latency_ms = self
             .get(Field::Latency)
             .and_then(|v| v.trim().parse::<f64>().ok())
@@ -467,11 +471,25 @@ mod tests {
         use crate::format::SkipReason;
         let fm = FieldMap::default();
         let rec = Kv(vec![("status", "200")]);
-        assert_eq!(fm.resolve(&rec).normalize().unwrap_err(), SkipReason::NoTimestamp);
+        assert_eq!(
+            fm.resolve(&rec).normalize().unwrap_err(),
+            SkipReason::NoTimestamp
+        );
         let rec = Kv(vec![("time", "yesterday"), ("status", "200")]);
-        assert_eq!(fm.resolve(&rec).normalize().unwrap_err(), SkipReason::BadTimestamp);
+        assert_eq!(
+            fm.resolve(&rec).normalize().unwrap_err(),
+            SkipReason::BadTimestamp
+        );
         let rec = Kv(vec![("time", "1716723772"), ("status", "OK")]);
-        assert_eq!(fm.resolve(&rec).normalize().unwrap_err(), SkipReason::BadStatus);
+        assert_eq!(
+            fm.resolve(&rec).normalize().unwrap_err(),
+            SkipReason::BadStatus
+        );
+        let rec = Kv(vec![("time", "1716723772"), ("msg", "started")]);
+        assert_eq!(
+            fm.resolve(&rec).normalize().unwrap_err(),
+            SkipReason::NotARequest
+        );
     }
 
     #[test]

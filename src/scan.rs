@@ -219,10 +219,8 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
 
 /// Scans all sources. Unusable sources are reported in their `FileReport`.
 pub fn scan(sources: &[Source], o: &ScanOptions, bar: &ProgressBar) -> ScanResult {
-    let results: Vec<(FileReport, Partial)> = sources
-        .par_iter()
-        .map(|s| scan_source(s, o, bar))
-        .collect();
+    let results: Vec<(FileReport, Partial)> =
+        sources.par_iter().map(|s| scan_source(s, o, bar)).collect();
     let mut agg = Aggregate::new(o.bucket_us, &o.by);
     let mut files = Vec::with_capacity(results.len());
     for (f, p) in results {
@@ -341,7 +339,12 @@ fn read_head<R: Read>(r: &mut R, max: usize) -> io::Result<(Vec<u8>, bool)> {
     Ok((head, complete))
 }
 
-fn scan_inner(src: &Source, o: &ScanOptions, bar: &ProgressBar, rep: &mut FileReport) -> io::Result<Partial> {
+fn scan_inner(
+    src: &Source,
+    o: &ScanOptions,
+    bar: &ProgressBar,
+    rep: &mut FileReport,
+) -> io::Result<Partial> {
     let raw: Box<dyn Read + Send> = match src {
         Source::Stdin => Box::new(io::stdin()),
         Source::File(p) => Box::new(Counting {
@@ -371,9 +374,12 @@ fn scan_inner(src: &Source, o: &ScanOptions, bar: &ProgressBar, rep: &mut FileRe
         Err(msg) => return Err(io::Error::new(io::ErrorKind::InvalidData, msg)),
     };
     rep.format = Some(kind);
-    let parser = LineParser::new(kind, o.regex.as_ref()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let parser = LineParser::new(kind, o.regex.as_ref())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     // Large plain files are split into ranges read in parallel.
-    if let (Source::File(path), Compression::None, false) = (src, rep.compression, kind.is_stateful()) {
+    if let (Source::File(path), Compression::None, false) =
+        (src, rep.compression, kind.is_stateful())
+    {
         drop(stream);
         let len = std::fs::metadata(path)?.len();
         if len as usize > o.chunk_size {
@@ -389,7 +395,13 @@ fn scan_inner(src: &Source, o: &ScanOptions, bar: &ProgressBar, rep: &mut FileRe
     scan_stream(stream, parser, kind.is_stateful(), o, rep)
 }
 
-fn scan_ranges(path: &Path, len: u64, parser: LineParser, o: &ScanOptions, bar: &ProgressBar) -> io::Result<Partial> {
+fn scan_ranges(
+    path: &Path,
+    len: u64,
+    parser: LineParser,
+    o: &ScanOptions,
+    bar: &ProgressBar,
+) -> io::Result<Partial> {
     // Bytes are counted here rather than by the reader the head came from.
     let ranges = chunk::ranges(len, o.chunk_size as u64);
     ranges

@@ -99,7 +99,7 @@ fn fraction(b: &[u8]) -> (u32, &[u8]) {
     let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
     let mut micros = 0u32;
     for i in 0..6 {
-        micros = micros * 10 + if i < n { (b[i] - b'0') as u32 } else { 0 };
+        micros = micros * 10 + b.get(i).filter(|_| i < n).map_or(0, |d| (d - b'0') as u32);
     }
     (micros, &b[n..])
 }
@@ -111,9 +111,7 @@ fn zone(b: &[u8]) -> Option<i64> {
         [] | [b'Z'] | [b'z'] | b"UTC" | b"GMT" => Some(0),
         [sign @ (b'+' | b'-'), rest @ ..] => {
             let (h, m) = match rest {
-                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => {
-                    (num(&[*h1, *h2])?, num(&[*m1, *m2])?)
-                }
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (num(&[*h1, *h2])?, num(&[*m1, *m2])?),
                 [h1, h2] => (num(&[*h1, *h2])?, 0),
                 _ => return None,
             };
@@ -198,7 +196,9 @@ impl DisplayTz {
         }
         s.parse::<chrono_tz::Tz>()
             .map(DisplayTz::Named)
-            .map_err(|_| format!("unknown time zone {s:?} (use an IANA name like Europe/Berlin, or UTC)"))
+            .map_err(|_| {
+                format!("unknown time zone {s:?} (use an IANA name like Europe/Berlin, or UTC)")
+            })
     }
 
     pub fn name(&self) -> String {
@@ -265,12 +265,18 @@ mod tests {
 
     #[test]
     fn iso() {
-        assert_eq!(parse_timestamp("2024-05-01T10:00:00Z"), Some(utc("2024-05-01T10:00:00Z")));
+        assert_eq!(
+            parse_timestamp("2024-05-01T10:00:00Z"),
+            Some(utc("2024-05-01T10:00:00Z"))
+        );
         assert_eq!(
             parse_timestamp("2024-05-01T10:00:00.250+02:00"),
             Some(utc("2024-05-01T08:00:00.250Z"))
         );
-        assert_eq!(parse_timestamp("2024-05-01 10:00:00"), Some(utc("2024-05-01T10:00:00Z")));
+        assert_eq!(
+            parse_timestamp("2024-05-01 10:00:00"),
+            Some(utc("2024-05-01T10:00:00Z"))
+        );
         assert_eq!(
             parse_timestamp("2021-09-15T21:17:10.220731Z"),
             Some(utc("2021-09-15T21:17:10.220731Z"))
@@ -282,8 +288,14 @@ mod tests {
     #[test]
     fn epoch() {
         assert_eq!(parse_timestamp("1716723772"), Some(1_716_723_772_000_000));
-        assert_eq!(parse_timestamp("1716723772.6014807"), Some(1_716_723_772_601_480));
-        assert_eq!(parse_timestamp("1716723772601"), Some(1_716_723_772_601_000));
+        assert_eq!(
+            parse_timestamp("1716723772.6014807"),
+            Some(1_716_723_772_601_480)
+        );
+        assert_eq!(
+            parse_timestamp("1716723772601"),
+            Some(1_716_723_772_601_000)
+        );
         assert_eq!(parse_timestamp("12"), None);
         assert_eq!(parse_timestamp("abc"), None);
     }
@@ -291,8 +303,14 @@ mod tests {
     #[test]
     fn bounds() {
         let now = utc("2024-05-01T12:00:00Z");
-        assert_eq!(parse_time_bound("-2h", now), Ok(utc("2024-05-01T10:00:00Z")));
-        assert_eq!(parse_time_bound("30m", now), Ok(utc("2024-05-01T11:30:00Z")));
+        assert_eq!(
+            parse_time_bound("-2h", now),
+            Ok(utc("2024-05-01T10:00:00Z"))
+        );
+        assert_eq!(
+            parse_time_bound("30m", now),
+            Ok(utc("2024-05-01T11:30:00Z"))
+        );
         assert_eq!(
             parse_time_bound("2024-05-01T09:00:00Z", now),
             Ok(utc("2024-05-01T09:00:00Z"))

@@ -65,10 +65,17 @@ impl ByField {
             "path" => "route",
             other => other,
         };
-        Self::ALL.iter().copied().find(|f| f.name() == alias).ok_or_else(|| {
-            let names: Vec<_> = Self::ALL.iter().map(|f| f.name()).collect();
-            format!("unknown --by field {s:?}; expected one of {}", names.join(", "))
-        })
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|f| f.name() == alias)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|f| f.name()).collect();
+                format!(
+                    "unknown --by field {s:?}; expected one of {}",
+                    names.join(", ")
+                )
+            })
     }
 
     fn value(self, e: &Event<'_>, c: &Classified<'_>) -> String {

@@ -55,7 +55,11 @@ impl Cell {
     }
 
     pub fn count_status(&self, pred: impl Fn(u16) -> bool) -> u64 {
-        self.status.iter().filter(|(s, _)| pred(**s)).map(|(_, n)| n).sum()
+        self.status
+            .iter()
+            .filter(|(s, _)| pred(**s))
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
@@ -138,7 +142,9 @@ mod rows {
         }))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<CellKey, Cell>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<CellKey, Cell>, D::Error> {
         let rows: Vec<Row> = Vec::deserialize(d)?;
         let mut m: BTreeMap<CellKey, Cell> = BTreeMap::new();
         for r in rows {
@@ -241,7 +247,11 @@ mod tests {
     use super::*;
 
     fn cell(req: u64, clients: &[u64]) -> Cell {
-        let mut c = Cell { requests: req, clients: clients.to_vec(), ..Default::default() };
+        let mut c = Cell {
+            requests: req,
+            clients: clients.to_vec(),
+            ..Default::default()
+        };
         c.status.insert(200, req);
         c
     }
@@ -254,7 +264,13 @@ mod tests {
 
     #[test]
     fn merge_and_roundtrip() {
-        let key = CellKey { bucket: 5, app: "a".into(), version: "1".into(), token_state: TokenState::Valid, endpoint: "GET /".into() };
+        let key = CellKey {
+            bucket: 5,
+            app: "a".into(),
+            version: "1".into(),
+            token_state: TokenState::Valid,
+            endpoint: "GET /".into(),
+        };
         let mut a = Cube::new(60);
         a.cells.insert(key.clone(), cell(2, &[1, 2]));
         a.requests = 2;

@@ -17,7 +17,9 @@ pub struct LatencySketch {
 
 fn index(ms: f64) -> i16 {
     let v = ms.max(MIN_MS);
-    (v.ln() / GAMMA.ln()).ceil().clamp(i16::MIN as f64, i16::MAX as f64) as i16
+    (v.ln() / GAMMA.ln())
+        .ceil()
+        .clamp(i16::MIN as f64, i16::MAX as f64) as i16
 }
 
 fn value(i: i16) -> f64 {
@@ -83,7 +85,11 @@ mod tests {
         let (mut a, mut b, mut all) = Default::default();
         for i in 0..100 {
             let v = (i * 7 % 97) as f64 + 0.5;
-            if i % 2 == 0 { LatencySketch::add(&mut a, v) } else { LatencySketch::add(&mut b, v) }
+            if i % 2 == 0 {
+                LatencySketch::add(&mut a, v)
+            } else {
+                LatencySketch::add(&mut b, v)
+            }
             LatencySketch::add(&mut all, v);
         }
         a.merge(&b);

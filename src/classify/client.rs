@@ -30,7 +30,14 @@ pub fn app_version<'e>(e: &Event<'e>, rules: &[AppRule]) -> (Cow<'e, str>, Cow<'
     (mapped_app.unwrap_or(ua_app), mapped_ver.unwrap_or(ua_ver))
 }
 
-const BOT_MARKERS: [&str; 6] = ["bot", "crawler", "spider", "slurp", "externalhit", "scanner"];
+const BOT_MARKERS: [&str; 6] = [
+    "bot",
+    "crawler",
+    "spider",
+    "slurp",
+    "externalhit",
+    "scanner",
+];
 
 pub fn from_user_agent<'u>(ua: &'u str, rules: &[AppRule]) -> (Cow<'u, str>, Cow<'u, str>) {
     for r in rules {
@@ -51,7 +58,7 @@ pub fn from_user_agent<'u>(ua: &'u str, rules: &[AppRule]) -> (Cow<'u, str>, Cow
     if let Some(m) = BOT_MARKERS.iter().find(|m| lower.contains(*m)) {
         // Name the crawler by the token that carries the marker.
         let name = ua
-            .split(|c: char| c == ' ' || c == ';' || c == '(' || c == ')' || c == '+')
+            .split([' ', ';', '(', ')', '+'])
             .find(|t| t.to_ascii_lowercase().contains(m))
             .unwrap_or(m);
         return (Cow::Borrowed("bot"), Cow::Borrowed(name));
@@ -154,17 +161,27 @@ mod tests {
 
     #[test]
     fn user_agents() {
-        assert_eq!(ua("acme-desktop/4.2.1 (Windows NT 10.0; x64)"), ("acme-desktop".into(), "4.2.1".into()));
+        assert_eq!(
+            ua("acme-desktop/4.2.1 (Windows NT 10.0; x64)"),
+            ("acme-desktop".into(), "4.2.1".into())
+        );
         assert_eq!(ua("curl/8.4.0"), ("curl".into(), "8.4.0".into()));
         assert_eq!(
-            ua("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/32.0.1700.77 Safari/537.36"),
+            ua(
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/32.0.1700.77 Safari/537.36"
+            ),
             ("web".into(), "Chrome 32".into())
         );
         assert_eq!(
-            ua("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"),
+            ua(
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+            ),
             ("web".into(), "Safari 17".into())
         );
-        assert_eq!(ua("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"), ("bot".into(), "Googlebot/2.1".into()));
+        assert_eq!(
+            ua("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
+            ("bot".into(), "Googlebot/2.1".into())
+        );
         assert_eq!(ua("okhttp"), ("okhttp".into(), "".into()));
         assert_eq!(ua(""), ("unknown".into(), "".into()));
     }

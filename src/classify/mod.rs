@@ -27,9 +27,11 @@ pub struct HealthRules {
 impl Default for HealthRules {
     fn default() -> Self {
         HealthRules {
-            paths: ["/healthz", "/health", "/ping", "/livez", "/readyz", "/status", "/_health"]
-                .map(String::from)
-                .to_vec(),
+            paths: [
+                "/healthz", "/health", "/ping", "/livez", "/readyz", "/status", "/_health",
+            ]
+            .map(String::from)
+            .to_vec(),
             user_agents: [
                 "ELB-HealthChecker",
                 "kube-probe",

@@ -62,8 +62,14 @@ mod tests {
 
     #[test]
     fn collapses_ids() {
-        assert_eq!(collapse("/v1/users/4821/devices?x=1"), "/v1/users/:id/devices");
-        assert_eq!(collapse("/s/550e8400-e29b-41d4-a716-446655440000"), "/s/:id");
+        assert_eq!(
+            collapse("/v1/users/4821/devices?x=1"),
+            "/v1/users/:id/devices"
+        );
+        assert_eq!(
+            collapse("/s/550e8400-e29b-41d4-a716-446655440000"),
+            "/s/:id"
+        );
         assert_eq!(collapse("/oauth/token"), "/oauth/token");
         assert_eq!(collapse("/a/deadbeef12"), "/a/:id");
         assert_eq!(collapse("/static/app.js"), "/static/app.js");

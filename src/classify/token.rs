@@ -56,7 +56,16 @@ pub struct TokenVocabulary {
 }
 
 /// Values that mean "checked, no error".
-const NO_ERROR: [&str; 8] = ["", "-", "none", "ok", "valid", "success", "authenticated", "null"];
+const NO_ERROR: [&str; 8] = [
+    "",
+    "-",
+    "none",
+    "ok",
+    "valid",
+    "success",
+    "authenticated",
+    "null",
+];
 
 impl TokenVocabulary {
     /// Normalizes a token-state field value. `None` means "no error reported".
@@ -102,6 +111,7 @@ impl TokenVocabulary {
 
 /// Decodes a JWT's `exp` claim (seconds), if the value looks like a JWT.
 /// `Err(())` means it looks like a JWT but cannot be decoded.
+#[allow(clippy::result_unit_err)]
 pub fn jwt_exp(token: &str) -> Result<Option<i64>, ()> {
     let t = token.trim();
     let t = t
@@ -110,7 +120,8 @@ pub fn jwt_exp(token: &str) -> Result<Option<i64>, ()> {
         .unwrap_or(t)
         .trim();
     let mut parts = t.split('.');
-    let (Some(h), Some(p), Some(_sig), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(_sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Ok(None);
     };
@@ -163,10 +174,22 @@ mod tests {
     fn vocabulary() {
         let v = TokenVocabulary::default();
         let n = |s| v.normalize(s);
-        for s in ["token_expired", "expired_token", "jwt expired", "TokenExpiredError", "invalid_token: The access token expired"] {
+        for s in [
+            "token_expired",
+            "expired_token",
+            "jwt expired",
+            "TokenExpiredError",
+            "invalid_token: The access token expired",
+        ] {
             assert_eq!(n(s), Some(TokenState::Expired), "{s}");
         }
-        for s in ["invalid_token", "invalid_grant", "invalid_signature", "revoked", "JsonWebTokenError"] {
+        for s in [
+            "invalid_token",
+            "invalid_grant",
+            "invalid_signature",
+            "revoked",
+            "JsonWebTokenError",
+        ] {
             assert_eq!(n(s), Some(TokenState::Invalid), "{s}");
         }
         for s in ["no_credentials", "missing_token", "credentials_required"] {
@@ -175,7 +198,9 @@ mod tests {
         assert_eq!(n("-"), None);
         assert_eq!(n("OK"), None);
         assert_eq!(n("account_locked"), Some(TokenState::Unknown));
-        let v = TokenVocabulary { extra: vec![("E4011".into(), TokenState::Expired)] };
+        let v = TokenVocabulary {
+            extra: vec![("E4011".into(), TokenState::Expired)],
+        };
         assert_eq!(v.normalize("e4011"), Some(TokenState::Expired));
     }
 
@@ -195,7 +220,11 @@ mod tests {
         assert_eq!(jwt_exp("eyJhbGciOi.!!!.x"), Err(()));
     }
 
-    fn ev(status: Option<u16>, token_state: Option<&'static str>, token: Option<&'static str>) -> Event<'static> {
+    fn ev(
+        status: Option<u16>,
+        token_state: Option<&'static str>,
+        token: Option<&'static str>,
+    ) -> Event<'static> {
         Event {
             ts: 2000 * 1_000_000,
             client_ip: None,
@@ -218,15 +247,39 @@ mod tests {
     #[test]
     fn evidence_order() {
         let v = TokenVocabulary::default();
-        assert_eq!(token_state(&ev(Some(401), Some("token_expired"), None), &v), TokenState::Expired);
-        assert_eq!(token_state(&ev(Some(200), Some("-"), None), &v), TokenState::Valid);
-        assert_eq!(token_state(&ev(Some(401), Some("-"), None), &v), TokenState::Invalid);
+        assert_eq!(
+            token_state(&ev(Some(401), Some("token_expired"), None), &v),
+            TokenState::Expired
+        );
+        assert_eq!(
+            token_state(&ev(Some(200), Some("-"), None), &v),
+            TokenState::Valid
+        );
+        assert_eq!(
+            token_state(&ev(Some(401), Some("-"), None), &v),
+            TokenState::Invalid
+        );
         let expired: &'static str = Box::leak(jwt(1000).into_boxed_str());
         let live: &'static str = Box::leak(jwt(3000).into_boxed_str());
-        assert_eq!(token_state(&ev(Some(401), None, Some(expired)), &v), TokenState::Expired);
-        assert_eq!(token_state(&ev(Some(200), None, Some(live)), &v), TokenState::Valid);
-        assert_eq!(token_state(&ev(Some(200), None, Some("-")), &v), TokenState::Missing);
-        assert_eq!(token_state(&ev(Some(401), None, None), &v), TokenState::Invalid);
-        assert_eq!(token_state(&ev(Some(200), None, None), &v), TokenState::Unknown);
+        assert_eq!(
+            token_state(&ev(Some(401), None, Some(expired)), &v),
+            TokenState::Expired
+        );
+        assert_eq!(
+            token_state(&ev(Some(200), None, Some(live)), &v),
+            TokenState::Valid
+        );
+        assert_eq!(
+            token_state(&ev(Some(200), None, Some("-")), &v),
+            TokenState::Missing
+        );
+        assert_eq!(
+            token_state(&ev(Some(401), None, None), &v),
+            TokenState::Invalid
+        );
+        assert_eq!(
+            token_state(&ev(Some(200), None, None), &v),
+            TokenState::Unknown
+        );
     }
 }

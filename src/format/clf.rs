@@ -139,7 +139,11 @@ impl<'a> Cursor<'a> {
         let end = j.min(bytes.len());
         self.i = (end + 1).min(bytes.len());
         let raw = &self.s[start..end];
-        Some(if escaped { Cow::Owned(unescape(raw)) } else { Cow::Borrowed(raw) })
+        Some(if escaped {
+            Cow::Owned(unescape(raw))
+        } else {
+            Cow::Borrowed(raw)
+        })
     }
 }
 
@@ -248,9 +252,16 @@ mod tests {
         assert_eq!(r.get("method").as_deref(), Some("POST"));
         assert_eq!(r.get("path").as_deref(), Some("/oauth/token"));
         assert_eq!(r.get("status").as_deref(), Some("401"));
-        assert_eq!(r.get("http_user_agent").as_deref(), Some("acme-desktop/4.2.1 (Windows NT 10.0)"));
+        assert_eq!(
+            r.get("http_user_agent").as_deref(),
+            Some("acme-desktop/4.2.1 (Windows NT 10.0)")
+        );
         assert_eq!(r.get("request_time").as_deref(), Some("0.012"));
-        assert_eq!(r.get("user").as_deref(), Some("u-4821"), "extras win over remote_user");
+        assert_eq!(
+            r.get("user").as_deref(),
+            Some("u-4821"),
+            "extras win over remote_user"
+        );
         assert_eq!(r.get("auth_error").as_deref(), Some("token expired"));
         assert_eq!(r.get("extra_1").as_deref(), Some("1.2.3.4"));
         assert_eq!(r.get("extra_2"), None);
@@ -270,9 +281,13 @@ mod tests {
     fn lenient_and_rejects() {
         // Unterminated user agent (a real truncated line) still parses.
         let r = parse(r#"1.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 "-" "Mozilla/5.0 (compatible; Googlebot/2.1"#).unwrap();
-        assert_eq!(r.user_agent.as_deref(), Some("Mozilla/5.0 (compatible; Googlebot/2.1"));
+        assert_eq!(
+            r.user_agent.as_deref(),
+            Some("Mozilla/5.0 (compatible; Googlebot/2.1")
+        );
         // Garbage request line: parsed, but no method or path.
-        let r = parse(r#"1.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "\x16\x03\x01" 400 0 "-" "-""#).unwrap();
+        let r = parse(r#"1.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "\x16\x03\x01" 400 0 "-" "-""#)
+            .unwrap();
         assert_eq!(r.get("method"), None);
         for bad in [
             "",

@@ -11,9 +11,13 @@ use crate::event::Record;
 pub struct JsonRecord(serde_json::Map<String, Value>);
 
 pub fn parse(line: &str) -> Result<JsonRecord, SkipReason> {
-    let t = line.trim();
+    let mut t = line.trim();
     if !t.starts_with('{') {
-        return Err(SkipReason::Unparsable);
+        // `docker compose logs` prefixes each line with `service  | `.
+        match t.find("| {") {
+            Some(i) if !t[..i].contains('{') => t = &t[i + 2..],
+            _ => return Err(SkipReason::Unparsable),
+        }
     }
     match serde_json::from_str::<Value>(t) {
         Ok(Value::Object(m)) => Ok(JsonRecord(m)),
@@ -44,10 +48,10 @@ impl Record for JsonRecord {
             let mut idx = 0;
             while let Some(off) = path[idx..].find('.') {
                 let split = idx + off;
-                if let Some(Value::Object(inner)) = m.get(&path[..split]) {
-                    if let Some(v) = walk(inner, &path[split + 1..]) {
-                        return Some(v);
-                    }
+                if let Some(Value::Object(inner)) = m.get(&path[..split])
+                    && let Some(v) = walk(inner, &path[split + 1..])
+                {
+                    return Some(v);
                 }
                 idx = split + 1;
             }
@@ -71,6 +75,8 @@ mod tests {
         assert_eq!(r.get("req"), None);
         assert_eq!(r.get("missing.path"), None);
         assert!(parse("[1,2]").is_err());
+        let r = parse(r#"caddy  | {"status":304}"#).unwrap();
+        assert_eq!(r.get("status").as_deref(), Some("304"));
         assert!(parse("{broken").is_err());
     }
 }

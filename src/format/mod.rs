@@ -71,6 +71,9 @@ pub enum SkipReason {
     NoTimestamp,
     BadTimestamp,
     BadStatus,
+    /// A well-formed line that is not an HTTP request (no status, method
+    /// or path: application messages mixed into an access log).
+    NotARequest,
 }
 
 impl SkipReason {
@@ -84,6 +87,7 @@ impl SkipReason {
             SkipReason::NoTimestamp => "no_timestamp",
             SkipReason::BadTimestamp => "bad_timestamp",
             SkipReason::BadStatus => "bad_status",
+            SkipReason::NotARequest => "not_a_request",
         }
     }
 }
@@ -159,7 +163,8 @@ impl LineParser {
 
 /// Picks the format that parses the most of the sample (non-empty lines),
 /// preferring a user-defined regex, then the more specific formats on ties.
-/// Returns `None` when nothing parses at least half of the sample.
+/// Returns `None` when nothing parses at least a fifth of the sample (files
+/// often start with junk: a truncated first line, a banner).
 pub fn detect(sample: &[&str], custom: Option<&regex::RegexFormat>) -> Option<FormatKind> {
     let lines: Vec<&str> = sample
         .iter()
@@ -169,17 +174,23 @@ pub fn detect(sample: &[&str], custom: Option<&regex::RegexFormat>) -> Option<Fo
     if lines.is_empty() {
         return None;
     }
-    if lines.iter().any(|l| l.starts_with("#Fields:") || l.starts_with("#Software:")) {
+    if lines
+        .iter()
+        .any(|l| l.starts_with("#Fields:") || l.starts_with("#Software:"))
+    {
         return Some(FormatKind::W3c);
     }
     let mut best: Option<(FormatKind, usize)> = None;
     let mut consider = |kind: FormatKind, score: usize| {
-        if score * 2 >= lines.len() && score > 0 && best.is_none_or(|(_, s)| score > s) {
+        if score * 5 >= lines.len() && score > 0 && best.is_none_or(|(_, s)| score > s) {
             best = Some((kind, score));
         }
     };
     if let Some(c) = custom {
-        consider(FormatKind::Regex, lines.iter().filter(|l| c.parse(l).is_ok()).count());
+        consider(
+            FormatKind::Regex,
+            lines.iter().filter(|l| c.parse(l).is_ok()).count(),
+        );
     }
     consider(
         FormatKind::Json,
@@ -205,11 +216,15 @@ mod tests {
 
     #[test]
     fn detects_each_format() {
-        let combined = r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 5 "-" "curl/8.0""#;
+        let combined =
+            r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 5 "-" "curl/8.0""#;
         let common = r#"1.2.3.4 - frank [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 2326"#;
         let json = r#"{"time":"2024-05-01T10:00:00Z","status":200}"#;
         let logfmt = r#"time=2024-05-01T10:00:00Z method=GET path=/a status=200"#;
-        assert_eq!(detect(&[combined, combined], None), Some(FormatKind::Combined));
+        assert_eq!(
+            detect(&[combined, combined], None),
+            Some(FormatKind::Combined)
+        );
         assert_eq!(detect(&[common], None), Some(FormatKind::Common));
         assert_eq!(detect(&[json, "", json], None), Some(FormatKind::Json));
         assert_eq!(detect(&[logfmt], None), Some(FormatKind::Logfmt));

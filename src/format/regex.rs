@@ -60,6 +60,9 @@ mod tests {
         assert!(f.parse("nope").is_err());
         assert!(RegexFormat::new(r"(\d+)").is_err());
         assert!(RegexFormat::new(r"(?P<a>").is_err());
-        assert!(RegexFormat::new(r"(?P<a>\w{1000}){1000}").is_err(), "size limit");
+        assert!(
+            RegexFormat::new(r"(?P<a>\w{1000}){1000}").is_err(),
+            "size limit"
+        );
     }
 }

@@ -60,9 +60,18 @@ mod tests {
     #[test]
     fn header_then_rows() {
         let mut p = W3cParser::default();
-        assert!(p.parse("2015-01-13 00:32:17 1.2.3.4").is_err(), "no header yet");
-        assert_eq!(p.parse("#Fields: date time c-ip cs(User-Agent) sc-status").err(), Some(SkipReason::Comment));
-        let r = p.parse("2015-01-13 00:32:17 1.2.3.4 Mozilla/5.0+(x) 404").unwrap();
+        assert!(
+            p.parse("2015-01-13 00:32:17 1.2.3.4").is_err(),
+            "no header yet"
+        );
+        assert_eq!(
+            p.parse("#Fields: date time c-ip cs(User-Agent) sc-status")
+                .err(),
+            Some(SkipReason::Comment)
+        );
+        let r = p
+            .parse("2015-01-13 00:32:17 1.2.3.4 Mozilla/5.0+(x) 404")
+            .unwrap();
         assert_eq!(r.get("timestamp").as_deref(), Some("2015-01-13 00:32:17"));
         assert_eq!(r.get("cs(User-Agent)").as_deref(), Some("Mozilla/5.0 (x)"));
         assert_eq!(r.get("sc-status").as_deref(), Some("404"));

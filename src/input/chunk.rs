@@ -177,7 +177,10 @@ mod tests {
     use super::*;
 
     fn lines_of(data: &[u8]) -> Vec<Vec<u8>> {
-        data.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| l.to_vec()).collect()
+        data.split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| l.to_vec())
+            .collect()
     }
 
     #[test]

@@ -38,7 +38,10 @@ impl Compression {
 
     /// Wraps a raw stream in the matching decoder. Concatenated gzip and
     /// bzip2 members (as `cat a.gz b.gz` or pigz produce) are read whole.
-    pub fn decoder<'a>(self, r: Box<dyn Read + Send + 'a>) -> io::Result<Box<dyn Read + Send + 'a>> {
+    pub fn decoder<'a>(
+        self,
+        r: Box<dyn Read + Send + 'a>,
+    ) -> io::Result<Box<dyn Read + Send + 'a>> {
         Ok(match self {
             Compression::None => r,
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
@@ -69,10 +72,17 @@ mod tests {
         let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
         bz.write_all(&text).unwrap();
         let bz = bz.finish().unwrap();
-        for (data, kind) in [(gz, Compression::Gzip), (zs, Compression::Zstd), (bz, Compression::Bzip2)] {
+        for (data, kind) in [
+            (gz, Compression::Gzip),
+            (zs, Compression::Zstd),
+            (bz, Compression::Bzip2),
+        ] {
             assert_eq!(Compression::sniff(&data), kind);
             let mut out = Vec::new();
-            kind.decoder(Box::new(&data[..])).unwrap().read_to_end(&mut out).unwrap();
+            kind.decoder(Box::new(&data[..]))
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
             assert_eq!(out, text);
         }
         assert_eq!(Compression::sniff(b"plain"), Compression::None);

@@ -51,24 +51,32 @@ pub fn discover(args: &[String]) -> Discovered {
                 .follow_links(true)
                 .sort_by_file_name()
                 .into_iter()
-                .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+                .filter_entry(|e| {
+                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
+                });
             for entry in walker {
                 match entry {
                     Ok(e) if e.file_type().is_file() => files.push(e.into_path()),
                     Ok(_) => {}
                     Err(e) => {
-                        let path = e.path().map(|p| p.display().to_string()).unwrap_or_else(|| a.clone());
+                        let path = e
+                            .path()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_else(|| a.clone());
                         let msg = if e.loop_ancestor().is_some() {
                             "symlink loop, skipped".to_string()
                         } else {
-                            e.io_error().map(|io| io.to_string()).unwrap_or_else(|| e.to_string())
+                            e.io_error()
+                                .map(|io| io.to_string())
+                                .unwrap_or_else(|| e.to_string())
                         };
                         out.errors.push((path, msg));
                     }
                 }
             }
             if files.is_empty() {
-                out.errors.push((a.clone(), "directory holds no files".into()));
+                out.errors
+                    .push((a.clone(), "directory holds no files".into()));
             }
             for f in files {
                 push(&mut out, f);
@@ -86,17 +94,23 @@ pub fn discover(args: &[String]) -> Discovered {
                                 push(&mut out, f)
                             }
                             Ok(_) => {}
-                            Err(e) => out.errors.push((e.path().display().to_string(), e.error().to_string())),
+                            Err(e) => out
+                                .errors
+                                .push((e.path().display().to_string(), e.error().to_string())),
                         }
                     }
                     if n == 0 {
-                        out.errors.push((a.clone(), "pattern matched no files".into()));
+                        out.errors
+                            .push((a.clone(), "pattern matched no files".into()));
                     }
                 }
-                Err(e) => out.errors.push((a.clone(), format!("invalid pattern: {e}"))),
+                Err(e) => out
+                    .errors
+                    .push((a.clone(), format!("invalid pattern: {e}"))),
             }
         } else {
-            out.errors.push((a.clone(), "no such file or directory".into()));
+            out.errors
+                .push((a.clone(), "no such file or directory".into()));
         }
     }
     out
@@ -114,8 +128,17 @@ mod tests {
             std::fs::write(d.path().join(f), "x\n").unwrap();
         }
         let root = d.path().display().to_string();
-        let got = discover(&[root.clone(), format!("{root}/*.log"), format!("{root}/missing"), "-".into()]);
-        let names: Vec<String> = got.sources.iter().map(|s| s.display().replace(&root, "")).collect();
+        let got = discover(&[
+            root.clone(),
+            format!("{root}/*.log"),
+            format!("{root}/missing"),
+            "-".into(),
+        ]);
+        let names: Vec<String> = got
+            .sources
+            .iter()
+            .map(|s| s.display().replace(&root, ""))
+            .collect();
         assert_eq!(names, vec!["/a.log", "/b.log.gz", "/sub/c.log", "-"]);
         assert_eq!(got.errors.len(), 1);
         assert!(got.errors[0].0.ends_with("missing"));

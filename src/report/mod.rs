@@ -168,7 +168,12 @@ impl Acc {
 }
 
 impl Report {
-    pub fn build(files: Vec<FileReport>, errors: Vec<InputError>, cube: &Cube, by: Option<&ByAgg>) -> Report {
+    pub fn build(
+        files: Vec<FileReport>,
+        errors: Vec<InputError>,
+        cube: &Cube,
+        by: Option<&ByAgg>,
+    ) -> Report {
         let mut skipped_by_reason = BTreeMap::new();
         for f in &files {
             for (k, v) in &f.skipped_by_reason {
@@ -200,11 +205,15 @@ impl Report {
                 .or_default()
                 .add(c);
             endpoints.entry(&k.endpoint).or_default().add(c);
-            let (acc, row) = buckets.entry(k.bucket).or_insert_with(|| (Acc::default(), empty_bucket(cube, k.bucket)));
+            let (acc, row) = buckets
+                .entry(k.bucket)
+                .or_insert_with(|| (Acc::default(), empty_bucket(cube, k.bucket)));
             acc.add(c);
             *row.by_token_state.entry(k.token_state).or_default() += c.requests;
             for (s, n) in &c.status {
-                *row.by_status_class.entry(status_class(Some(*s))).or_default() += n;
+                *row.by_status_class
+                    .entry(status_class(Some(*s)))
+                    .or_default() += n;
                 match *s {
                     401 => row.status_401 += n,
                     429 => row.status_429 += n,
@@ -214,7 +223,11 @@ impl Report {
             }
         }
         for (b, n) in &cube.health {
-            buckets.entry(*b).or_insert_with(|| (Acc::default(), empty_bucket(cube, *b))).1.health_checks += n;
+            buckets
+                .entry(*b)
+                .or_insert_with(|| (Acc::default(), empty_bucket(cube, *b)))
+                .1
+                .health_checks += n;
         }
         let mut rows: Vec<BucketRow> = buckets
             .into_values()
@@ -275,7 +288,11 @@ impl Report {
                 p95_latency_ms: round1(a.latency.quantile(0.95)),
             })
             .collect();
-        endpoint_rows.sort_by(|x, y| y.requests.cmp(&x.requests).then_with(|| x.endpoint.cmp(&y.endpoint)));
+        endpoint_rows.sort_by(|x, y| {
+            y.requests
+                .cmp(&x.requests)
+                .then_with(|| x.endpoint.cmp(&y.endpoint))
+        });
         endpoint_rows.truncate(100);
 
         let groups = by.map(|b| {
@@ -304,7 +321,11 @@ impl Report {
                 requests: cube.requests,
                 clients: all_clients.clients.len() as u64,
                 health_checks: cube.health_checks(),
-                by_status: cube.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                by_status: cube
+                    .status
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect(),
                 by_token_state: cube.token_states.clone(),
             },
             cohorts: cohort_rows,

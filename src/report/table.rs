@@ -5,7 +5,9 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, LineStyle, Table, TableStyle};
+use comfy_table::{
+    Attribute, Cell, CellAlignment, ContentArrangement, LineStyle, Table, TableStyle,
+};
 
 use super::{BucketRow, Report};
 use crate::time::{DisplayTz, parse_timestamp};
@@ -44,7 +46,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -69,7 +71,8 @@ fn ms(v: Option<f64>) -> String {
 }
 
 /// A rule under the header and nothing else: compact, and pastes cleanly.
-const STYLE: TableStyle = TableStyle::new().header_separator(LineStyle::none().fill('─').junction(' '));
+const STYLE: TableStyle =
+    TableStyle::new().header_separator(LineStyle::none().fill('─').junction(' '));
 
 struct Styler<'a> {
     o: &'a TableOptions,
@@ -90,7 +93,11 @@ impl Styler<'_> {
         }
         t.set_header(headers.iter().map(|h| {
             let c = Cell::new(h);
-            if self.o.color { c.add_attribute(Attribute::Bold) } else { c }
+            if self.o.color {
+                c.add_attribute(Attribute::Bold)
+            } else {
+                c
+            }
         }));
         for (i, _) in headers.iter().enumerate().skip(1) {
             if let Some(col) = t.column_mut(i) {
@@ -132,7 +139,9 @@ fn overview(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io:
     st.title(w, "Overview")?;
     let mut formats: std::collections::BTreeMap<&str, usize> = Default::default();
     for f in &i.files {
-        *formats.entry(f.format.map(|k| k.name()).unwrap_or("unreadable")).or_default() += 1;
+        *formats
+            .entry(f.format.map(|k| k.name()).unwrap_or("unreadable"))
+            .or_default() += 1;
     }
     let formats: Vec<String> = formats.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
     let skipped = if i.skipped == 0 {
@@ -147,16 +156,27 @@ fn overview(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io:
     };
     let mut lines: Vec<(&str, String)> = Vec::new();
     let mut row = |k: &'static str, v: String| lines.push((k, v));
-    row("files", format!("{} ({})", i.files.len(), formats.join(", ")));
+    row(
+        "files",
+        format!("{} ({})", i.files.len(), formats.join(", ")),
+    );
     row("lines", thousands(i.lines));
-    row("parsed", format!("{} ({})", thousands(i.parsed), pct(i.parsed, i.lines)));
+    row(
+        "parsed",
+        format!("{} ({})", thousands(i.parsed), pct(i.parsed, i.lines)),
+    );
     row("skipped", skipped);
     if i.filtered > 0 {
         row("outside --since/--until", thousands(i.filtered));
     }
     row(
         "time range",
-        format!("{} → {} ({})", fmt_time(o, &i.time_range.start), fmt_time(o, &i.time_range.end), o.tz.name()),
+        format!(
+            "{} → {} ({})",
+            fmt_time(o, &i.time_range.start),
+            fmt_time(o, &i.time_range.end),
+            o.tz.name()
+        ),
     );
     row("requests", thousands(r.totals.requests));
     row("clients", thousands(r.totals.clients));
@@ -179,15 +199,32 @@ fn cohorts(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::
         return Ok(());
     }
     st.title(w, "Cohorts (app × version × token state)")?;
-    let mut t = st.table(&["app", "version", "token", "requests", "clients", "req/client", "errors", "p95 ms"]);
+    let mut t = st.table(&[
+        "app",
+        "version",
+        "token",
+        "requests",
+        "clients",
+        "req/client",
+        "errors",
+        "p95 ms",
+    ]);
     for c in r.cohorts.iter().take(o.top) {
         t.add_row(vec![
             Cell::new(sanitize(&c.app)),
-            Cell::new(sanitize(if c.version.is_empty() { "-" } else { &c.version })),
+            Cell::new(sanitize(if c.version.is_empty() {
+                "-"
+            } else {
+                &c.version
+            })),
             Cell::new(c.token_state.name()),
             Cell::new(thousands(c.requests)),
             Cell::new(thousands(c.clients)),
-            Cell::new(if c.clients > 0 { format!("{:.1}", c.requests as f64 / c.clients as f64) } else { "-".into() }),
+            Cell::new(if c.clients > 0 {
+                format!("{:.1}", c.requests as f64 / c.clients as f64)
+            } else {
+                "-".into()
+            }),
             Cell::new(pct(c.errors, c.requests)),
             Cell::new(ms(c.p95_latency_ms)),
         ]);
@@ -200,7 +237,11 @@ fn cohorts(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::
     }
     writeln!(w, "{t}")?;
     if r.cohorts.len() > o.top {
-        writeln!(w, "… {} more cohorts in the JSON report (--json)", r.cohorts.len() - o.top)?;
+        writeln!(
+            w,
+            "… {} more cohorts in the JSON report (--json)",
+            r.cohorts.len() - o.top
+        )?;
     }
     Ok(())
 }
@@ -249,8 +290,16 @@ fn timeline(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io:
     let step = humantime::format_duration(std::time::Duration::from_secs(width)).to_string();
     st.title(w, &format!("Timeline (every {step}, {})", o.tz.name()))?;
     let max = rows.iter().map(|r| r.requests).max().unwrap_or(1).max(1);
-    let mut t = st.table(&["start", "requests", "", "clients¹", "5xx", "401", "429", "timeouts", "expired", "p95 ms²"]);
-    let same_day = rows.first().map(|f| o.tz.format(f.start_us, "%F")) == rows.last().map(|l| o.tz.format(l.start_us, "%F"));
+    let (clients_h, p95_h) = if per > 1 {
+        ("clients¹", "p95 ms²")
+    } else {
+        ("clients", "p95 ms")
+    };
+    let mut t = st.table(&[
+        "start", "requests", "", clients_h, "5xx", "401", "429", "timeout", "expired", p95_h,
+    ]);
+    let same_day = rows.first().map(|f| o.tz.format(f.start_us, "%F"))
+        == rows.last().map(|l| o.tz.format(l.start_us, "%F"));
     for row in &rows {
         let bar = BARS[((row.requests as f64 / max as f64) * 7.0).round() as usize];
         let fmt = if same_day { "%H:%M" } else { "%m-%d %H:%M" };
@@ -263,13 +312,21 @@ fn timeline(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io:
             Cell::new(thousands(row.status_401)),
             Cell::new(thousands(row.status_429)),
             Cell::new(thousands(row.timeouts)),
-            Cell::new(thousands(*row.by_token_state.get(&crate::classify::TokenState::Expired).unwrap_or(&0))),
+            Cell::new(thousands(
+                *row.by_token_state
+                    .get(&crate::classify::TokenState::Expired)
+                    .unwrap_or(&0),
+            )),
             Cell::new(ms(row.p95_latency_ms)),
         ]);
     }
     writeln!(w, "{t}")?;
     if per > 1 {
-        writeln!(w, "¹ largest bucket in the row  ² worst bucket in the row; per-{}s buckets in --json", r.timeline.bucket_seconds)?;
+        writeln!(
+            w,
+            "¹ busiest bucket  ² worst bucket; {}s buckets in --json",
+            r.timeline.bucket_seconds
+        )?;
     }
     Ok(())
 }
@@ -312,13 +369,22 @@ fn groups(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::R
     }
     writeln!(w, "{t}")?;
     if g.rows.len() > o.top {
-        writeln!(w, "… {} more groups in the JSON report", g.rows.len() - o.top)?;
+        writeln!(
+            w,
+            "… {} more groups in the JSON report",
+            g.rows.len() - o.top
+        )?;
     }
     Ok(())
 }
 
 fn problems(r: &Report, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
-    let bad_files: Vec<_> = r.input.files.iter().filter(|f| f.error.is_some() || f.skipped > 0).collect();
+    let bad_files: Vec<_> = r
+        .input
+        .files
+        .iter()
+        .filter(|f| f.error.is_some() || f.skipped > 0)
+        .collect();
     if bad_files.is_empty() && r.input.errors.is_empty() {
         return Ok(());
     }
@@ -331,9 +397,20 @@ fn problems(r: &Report, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
             writeln!(w, "  {}: {}", sanitize(&f.path), sanitize(e))?;
         }
         if f.skipped > 0 {
-            writeln!(w, "  {}: {} lines skipped", sanitize(&f.path), thousands(f.skipped))?;
+            writeln!(
+                w,
+                "  {}: {} lines skipped",
+                sanitize(&f.path),
+                thousands(f.skipped)
+            )?;
             for ex in &f.skip_examples {
-                writeln!(w, "    line {} ({}): {}", ex.line, ex.reason.name(), sanitize(&ex.text))?;
+                writeln!(
+                    w,
+                    "    line {} ({}): {}",
+                    ex.line,
+                    ex.reason.name(),
+                    sanitize(&ex.text)
+                )?;
             }
         }
     }

@@ -220,7 +220,14 @@ impl<'w> Sim<'w> {
         let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
         let mut clients = Vec::with_capacity(fleet);
         for i in 0..fleet {
-            let kind = pick(&mut rng, &[(Kind::Desktop, 0.55), (Kind::Mobile, 0.30), (Kind::Web, 0.15)]);
+            let kind = pick(
+                &mut rng,
+                &[
+                    (Kind::Desktop, 0.55),
+                    (Kind::Mobile, 0.30),
+                    (Kind::Web, 0.15),
+                ],
+            );
             let (version, ua) = match kind {
                 Kind::Desktop => {
                     let v = pick(&mut rng, &DESKTOP_VERSIONS);
@@ -228,16 +235,28 @@ impl<'w> Sim<'w> {
                 }
                 Kind::Mobile => {
                     let v = pick(&mut rng, &MOBILE_VERSIONS);
-                    let os = if rng.random_bool(0.5) { "iOS 17.5" } else { "Android 14" };
+                    let os = if rng.random_bool(0.5) {
+                        "iOS 17.5"
+                    } else {
+                        "Android 14"
+                    };
                     (v, format!("acme-mobile/{v} ({os})"))
                 }
-                Kind::Web => ("", BROWSERS[rng.random_range(0..BROWSERS.len())].to_string()),
+                Kind::Web => (
+                    "",
+                    BROWSERS[rng.random_range(0..BROWSERS.len())].to_string(),
+                ),
             };
             clients.push(Client {
                 kind,
                 buggy: kind == Kind::Desktop && BUGGY_VERSIONS.contains(&version),
                 ua,
-                ip: format!("10.{}.{}.{}", 20 + (i / 65536) % 200, (i / 256) % 256, i % 256),
+                ip: format!(
+                    "10.{}.{}.{}",
+                    20 + (i / 65536) % 200,
+                    (i / 256) % 256,
+                    i % 256
+                ),
                 device: format!("d-{:06x}", (i as u64).wrapping_mul(0x9E37_79B9) & 0xFF_FFFF),
                 user: format!("u-{}", 10_000 + i),
                 token_expires: 0,
@@ -289,7 +308,10 @@ impl<'w> Sim<'w> {
             let login = if self.rng.random_bool(0.7) {
                 d0 + (8 * 60 + 15) * MIN + (normal(&mut self.rng) * 35.0 * MIN as f64) as i64
             } else {
-                d0 + WINDOW_START + self.rng.random_range(0..(WINDOW_END - WINDOW_START - 30 * MIN))
+                d0 + WINDOW_START
+                    + self
+                        .rng
+                        .random_range(0..(WINDOW_END - WINDOW_START - 30 * MIN))
             };
             let login = login.clamp(d0 + WINDOW_START, d0 + WINDOW_END - MIN);
             let c = &mut self.clients[i];
@@ -328,7 +350,11 @@ impl<'w> Sim<'w> {
     fn step(&mut self, t: Micros, ci: usize, a: Action) -> io::Result<()> {
         let sec = t.div_euclid(SEC);
         if sec != self.sec {
-            self.last_load = if sec == self.sec + 1 { self.sec_count as f64 } else { 0.0 };
+            self.last_load = if sec == self.sec + 1 {
+                self.sec_count as f64
+            } else {
+                0.0
+            };
             self.sec = sec;
             self.sec_count = 0;
         }
@@ -441,7 +467,11 @@ impl<'w> Sim<'w> {
                 }
                 self.clients[ci].attempt = 0;
                 let next = HEARTBEAT / 2 + self.rng.random_range(0..HEARTBEAT);
-                let act = if self.rng.random_bool(0.1) { Action::Profile } else { Action::Heartbeat };
+                let act = if self.rng.random_bool(0.1) {
+                    Action::Profile
+                } else {
+                    Action::Heartbeat
+                };
                 self.schedule(t + next, ci, act);
                 Ok(())
             }
@@ -456,13 +486,26 @@ impl<'w> Sim<'w> {
         c.attempt += 1;
         let cap = (SEC << c.attempt.min(6)).min(60 * SEC);
         let wait = cap / 2 + self.rng.random_range(0..cap / 2 + 1);
-        let next = if a == Action::Login || a == Action::Refresh { a } else { Action::Retry };
+        let next = if a == Action::Login || a == Action::Refresh {
+            a
+        } else {
+            Action::Retry
+        };
         self.schedule(t + wait, ci, next);
         Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn emit(&mut self, t: Micros, ci: usize, method: &str, path: &str, status: u16, latency_s: f64, auth_error: &str) -> io::Result<()> {
+    fn emit(
+        &mut self,
+        t: Micros,
+        ci: usize,
+        method: &str,
+        path: &str,
+        status: u16,
+        latency_s: f64,
+        auth_error: &str,
+    ) -> io::Result<()> {
         self.lines += 1;
         *self.by_status.entry(status).or_default() += 1;
         let Some(out) = self.out.as_deref_mut() else {
@@ -596,7 +639,10 @@ mod tests {
 
     #[test]
     fn deterministic_and_sized() {
-        let o = SimOptions { lines: 20_000, ..Default::default() };
+        let o = SimOptions {
+            lines: 20_000,
+            ..Default::default()
+        };
         let (a, ta) = run(&o);
         let (b, _) = run(&o);
         assert_eq!(a, b);
@@ -610,17 +656,32 @@ mod tests {
 
     #[test]
     fn storm_has_loops_and_429s() {
-        let (_, t) = run(&SimOptions { lines: 30_000, ..Default::default() });
+        let (_, t) = run(&SimOptions {
+            lines: 30_000,
+            ..Default::default()
+        });
         assert!(t.by_status.get(&429).copied().unwrap_or(0) > 0);
         assert!(t.by_status.get(&401).copied().unwrap_or(0) > 1000);
         let e = &t.episodes[0];
-        assert!(e.start.as_str() >= "2026-03-02T08:40:00Z" && e.start.as_str() < "2026-03-02T08:50:00Z", "{}", e.start);
-        assert!(e.end.as_str() > "2026-03-02T09:27:00Z" && e.end.as_str() < "2026-03-02T09:45:00Z", "{}", e.end);
+        assert!(
+            e.start.as_str() >= "2026-03-02T08:40:00Z" && e.start.as_str() < "2026-03-02T08:50:00Z",
+            "{}",
+            e.start
+        );
+        assert!(
+            e.end.as_str() > "2026-03-02T09:27:00Z" && e.end.as_str() < "2026-03-02T09:45:00Z",
+            "{}",
+            e.end
+        );
     }
 
     #[test]
     fn normal_has_no_loops() {
-        let (_, t) = run(&SimOptions { scenario: Scenario::Normal, lines: 10_000, ..Default::default() });
+        let (_, t) = run(&SimOptions {
+            scenario: Scenario::Normal,
+            lines: 10_000,
+            ..Default::default()
+        });
         assert!(t.episodes.is_empty());
         assert_eq!(t.by_status.get(&429), None);
     }

@@ -1,0 +1,381 @@
+//! The binary end to end: exit codes, outputs, bad input.
+
+use std::io::Write;
+
+use predicates::prelude::*;
+
+use crate::common::{assert_accounting, bin, data, run_json, simulate};
+
+const LINE: &str = r#"10.0.0.1 - - [02/Mar/2026:08:00:00 +0000] "GET /v1/session HTTP/1.1" 200 12 "-" "acme-desktop/4.2.1 (Windows)" request_time=0.010 user=u-1 device=d-1 auth_error="-""#;
+
+#[test]
+fn usage_errors_exit_2() {
+    bin().assert().code(2);
+    bin().args(["analyze"]).assert().code(2);
+    bin()
+        .args(["analyze", "/no/such/file"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/no/such/file"));
+    let f = data("real/zanbil-nginx-combined/shop_access.log");
+    let f = f.to_str().unwrap();
+    for bad in [
+        vec!["--bucket", "0s"],
+        vec!["--bucket", "1.5s"],
+        vec!["--bucket", "soon"],
+        vec!["--since", "yesterday-ish"],
+        vec!["--tz", "Mars/Olympus"],
+        vec!["--by", "nonsense"],
+        vec!["--threads", "0"],
+        vec!["--format", "regex"],
+        vec![
+            "--since",
+            "2026-01-02T00:00:00Z",
+            "--until",
+            "2026-01-01T00:00:00Z",
+        ],
+    ] {
+        bin()
+            .arg("analyze")
+            .arg(f)
+            .args(&bad)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("error"));
+    }
+}
+
+#[test]
+fn config_errors_name_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("bad.toml");
+    std::fs::write(&cfg, "[fields]\nstatuz = \"x\"\n").unwrap();
+    let f = data("real/zanbil-nginx-combined/shop_access.log");
+    bin()
+        .arg("analyze")
+        .arg(&f)
+        .arg("--config")
+        .arg(&cfg)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.toml").and(predicate::str::contains("statuz")));
+}
+
+#[test]
+fn unreadable_among_readable_is_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let good = d.path().join("good.log");
+    std::fs::write(&good, format!("{LINE}\n")).unwrap();
+    let r = run_json(&[good.to_str().unwrap(), "/no/such/file.log"]);
+    assert_eq!(r["totals"]["requests"], 1);
+    assert_eq!(r["input"]["errors"][0]["path"], "/no/such/file.log");
+    // A file in an unrecognised format is reported with its name, the rest analyzed.
+    let junk = d.path().join("junk.txt");
+    std::fs::write(&junk, "hello\nworld\n").unwrap();
+    let r = run_json(&[good.to_str().unwrap(), junk.to_str().unwrap()]);
+    let files = r["input"]["files"].as_array().unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f["path"].as_str().unwrap().ends_with("junk.txt")
+                && f["error"].as_str().unwrap().contains("format"))
+    );
+    // Only unusable input: exit 2.
+    bin()
+        .arg("analyze")
+        .arg(&junk)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("junk.txt"));
+}
+
+#[test]
+fn tables_when_piped_have_no_escapes() {
+    let f = data("real/zanbil-nginx-combined/shop_access.log");
+    let out = bin().arg("analyze").arg(&f).output().unwrap();
+    assert!(out.status.success());
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(!s.contains('\x1b'), "no colour when piped");
+    for section in ["Overview", "Cohorts", "Timeline", "Top endpoints"] {
+        assert!(s.contains(section), "{section}");
+    }
+    assert!(s.contains("1,000"), "line count with separators");
+}
+
+#[test]
+fn tables_fit_the_given_width() {
+    let f = data("real/elastic-apache-combined/apache_logs.log");
+    let out = bin()
+        .arg("analyze")
+        .arg(&f)
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let s = String::from_utf8(out.stdout).unwrap();
+    let widest = s.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest <= 80, "widest line {widest}");
+}
+
+#[test]
+fn hostile_fields_cannot_reach_the_terminal() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("evil.log");
+    let line = LINE.replace(
+        "acme-desktop/4.2.1 (Windows)",
+        "evil\x1b]0;pwned\x07\x1b[31m/1.0",
+    );
+    std::fs::write(&f, format!("{line}\n")).unwrap();
+    let out = bin().arg("analyze").arg(&f).output().unwrap();
+    assert!(out.status.success());
+    assert!(!out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07));
+}
+
+#[test]
+fn closed_pipe_is_not_an_error() {
+    let f = data("real/elastic-apache-combined/apache_logs.log");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("authstorm"))
+        .args(["analyze", "--json", "-"])
+        .arg(&f)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away at once
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_lines_are_counted_with_examples() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("mixed.log");
+    let mut w = std::fs::File::create(&f).unwrap();
+    writeln!(w, "{LINE}").unwrap();
+    w.write_all(b"\n").unwrap(); // empty
+    w.write_all(b"\xff\xfe garbage \xc3\x28\n").unwrap(); // invalid UTF-8
+    w.write_all(b"nul\x00byte\n").unwrap();
+    writeln!(w, "{}", "x".repeat(100_000)).unwrap(); // too long
+    writeln!(
+        w,
+        "{}",
+        LINE.replace("02/Mar/2026:08:00:00", "99/Mar/2026:08:00:00")
+    )
+    .unwrap();
+    writeln!(w, "{LINE}").unwrap();
+    write!(w, "{LINE}").unwrap(); // no final newline
+    drop(w);
+    let r = run_json(&[f.to_str().unwrap()]);
+    assert_accounting(&r);
+    let i = &r["input"];
+    assert_eq!(i["lines"], 8);
+    assert_eq!(i["parsed"], 3);
+    let reasons = &i["skipped_by_reason"];
+    assert_eq!(reasons["empty"], 1);
+    assert_eq!(reasons["unparsable"], 1);
+    assert_eq!(reasons["nul_bytes"], 1);
+    assert_eq!(reasons["too_long"], 1);
+    assert_eq!(reasons["bad_timestamp"], 1);
+    let ex = i["files"][0]["skip_examples"].as_array().unwrap();
+    let lines: Vec<u64> = ex.iter().map(|e| e["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![2, 3, 4, 5, 6], "file line numbers");
+    assert!(
+        ex[3]["text"].as_str().unwrap().len() < 1000,
+        "examples are truncated"
+    );
+}
+
+#[test]
+fn json_report_schema() {
+    let d = tempfile::tempdir().unwrap();
+    let log = simulate(d.path(), "s.log", &["--lines", "20000"]);
+    let out = d.path().join("r.json");
+    bin()
+        .arg("analyze")
+        .arg(&log)
+        .arg("--json")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Cohorts"));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(r["schema"], "authstorm/report/v1");
+    assert_accounting(&r);
+    for k in [
+        "input",
+        "totals",
+        "cohorts",
+        "timeline",
+        "storms",
+        "endpoints",
+    ] {
+        assert!(!r[k].is_null(), "{k}");
+    }
+    let c = &r["cohorts"][0];
+    for k in [
+        "app",
+        "version",
+        "token_state",
+        "requests",
+        "clients",
+        "errors",
+        "p95_latency_ms",
+    ] {
+        assert!(!c[k].is_null(), "cohort.{k}");
+    }
+    let b = &r["timeline"]["buckets"][0];
+    for k in [
+        "start",
+        "requests",
+        "clients",
+        "by_status_class",
+        "by_token_state",
+    ] {
+        assert!(!b[k].is_null(), "bucket.{k}");
+    }
+    assert_eq!(r["timeline"]["bucket_seconds"], 60);
+    assert!(b["start"].as_str().unwrap().ends_with('Z'));
+    // Health checks count in totals, not as clients or cohorts.
+    let health = r["totals"]["health_checks"].as_u64().unwrap();
+    assert!(health > 0);
+    let cohort_sum: u64 = r["cohorts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        cohort_sum + health,
+        r["totals"]["requests"].as_u64().unwrap()
+    );
+    assert!(
+        r["cohorts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !c["app"].as_str().unwrap().contains("ELB"))
+    );
+    // The buggy versions show up as expired-token cohorts.
+    assert!(
+        r["cohorts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["app"] == "acme-desktop"
+                && c["version"] == "4.2.1"
+                && c["token_state"] == "expired")
+    );
+}
+
+#[test]
+fn since_until_and_by() {
+    let d = tempfile::tempdir().unwrap();
+    let log = simulate(d.path(), "s.log", &["--lines", "20000"]);
+    let all = run_json(&[log.to_str().unwrap()]);
+    let some = run_json(&[
+        log.to_str().unwrap(),
+        "--since",
+        "2026-03-02T09:00:00Z",
+        "--until",
+        "2026-03-02T10:00:00Z",
+    ]);
+    assert_accounting(&some);
+    assert!(
+        some["totals"]["requests"].as_u64().unwrap() < all["totals"]["requests"].as_u64().unwrap()
+    );
+    assert_eq!(some["input"]["time_range"]["start"], "2026-03-02T09:00:00Z");
+    assert!(some["input"]["time_range"]["end"].as_str().unwrap() < "2026-03-02T10:00:00Z");
+    // Relative bounds are relative to now: the 2026-03 log is entirely before -1h.
+    let none = run_json(&[log.to_str().unwrap(), "--since", "-1h"]);
+    assert_eq!(none["totals"]["requests"], 0);
+
+    let by = run_json(&[log.to_str().unwrap(), "--by", "app,status"]);
+    let g = &by["groups"];
+    assert_eq!(g["fields"], serde_json::json!(["app", "status"]));
+    let sum: u64 = g["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        sum + by["totals"]["health_checks"].as_u64().unwrap(),
+        by["totals"]["requests"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn bucket_and_tz() {
+    let d = tempfile::tempdir().unwrap();
+    let log = simulate(d.path(), "s.log", &["--lines", "10000"]);
+    let r = run_json(&[log.to_str().unwrap(), "--bucket", "5m"]);
+    assert_eq!(r["timeline"]["bucket_seconds"], 300);
+    let out = bin()
+        .arg("analyze")
+        .arg(&log)
+        .args(["--tz", "Asia/Tokyo"])
+        .output()
+        .unwrap();
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(s.contains("Asia/Tokyo"));
+    assert!(
+        s.contains("2026-03-02 15:00:00"),
+        "06:00Z shown as 15:00 JST"
+    );
+}
+
+#[test]
+fn stdin_and_cube_roundtrip() {
+    let d = tempfile::tempdir().unwrap();
+    let log = simulate(d.path(), "s.log", &["--lines", "5000"]);
+    let text = std::fs::read(&log).unwrap();
+    let out = bin()
+        .args(["analyze", "--json", "-", "-"])
+        .write_stdin(text)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let from_stdin: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let from_file = run_json(&[log.to_str().unwrap()]);
+    assert_eq!(from_stdin["totals"], from_file["totals"]);
+    assert_eq!(from_stdin["cohorts"], from_file["cohorts"]);
+
+    let cube = d.path().join("cube.json");
+    bin()
+        .arg("analyze")
+        .arg(&log)
+        .arg("--cube")
+        .arg(&cube)
+        .assert()
+        .success();
+    let c: authstorm::aggregate::Cube =
+        serde_json::from_slice(&std::fs::read(&cube).unwrap()).unwrap();
+    assert_eq!(c.schema, "authstorm/cube/v1");
+    assert_eq!(
+        serde_json::Value::from(c.requests),
+        from_file["totals"]["requests"]
+    );
+}
+
+#[test]
+fn terminal_report_snapshot() {
+    let f = data("real/zanbil-nginx-combined/shop_access.log");
+    let out = bin()
+        .arg("analyze")
+        .arg(&f)
+        .args(["--top", "5"])
+        .env("COLUMNS", "120")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let s = String::from_utf8(out.stdout).unwrap();
+    insta::assert_snapshot!("zanbil_tables", s);
+}

@@ -1,0 +1,8 @@
+//! The one integration test binary: the CLI end to end, real logs, every
+//! format, compression, and parallel == sequential.
+
+mod cli;
+mod common;
+mod formats;
+mod parallel;
+mod real_logs;
