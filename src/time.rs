@@ -97,10 +97,9 @@ fn trim_start(b: &[u8]) -> &[u8] {
 /// Parses `.123456` digits (already past the dot) into microseconds.
 fn fraction(b: &[u8]) -> (u32, &[u8]) {
     let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
-    let mut micros = 0u32;
-    for i in 0..6 {
-        micros = micros * 10 + b.get(i).filter(|_| i < n).map_or(0, |d| (d - b'0') as u32);
-    }
+    let digits = b[..n.min(6)].iter().map(|d| (d - b'0') as u32);
+    let pad = 6 - n.min(6);
+    let micros = digits.fold(0u32, |m, d| m * 10 + d) * 10u32.pow(pad as u32);
     (micros, &b[n..])
 }
 
