@@ -15,6 +15,7 @@ pub mod event;
 pub mod format;
 pub mod input;
 pub mod report;
+pub mod retry;
 pub mod scan;
 pub mod simulate;
 pub mod time;

@@ -22,6 +22,7 @@ use crate::event::{FIELDS, FieldMap};
 use crate::format::{self, FormatKind, LineParser, SkipReason, regex::RegexFormat};
 use crate::input::chunk::{self, Blocks};
 use crate::input::{Compression, Source};
+use crate::retry::{DEFAULT_WINDOW_US, RetryEvent, RetryStage};
 use crate::time::Micros;
 
 /// How to scan. Built and validated by the caller (the CLI).
@@ -40,6 +41,8 @@ pub struct ScanOptions {
     pub max_line: usize,
     pub chunk_size: usize,
     pub progress: bool,
+    /// A repeat of a failed operation within this window is a retry.
+    pub retry_window_us: i64,
 }
 
 impl Default for ScanOptions {
@@ -56,6 +59,7 @@ impl Default for ScanOptions {
             max_line: DEFAULT_MAX_LINE,
             chunk_size: 8 << 20,
             progress: false,
+            retry_window_us: DEFAULT_WINDOW_US,
         }
     }
 }
@@ -109,6 +113,10 @@ struct Partial {
     chunk_lines: Vec<(u64, u64)>,
     fields_mask: u32,
     agg: Aggregate,
+    /// This chunk's requests for the retry stage, in line order.
+    events: Vec<RetryEvent>,
+    /// Peak clients held by the retry stage.
+    retry_clients_peak: usize,
 }
 
 impl Partial {
@@ -122,6 +130,8 @@ impl Partial {
             chunk_lines: Vec::new(),
             fields_mask: 0,
             agg: Aggregate::new(o.bucket_us, &o.by),
+            events: Vec::new(),
+            retry_clients_peak: 0,
         }
     }
 
@@ -138,6 +148,7 @@ impl Partial {
         self.chunk_lines.extend(o.chunk_lines);
         self.fields_mask |= o.fields_mask;
         self.agg.merge(o.agg);
+        self.retry_clients_peak = self.retry_clients_peak.max(o.retry_clients_peak);
         self
     }
 
@@ -211,10 +222,64 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             continue;
         }
         let c = o.classifier.classify(&ev);
-        p.agg.add(&ev, &c, false);
+        if let Some(key) = p.agg.add(&ev, &c) {
+            p.events.push(RetryEvent {
+                client: c.client,
+                ts: c.ts,
+                op: op_hash(c.method, &c.route),
+                status: c.status,
+                token: c.token_state,
+                attempt: c.attempt,
+                key,
+            });
+        }
     }
     p.lines += n;
     p.chunk_lines.push((seq, n));
+}
+
+fn op_hash(method: &str, route: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    (method, route).hash(&mut h);
+    h.finish()
+}
+
+/// Runs chunk partials through the file's retry stage in order and merges
+/// them into the file's accumulator.
+struct Ordered {
+    stage: RetryStage,
+    acc: Option<Partial>,
+}
+
+impl Ordered {
+    fn new(o: &ScanOptions) -> Self {
+        Ordered {
+            stage: RetryStage::new(o.retry_window_us),
+            acc: None,
+        }
+    }
+
+    fn push(&mut self, mut p: Partial) {
+        let events = std::mem::take(&mut p.events);
+        self.stage.apply(&events, &mut p.agg);
+        self.acc = Some(match self.acc.take() {
+            Some(a) => a.merge(p),
+            None => p,
+        });
+    }
+
+    fn finish(self, o: &ScanOptions) -> Partial {
+        let mut acc = self.acc.unwrap_or_else(|| Partial::new(o));
+        acc.retry_clients_peak = self.stage.finish(&mut acc.agg);
+        acc
+    }
+}
+
+/// How many chunks of one file are parsed at once before their retry
+/// labels are settled in order: bounds memory while keeping workers busy.
+fn window() -> usize {
+    rayon::current_num_threads() * 2
 }
 
 /// Scans all sources. Unusable sources are reported in their `FileReport`.
@@ -389,33 +454,35 @@ fn scan_inner(
         let data = std::fs::read(path)?;
         let mut parser = parser;
         process(&data, 0, &mut parser, o, &mut p);
-        return Ok(p);
+        let mut ord = Ordered::new(o);
+        ord.push(p);
+        return Ok(ord.finish(o));
     }
     let stream = io::Cursor::new(head).chain(stream);
     scan_stream(stream, parser, kind.is_stateful(), o, rep)
 }
 
-fn scan_ranges(
-    path: &Path,
-    len: u64,
-    parser: LineParser,
-    o: &ScanOptions,
-    bar: &ProgressBar,
-) -> io::Result<Partial> {
-    // Bytes are counted here rather than by the reader the head came from.
+fn scan_ranges(path: &Path, len: u64, parser: LineParser, o: &ScanOptions, bar: &ProgressBar) -> io::Result<Partial> {
     let ranges = chunk::ranges(len, o.chunk_size as u64);
-    ranges
-        .par_iter()
-        .enumerate()
-        .map(|(seq, &(s, e))| -> io::Result<Partial> {
-            let data = chunk::read_range(path, s, e, o.max_line)?;
-            let mut p = Partial::new(o);
-            let mut parser = parser.clone();
-            process(&data, seq as u64, &mut parser, o, &mut p);
-            bar.inc(e - s);
-            Ok(p)
-        })
-        .try_reduce(|| Partial::new(o), |a, b| Ok(a.merge(b)))
+    let mut ord = Ordered::new(o);
+    for (w, group) in ranges.chunks(window()).enumerate() {
+        let parts: Vec<io::Result<Partial>> = group
+            .par_iter()
+            .enumerate()
+            .map(|(i, &(s, e))| {
+                let data = chunk::read_range(path, s, e, o.max_line)?;
+                let mut p = Partial::new(o);
+                let mut parser = parser.clone();
+                process(&data, (w * window() + i) as u64, &mut parser, o, &mut p);
+                bar.inc(e - s);
+                Ok(p)
+            })
+            .collect();
+        for p in parts {
+            ord.push(p?);
+        }
+    }
+    Ok(ord.finish(o))
 }
 
 fn scan_stream<R: Read + Send>(
@@ -426,62 +493,90 @@ fn scan_stream<R: Read + Send>(
     rep: &mut FileReport,
 ) -> io::Result<Partial> {
     let mut blocks = Blocks::new(stream, o.chunk_size.min(4 << 20), o.max_line);
+    let mut ord = Ordered::new(o);
+    let mut lines = 0;
     if stateful {
-        let mut p = Partial::new(o);
         let mut parser = parser;
         let mut seq = 0;
         loop {
             match blocks.next_block() {
-                Ok(Some(b)) => process(&b, seq, &mut parser, o, &mut p),
+                Ok(Some(b)) => {
+                    let mut p = Partial::new(o);
+                    process(&b, seq, &mut parser, o, &mut p);
+                    lines += p.lines;
+                    ord.push(p);
+                }
                 Ok(None) => break,
                 Err(e) => {
-                    rep.error = Some(format!("read error after {} lines: {e}", p.lines));
+                    rep.error = Some(format!("read error after {lines} lines: {e}"));
                     break;
                 }
             }
             seq += 1;
         }
-        return Ok(p);
+        return Ok(ord.finish(o));
     }
-    // Decompression runs on its own thread; workers take blocks as they come.
-    let (tx, rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(4);
-    let (etx, erx) = mpsc::channel::<io::Error>();
-    let partial = std::thread::scope(|scope| {
+    // Decompression runs on its own thread; a window of blocks is parsed in
+    // parallel, then settled in order by the retry stage.
+    let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(window());
+    std::thread::scope(|scope| {
         scope.spawn(move || {
-            let mut seq = 0;
             loop {
                 match blocks.next_block() {
                     Ok(Some(b)) => {
-                        if tx.send((seq, b)).is_err() {
+                        if tx.send(Ok(b)).is_err() {
                             break;
                         }
-                        seq += 1;
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        let _ = etx.send(e);
+                        let _ = tx.send(Err(e));
                         break;
                     }
                 }
             }
         });
-        rx.into_iter()
-            .par_bridge()
-            .fold(
-                || Partial::new(o),
-                |mut p, (seq, block)| {
+        let mut seq = 0u64;
+        let mut rx = rx.into_iter();
+        loop {
+            let mut group = Vec::with_capacity(window());
+            let mut failed = None;
+            for item in rx.by_ref() {
+                match item {
+                    Ok(b) => group.push((seq, b)),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+                seq += 1;
+                if group.len() == window() {
+                    break;
+                }
+            }
+            if group.is_empty() && failed.is_none() {
+                break;
+            }
+            let parts: Vec<Partial> = group
+                .par_iter()
+                .map(|(seq, block)| {
+                    let mut p = Partial::new(o);
                     let mut parser = parser.clone();
-                    process(&block, seq, &mut parser, o, &mut p);
+                    process(block, *seq, &mut parser, o, &mut p);
                     p
-                },
-            )
-            .reduce(|| Partial::new(o), Partial::merge)
+                })
+                .collect();
+            for p in parts {
+                lines += p.lines;
+                ord.push(p);
+            }
+            if let Some(e) = failed {
+                rep.error = Some(format!(
+                    "stream ended early after {lines} lines ({e}); the lines before were analyzed"
+                ));
+                break;
+            }
+        }
     });
-    if let Ok(e) = erx.try_recv() {
-        rep.error = Some(format!(
-            "stream ended early after {} lines ({e}); the lines before were analyzed",
-            partial.lines
-        ));
-    }
-    Ok(partial)
+    Ok(ord.finish(o))
 }

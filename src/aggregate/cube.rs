@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sketch::LatencySketch;
 use crate::classify::TokenState;
+use crate::retry::{ChainStats, ClientRetries};
 use crate::time::Micros;
 
 pub const CUBE_SCHEMA: &str = "authstorm/cube/v1";
@@ -103,6 +104,31 @@ pub struct Cube {
     pub time_max: Option<Micros>,
     #[serde(with = "rows")]
     pub cells: BTreeMap<CellKey, Cell>,
+    /// Finished retry chains, by the cell of their first retry.
+    #[serde(default, with = "pairs")]
+    pub chains: BTreeMap<CellKey, ChainStats>,
+    /// Per-client retry summaries (clients that retried), by client hash.
+    #[serde(default)]
+    pub retry_clients: BTreeMap<u64, ClientRetries>,
+}
+
+/// A map with structured keys as a list of `[key, value]` pairs.
+mod pairs {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<CellKey, ChainStats>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<CellKey, ChainStats>, D::Error> {
+        let v: Vec<(CellKey, ChainStats)> = Vec::deserialize(d)?;
+        let mut m: BTreeMap<CellKey, ChainStats> = BTreeMap::new();
+        for (k, c) in v {
+            m.entry(k).or_default().merge(&c);
+        }
+        Ok(m)
+    }
 }
 
 mod rows {
@@ -184,6 +210,8 @@ impl Cube {
             time_min: None,
             time_max: None,
             cells: BTreeMap::new(),
+            chains: BTreeMap::new(),
+            retry_clients: BTreeMap::new(),
         }
     }
 
@@ -217,6 +245,12 @@ impl Cube {
         self.time_max = max_opt(self.time_max, o.time_max);
         for (k, c) in &o.cells {
             self.cells.entry(k.clone()).or_default().merge(c);
+        }
+        for (k, c) in &o.chains {
+            self.chains.entry(k.clone()).or_default().merge(c);
+        }
+        for (k, c) in &o.retry_clients {
+            self.retry_clients.entry(*k).or_default().merge(c);
         }
         Ok(())
     }

@@ -12,7 +12,10 @@ pub use by::{ByAgg, ByField};
 pub use cube::{Cell, CellKey, Cube};
 pub use sketch::LatencySketch;
 
+use std::collections::BTreeMap;
+
 use crate::classify::{Classified, TokenState};
+use crate::retry::{ChainStats, ClientRetries};
 use crate::event::Event;
 use crate::time::Micros;
 
@@ -39,7 +42,8 @@ impl Interner {
     }
 }
 
-type HotKey = (i64, u32, u32, TokenState, u32);
+/// A cell key with interned ids, valid within one partial.
+pub type HotKey = (i64, u32, u32, TokenState, u32);
 
 #[derive(Debug, Default, Clone)]
 struct HotCell {
@@ -85,6 +89,8 @@ pub struct Aggregate {
     requests: u64,
     time_min: Option<Micros>,
     time_max: Option<Micros>,
+    chains: FxHashMap<CellKey, ChainStats>,
+    retry_clients: FxHashMap<u64, ClientRetries>,
     pub by: Option<ByAgg>,
 }
 
@@ -102,6 +108,8 @@ impl Aggregate {
             requests: 0,
             time_min: None,
             time_max: None,
+            chains: FxHashMap::default(),
+            retry_clients: FxHashMap::default(),
             by: (!by.is_empty()).then(|| ByAgg::new(by.to_vec())),
         }
     }
@@ -110,8 +118,8 @@ impl Aggregate {
         self.requests
     }
 
-    /// Adds one classified request. `retry` comes from the retry stage.
-    pub fn add(&mut self, e: &Event<'_>, c: &Classified<'_>, retry: bool) {
+    /// Adds one classified request; returns its cell (none for health checks).
+    pub fn add(&mut self, e: &Event<'_>, c: &Classified<'_>) -> Option<HotKey> {
         self.requests += 1;
         self.time_min = cube::min_opt(self.time_min, Some(c.ts));
         self.time_max = cube::max_opt(self.time_max, Some(c.ts));
@@ -122,7 +130,7 @@ impl Aggregate {
         let bucket = c.ts.div_euclid(self.bucket_us);
         if c.health {
             *self.health.entry(bucket).or_default() += 1;
-            return;
+            return None;
         }
         let key = (
             bucket,
@@ -139,9 +147,6 @@ impl Aggregate {
                 cell.errors += 1;
             }
         }
-        if retry {
-            cell.retries += 1;
-        }
         if let Some(l) = c.latency_ms {
             cell.latency.add(l);
         }
@@ -149,6 +154,45 @@ impl Aggregate {
         if let Some(by) = &mut self.by {
             by.add(e, c);
         }
+        Some(key)
+    }
+
+    /// Marks one request of cell `key` as a retry.
+    pub fn count_retry(&mut self, key: &HotKey) {
+        if let Some(c) = self.cells.get_mut(key) {
+            c.retries += 1;
+        }
+    }
+
+    pub fn cell_key(&self, k: &HotKey) -> CellKey {
+        CellKey {
+            bucket: k.0,
+            app: self.apps.name(k.1).to_string(),
+            version: self.versions.name(k.2).to_string(),
+            token_state: k.3,
+            endpoint: self.endpoints.name(k.4).to_string(),
+        }
+    }
+
+    /// Records one retry by `client` in the per-client summaries.
+    pub fn client_retry(&mut self, client: u64, k: &HotKey, ts: Micros) {
+        let r = self.retry_clients.entry(client).or_default();
+        if r.retries == 0 {
+            r.first_retry = ts;
+        }
+        if r.retries == 0 || ts >= r.last_retry {
+            r.app = self.apps.name(k.1).to_string();
+            r.version = self.versions.name(k.2).to_string();
+            r.last_retry = ts;
+        }
+        r.retries += 1;
+        r.first_retry = r.first_retry.min(ts);
+    }
+
+    /// Adds a finished chain, attributed to the cell of its first retry.
+    pub fn add_chain(&mut self, client: u64, start: CellKey, stats: &ChainStats) {
+        self.chains.entry(start).or_default().merge(stats);
+        self.retry_clients.entry(client).or_default().chains.merge(stats);
     }
 
     fn endpoint_id(&mut self, method: &str, route: &str) -> u32 {
@@ -190,6 +234,12 @@ impl Aggregate {
             );
             self.cells.entry(key).or_default().merge(cell);
         }
+        for (k, v) in o.chains {
+            self.chains.entry(k).or_default().merge(&v);
+        }
+        for (k, v) in o.retry_clients {
+            self.retry_clients.entry(k).or_default().merge(&v);
+        }
         match (&mut self.by, o.by) {
             (Some(a), Some(b)) => a.merge(b),
             (None, Some(b)) => self.by = Some(b),
@@ -209,6 +259,8 @@ impl Aggregate {
         cube.health = self.health.into_iter().collect();
         cube.time_min = self.time_min;
         cube.time_max = self.time_max;
+        cube.chains = self.chains.into_iter().collect::<BTreeMap<_, _>>();
+        cube.retry_clients = self.retry_clients.into_iter().collect();
         for ((b, a, v, t, e), hc) in self.cells {
             let key = CellKey {
                 bucket: b,
