@@ -4,6 +4,7 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::aggregate::Cube;
+use crate::detect::{DetectConfig, detect};
 use crate::error::{Error, Result};
 use crate::input::{Source, discover};
 use crate::report::{InputError, Report};
@@ -15,6 +16,7 @@ pub struct AnalyzeConfig {
     pub scan: ScanOptions,
     /// Worker threads; `None` means all cores.
     pub threads: Option<usize>,
+    pub detect: DetectConfig,
 }
 
 pub struct Analysis {
@@ -88,7 +90,14 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
             .collect();
         return Err(Error::NoInput(detail.join("; ")));
     }
-    let report = Report::build(result.files, errors, &result.cube, result.by.as_ref());
+    let storms = detect(&result.cube, &cfg.detect);
+    let report = Report::build(
+        result.files,
+        errors,
+        &result.cube,
+        result.by.as_ref(),
+        storms,
+    );
     Ok(Analysis {
         report,
         cube: result.cube,

@@ -229,6 +229,7 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
         by,
         max_line: a.max_line,
         progress: !a.no_progress,
+        retry_window_us: file.retry_window_us().map_err(anyhow::Error::msg)?,
         ..ScanOptions::default()
     };
     Ok((
@@ -236,6 +237,7 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
             inputs: a.paths.clone(),
             scan,
             threads: a.threads,
+            detect: file.detect_config().map_err(anyhow::Error::msg)?,
         },
         tz,
     ))

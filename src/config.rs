@@ -8,6 +8,7 @@ use regex::RegexBuilder;
 use serde::Deserialize;
 
 use crate::classify::{AppRule, Classifier, HealthRules, TokenState, TokenVocabulary};
+use crate::detect::DetectConfig;
 use crate::error::{Error, Result};
 use crate::event::{Field, FieldMap, LatencyUnit};
 use crate::format::FormatKind;
@@ -31,7 +32,16 @@ pub struct FileConfig {
     #[serde(default)]
     pub analysis: AnalysisSection,
     #[serde(default)]
-    pub detect: Option<toml::Table>,
+    pub detect: DetectSection,
+}
+
+/// `[detect]`: the retry window plus every detection threshold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectSection {
+    pub retry_window: Option<String>,
+    #[serde(flatten)]
+    pub thresholds: Option<DetectConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,7 +93,29 @@ impl FileConfig {
         c.regex_format()?;
         c.field_map()?;
         c.classifier(None)?;
+        c.detect_config()?;
+        c.retry_window_us()?;
         Ok(c)
+    }
+
+    pub fn detect_config(&self) -> std::result::Result<DetectConfig, String> {
+        let d = self.detect.thresholds.clone().unwrap_or_default();
+        d.validate()?;
+        Ok(d)
+    }
+
+    pub fn retry_window_us(&self) -> std::result::Result<i64, String> {
+        match &self.detect.retry_window {
+            None => Ok(crate::retry::DEFAULT_WINDOW_US),
+            Some(w) => {
+                let d = crate::time::parse_duration(w)
+                    .map_err(|e| format!("[detect] retry_window: {e}"))?;
+                if d.is_zero() {
+                    return Err("[detect] retry_window must be positive".into());
+                }
+                Ok(d.as_micros() as i64)
+            }
+        }
     }
 
     pub fn format_kind(&self) -> std::result::Result<Option<FormatKind>, String> {

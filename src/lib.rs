@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod analyze;
 pub mod classify;
 pub mod config;
+pub mod detect;
 pub mod error;
 pub mod event;
 pub mod format;

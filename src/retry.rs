@@ -161,9 +161,17 @@ pub fn classify_backoff(gaps: &[f64]) -> Backoff {
     }
     // A capped backoff ends on a plateau; fit the growth before it.
     let last = gaps[gaps.len() - 1];
-    let plateau = gaps.iter().rev().take_while(|g| (*g - last).abs() <= 0.05 * last).count();
+    let plateau = gaps
+        .iter()
+        .rev()
+        .take_while(|g| (*g - last).abs() <= 0.05 * last)
+        .count();
     let full = gaps;
-    let gaps = if plateau >= 2 && gaps.len() - plateau + 1 >= 3 { &gaps[..gaps.len() - plateau + 1] } else { gaps };
+    let gaps = if plateau >= 2 && gaps.len() - plateau + 1 >= 3 {
+        &gaps[..gaps.len() - plateau + 1]
+    } else {
+        gaps
+    };
     // Slope of log(gap) against attempt number: the backoff multiplier.
     let n = gaps.len() as f64;
     let logs: Vec<f64> = gaps.iter().map(|g| g.max(0.5).ln()).collect();
@@ -186,7 +194,11 @@ pub fn classify_backoff(gaps: &[f64]) -> Backoff {
     let mean = full.iter().sum::<f64>() / fnn;
     let cv = (full.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / fnn).sqrt() / mean;
     if multiplier >= 1.3 {
-        if resid.sqrt() < 0.15 { Backoff::Exponential } else { Backoff::ExponentialJitter }
+        if resid.sqrt() < 0.15 {
+            Backoff::Exponential
+        } else {
+            Backoff::ExponentialJitter
+        }
     } else if cv < 0.35 {
         Backoff::Fixed
     } else {
@@ -325,15 +337,32 @@ mod tests {
     #[test]
     fn backoff_classes() {
         assert_eq!(classify_backoff(&[0.3, 0.5, 0.4, 0.6]), Backoff::None);
-        assert_eq!(classify_backoff(&[0.0, 1.0, 1.0, 0.0, 1.0, 0.0]), Backoff::None, "CLF seconds");
+        assert_eq!(
+            classify_backoff(&[0.0, 1.0, 1.0, 0.0, 1.0, 0.0]),
+            Backoff::None,
+            "CLF seconds"
+        );
         assert_eq!(classify_backoff(&[5.0, 5.1, 4.9, 5.0]), Backoff::Fixed);
-        assert_eq!(classify_backoff(&[1.0, 2.0, 4.0, 8.0, 16.0]), Backoff::Exponential);
-        assert_eq!(classify_backoff(&[2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]), Backoff::Exponential, "capped");
-        assert_eq!(classify_backoff(&[1.2, 1.5, 4.4, 5.0, 14.0, 20.0]), Backoff::ExponentialJitter);
+        assert_eq!(
+            classify_backoff(&[1.0, 2.0, 4.0, 8.0, 16.0]),
+            Backoff::Exponential
+        );
+        assert_eq!(
+            classify_backoff(&[2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]),
+            Backoff::Exponential,
+            "capped"
+        );
+        assert_eq!(
+            classify_backoff(&[1.2, 1.5, 4.4, 5.0, 14.0, 20.0]),
+            Backoff::ExponentialJitter
+        );
         assert_eq!(classify_backoff(&[3.0]), Backoff::Single);
         assert_eq!(classify_backoff(&[0.2]), Backoff::Single);
         // Full jitter: random(0, cap) with a doubling cap.
-        assert_eq!(classify_backoff(&[0.6, 1.9, 2.2, 7.5, 9.0, 30.0]), Backoff::ExponentialJitter);
+        assert_eq!(
+            classify_backoff(&[0.6, 1.9, 2.2, 7.5, 9.0, 30.0]),
+            Backoff::ExponentialJitter
+        );
     }
 
     #[test]

@@ -462,7 +462,13 @@ fn scan_inner(
     scan_stream(stream, parser, kind.is_stateful(), o, rep)
 }
 
-fn scan_ranges(path: &Path, len: u64, parser: LineParser, o: &ScanOptions, bar: &ProgressBar) -> io::Result<Partial> {
+fn scan_ranges(
+    path: &Path,
+    len: u64,
+    parser: LineParser,
+    o: &ScanOptions,
+    bar: &ProgressBar,
+) -> io::Result<Partial> {
     let ranges = chunk::ranges(len, o.chunk_size as u64);
     let mut ord = Ordered::new(o);
     for (w, group) in ranges.chunks(window()).enumerate() {

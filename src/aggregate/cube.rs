@@ -117,11 +117,16 @@ mod pairs {
     use super::*;
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(m: &BTreeMap<CellKey, ChainStats>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<CellKey, ChainStats>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.iter())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<CellKey, ChainStats>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<CellKey, ChainStats>, D::Error> {
         let v: Vec<(CellKey, ChainStats)> = Vec::deserialize(d)?;
         let mut m: BTreeMap<CellKey, ChainStats> = BTreeMap::new();
         for (k, c) in v {
@@ -257,6 +262,12 @@ impl Cube {
 
     pub fn health_checks(&self) -> u64 {
         self.health.values().sum()
+    }
+
+    /// First and last bucket index, if any traffic.
+    pub fn bucket_range(&self) -> Option<(i64, i64)> {
+        let b = |t: Micros| t.div_euclid(self.bucket_us());
+        Some((b(self.time_min?), b(self.time_max?)))
     }
 }
 

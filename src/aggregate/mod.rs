@@ -15,8 +15,8 @@ pub use sketch::LatencySketch;
 use std::collections::BTreeMap;
 
 use crate::classify::{Classified, TokenState};
-use crate::retry::{ChainStats, ClientRetries};
 use crate::event::Event;
+use crate::retry::{ChainStats, ClientRetries};
 use crate::time::Micros;
 
 /// Strings interned to dense ids, local to one partial.
@@ -192,7 +192,11 @@ impl Aggregate {
     /// Adds a finished chain, attributed to the cell of its first retry.
     pub fn add_chain(&mut self, client: u64, start: CellKey, stats: &ChainStats) {
         self.chains.entry(start).or_default().merge(stats);
-        self.retry_clients.entry(client).or_default().chains.merge(stats);
+        self.retry_clients
+            .entry(client)
+            .or_default()
+            .chains
+            .merge(stats);
     }
 
     fn endpoint_id(&mut self, method: &str, route: &str) -> u32 {

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::aggregate::{ByAgg, Cell, Cube, LatencySketch};
 use crate::classify::{TokenState, Version};
+use crate::detect::Storm;
 use crate::format::SkipReason;
 use crate::scan::FileReport;
 use crate::time::{Micros, rfc3339};
@@ -96,6 +97,10 @@ pub struct BucketRow {
     pub clients: u64,
     pub errors: u64,
     pub retries: u64,
+    /// retries / (requests − retries)
+    pub retry_ratio: f64,
+    /// requests / distinct clients
+    pub requests_per_client: f64,
     pub health_checks: u64,
     pub by_status_class: BTreeMap<&'static str, u64>,
     pub by_token_state: BTreeMap<TokenState, u64>,
@@ -136,7 +141,7 @@ pub struct Report {
     pub timeline: Timeline,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<Groups>,
-    pub storms: Vec<serde_json::Value>,
+    pub storms: Vec<Storm>,
 }
 
 fn round1(v: Option<f64>) -> Option<f64> {
@@ -173,6 +178,7 @@ impl Report {
         errors: Vec<InputError>,
         cube: &Cube,
         by: Option<&ByAgg>,
+        storms: Vec<Storm>,
     ) -> Report {
         let mut skipped_by_reason = BTreeMap::new();
         for f in &files {
@@ -236,6 +242,17 @@ impl Report {
                 row.errors = acc.errors;
                 row.retries = acc.retries;
                 row.clients = acc.clients.len() as u64;
+                let originals = acc.requests - acc.retries;
+                row.retry_ratio = if originals > 0 {
+                    (acc.retries as f64 / originals as f64 * 1000.0).round() / 1000.0
+                } else {
+                    0.0
+                };
+                row.requests_per_client = if row.clients > 0 {
+                    (acc.requests as f64 / row.clients as f64 * 100.0).round() / 100.0
+                } else {
+                    0.0
+                };
                 row.p95_latency_ms = round1(acc.latency.quantile(0.95));
                 row
             })
@@ -335,7 +352,7 @@ impl Report {
                 buckets: rows,
             },
             groups,
-            storms: Vec::new(),
+            storms,
         }
     }
 }
@@ -349,6 +366,8 @@ fn empty_bucket(cube: &Cube, b: i64) -> BucketRow {
         clients: 0,
         errors: 0,
         retries: 0,
+        retry_ratio: 0.0,
+        requests_per_client: 0.0,
         health_checks: 0,
         by_status_class: BTreeMap::new(),
         by_token_state: BTreeMap::new(),

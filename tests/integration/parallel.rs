@@ -16,6 +16,7 @@ fn report(path: &str, threads: usize, chunk: usize) -> String {
             ..ScanOptions::default()
         },
         threads: Some(threads),
+        detect: Default::default(),
     };
     serde_json::to_string(&analyze(&cfg).expect("analyzes").report).expect("serializes")
 }
