@@ -11,8 +11,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use authstorm::aggregate::ByField;
 use authstorm::analyze::{AnalyzeConfig, analyze};
 use authstorm::config::FileConfig;
+use authstorm::detect::StormKind;
 use authstorm::format::FormatKind;
-use authstorm::report::table::{TableOptions, render};
+use authstorm::report::table::{TableOptions, render, render_storms};
 use authstorm::scan::ScanOptions;
 use authstorm::simulate::{self, Scenario, SimFormat, SimOptions};
 use authstorm::time::{DisplayTz, parse_duration, parse_time_bound};
@@ -34,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Analyze access logs: cohort tables, timeline, endpoints, JSON report.
     Analyze(AnalyzeArgs),
+    /// Only the retry storms, surges and outages (fast summary for alerting).
+    Storms(AnalyzeArgs),
     /// Write synthetic auth-service access logs with ground truth.
     Simulate(SimulateArgs),
 }
@@ -108,6 +111,9 @@ pub struct AnalyzeArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Exit with status 1 when a retry storm is found.
+    #[arg(long)]
+    pub fail_on_storm: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -258,7 +264,7 @@ fn terminal_width() -> Option<u16> {
     None
 }
 
-pub fn run_analyze(a: AnalyzeArgs) -> Result<Exit> {
+pub fn run_analyze(a: AnalyzeArgs, only_storms: bool) -> Result<Exit> {
     let file = match &a.config {
         Some(p) => FileConfig::load(p)?,
         None => FileConfig::default(),
@@ -290,10 +296,23 @@ pub fn run_analyze(a: AnalyzeArgs) -> Result<Exit> {
             ..TableOptions::default()
         };
         let mut w = BufWriter::new(stdout.lock());
-        render(&analysis.report, &opts, &mut w)?;
+        if only_storms {
+            render_storms(&analysis.report, &opts, &mut w)?;
+        } else {
+            render(&analysis.report, &opts, &mut w)?;
+        }
         w.flush()?;
     }
-    Ok(Exit::Success)
+    let storm = analysis
+        .report
+        .storms
+        .iter()
+        .any(|s| s.kind == StormKind::Storm);
+    Ok(if a.fail_on_storm && storm {
+        Exit::Findings
+    } else {
+        Exit::Success
+    })
 }
 
 pub fn run_simulate(s: SimulateArgs) -> Result<Exit> {

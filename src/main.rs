@@ -31,7 +31,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Analyze(a) => cli::run_analyze(a),
+        Command::Analyze(a) => cli::run_analyze(a, false),
+        Command::Storms(a) => cli::run_analyze(a, true),
         Command::Simulate(s) => cli::run_simulate(s),
     };
     match result {

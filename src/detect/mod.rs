@@ -119,8 +119,11 @@ pub enum StormKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct Culprit {
     pub app: Option<String>,
-    /// Every version of the culprit cohort (semantic order).
+    /// Every version of the culprit cohort (semantic order); empty means any.
     pub versions: Vec<String>,
+    /// The versions as people read them: contiguous ones as a range.
+    #[serde(skip)]
+    pub versions_display: String,
     pub token_state: Option<TokenState>,
     pub endpoint: Option<String>,
     pub share_of_excess: f64,
@@ -627,9 +630,11 @@ fn culprit(
         }
     }
     let per_bucket = rpc(during, &m).unwrap_or(0.0);
+    let versions = culprit_versions(ctx.cube, &s.combo, start, end, ctx.b0);
     Culprit {
         app: s.combo.app.clone(),
-        versions: culprit_versions(ctx.cube, &s.combo, start, end, ctx.b0),
+        versions_display: version_ranges(ctx.cube, s.combo.app.as_deref(), &versions),
+        versions,
         token_state: s.combo.token_state,
         endpoint: s.combo.endpoint.clone(),
         share_of_excess: round(s.share_of_excess.min(1.0), 3),

@@ -10,6 +10,8 @@ use comfy_table::{
 };
 
 use super::{BucketRow, Report};
+use crate::detect::{Culprit, Storm, StormKind};
+use crate::retry::Backoff;
 use crate::time::{DisplayTz, parse_timestamp};
 
 pub struct TableOptions {
@@ -119,6 +121,7 @@ impl Styler<'_> {
 pub fn render(r: &Report, o: &TableOptions, w: &mut dyn Write) -> io::Result<()> {
     let st = Styler { o };
     overview(r, o, &st, w)?;
+    storms(r, o, &st, w)?;
     cohorts(r, o, &st, w)?;
     timeline(r, o, &st, w)?;
     endpoints(r, o, &st, w)?;
@@ -132,6 +135,12 @@ fn fmt_time(o: &TableOptions, rfc: &Option<String>) -> String {
         .and_then(parse_timestamp)
         .map(|t| o.tz.format(t, "%Y-%m-%d %H:%M:%S"))
         .unwrap_or_else(|| "-".into())
+}
+
+/// Only the episodes: for `authstorm storms` and alerting.
+pub fn render_storms(r: &Report, o: &TableOptions, w: &mut dyn Write) -> io::Result<()> {
+    let st = Styler { o };
+    storms(r, o, &st, w)
 }
 
 fn overview(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
@@ -190,6 +199,204 @@ fn overview(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io:
     row("token states", states.join(", "));
     for (k, v) in lines {
         writeln!(w, "  {k:<24} {v}")?;
+    }
+    Ok(())
+}
+
+fn backoff_words(c: &Culprit) -> &'static str {
+    match c
+        .backoff
+        .iter()
+        .filter(|(b, _)| **b != Backoff::Single)
+        .max_by_key(|(_, n)| **n)
+    {
+        Some((Backoff::None, _)) => "no backoff",
+        Some((Backoff::Fixed, _)) => "fixed-interval retries",
+        Some((Backoff::Exponential, _)) => "exponential backoff",
+        Some((Backoff::ExponentialJitter, _)) => "exponential backoff with jitter",
+        _ => "no retry chains",
+    }
+}
+
+/// `acme-desktop 4.2.0–4.2.3 · expired · GET /v1/session`
+pub fn culprit_name(c: &Culprit) -> String {
+    let mut parts = vec![match &c.app {
+        Some(a) if c.versions.is_empty() => sanitize(a),
+        Some(a) => format!("{} {}", sanitize(a), sanitize(&c.versions_display)),
+        None => "all apps".to_string(),
+    }];
+    if let Some(t) = c.token_state {
+        parts.push(format!("{} token", t.name()));
+    }
+    if let Some(e) = &c.endpoint {
+        parts.push(sanitize(e));
+    }
+    parts.join(" · ")
+}
+
+/// One line per event: start, peak, mitigation, end, and the impact.
+pub fn event_lines(s: &Storm) -> Vec<(i64, String)> {
+    let mut v = Vec::new();
+    let kind = match s.kind {
+        StormKind::Storm => "retry storm",
+        StormKind::Surge => "surge",
+        StormKind::Outage => "outage",
+    };
+    if let Some(c) = s.culprits.first() {
+        let what = match c.token_state {
+            Some(t) if c.retry_ratio >= 0.1 => format!("{}-token retries", t.name()),
+            Some(t) => format!("{}-token requests", t.name()),
+            None if c.retry_ratio >= 0.1 => "retries".to_string(),
+            None => "requests".to_string(),
+        };
+        let app = match &c.app {
+            Some(a) if c.versions.is_empty() => sanitize(a),
+            Some(a) => format!("{} {}", sanitize(a), sanitize(&c.versions_display)),
+            None => "all apps".into(),
+        };
+        let on = c
+            .endpoint
+            .as_deref()
+            .map(|e| format!(" on {}", sanitize(e)))
+            .unwrap_or_default();
+        v.push((
+            s.times.start,
+            format!(
+                "{kind} starts — {app}, {what}{on}, {}, {:.2} req/s per client",
+                backoff_words(c),
+                c.rps_per_client
+            ),
+        ));
+    } else {
+        v.push((s.times.start, format!("{kind} starts")));
+    }
+    let x = if s.baseline_rps > 0.0 {
+        format!(
+            " ({:.1}x baseline {:.1} req/s)",
+            s.peak_rps / s.baseline_rps,
+            s.baseline_rps
+        )
+    } else {
+        String::new()
+    };
+    v.push((
+        s.times.peak,
+        format!("peak {} req/s{x}", fmt_rate(s.peak_rps)),
+    ));
+    if let Some(m) = s.times.mitigation {
+        v.push((
+            m,
+            "mitigation: 429/403 answers begin for the culprit cohort".into(),
+        ));
+    }
+    v.push((
+        s.times.end,
+        if s.ongoing {
+            "still going when the logs end".into()
+        } else {
+            "end".into()
+        },
+    ));
+    v
+}
+
+fn fmt_rate(r: f64) -> String {
+    if r >= 100.0 {
+        thousands(r.round() as u64)
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+fn storms(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
+    if r.storms.is_empty() {
+        st.title(w, "Retry storms")?;
+        return writeln!(w, "  none found");
+    }
+    st.title(w, "Retry storms, surges and outages")?;
+    let multi_day = r.input.time_range.start.as_deref().map(|s| &s[..10])
+        != r.input.time_range.end.as_deref().map(|s| &s[..10]);
+    let tf = if multi_day { "%m-%d %H:%M" } else { "%H:%M" };
+    let mut t = st.table(&[
+        "kind",
+        "start",
+        "peak",
+        "mitigation",
+        "end",
+        "peak req/s",
+        "per-client ×",
+        "culprit (share of excess)",
+    ]);
+    for s in &r.storms {
+        let culprit = s
+            .culprits
+            .first()
+            .map(|c| format!("{} ({:.0}%)", culprit_name(c), c.share_of_excess * 100.0))
+            .unwrap_or_else(|| "-".into());
+        t.add_row(vec![
+            Cell::new(format!("{:?}", s.kind).to_lowercase()),
+            Cell::new(o.tz.format(s.times.start, tf)),
+            Cell::new(o.tz.format(s.times.peak, "%H:%M")),
+            Cell::new(
+                s.times
+                    .mitigation
+                    .map(|m| o.tz.format(m, "%H:%M"))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            Cell::new(if s.ongoing {
+                "ongoing".into()
+            } else {
+                o.tz.format(s.times.end, "%H:%M")
+            }),
+            Cell::new(fmt_rate(s.peak_rps)),
+            Cell::new(
+                s.amplification
+                    .map(|a| format!("{a:.1}"))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            Cell::new(culprit),
+        ]);
+    }
+    for i in [0, 7] {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Left);
+        }
+    }
+    writeln!(w, "{t}")?;
+    st.title(w, &format!("Event timeline ({})", o.tz.name()))?;
+    for s in &r.storms {
+        for (ts, line) in event_lines(s) {
+            writeln!(w, "  {}  {line}", o.tz.format(ts, tf))?;
+        }
+        let i = &s.impact;
+        let mut parts = Vec::new();
+        if i.login_attempts > 0 {
+            parts.push(format!(
+                "{} of {} logins timed out, {} failed",
+                thousands(i.login_timeouts),
+                thousands(i.login_attempts),
+                thousands(i.login_failures)
+            ));
+        }
+        parts.push(format!(
+            "5xx {:.1}% → {:.1}%",
+            i.error_5xx_share_before * 100.0,
+            i.error_5xx_share_during * 100.0
+        ));
+        if let (Some(b), Some(d)) = (i.p95_latency_ms_before, i.p95_latency_ms_during) {
+            parts.push(format!("p95 {} → {} ms", ms(Some(b)), ms(Some(d))));
+        }
+        let pad = " ".repeat(o.tz.format(s.times.start, tf).chars().count());
+        writeln!(w, "  {pad}  impact on everyone else: {}", parts.join("; "))?;
+        for c in s.culprits.iter().skip(1) {
+            writeln!(
+                w,
+                "  {pad}  also: {} ({:.0}% of the excess, {})",
+                culprit_name(c),
+                c.share_of_excess * 100.0,
+                backoff_words(c)
+            )?;
+        }
     }
     Ok(())
 }
@@ -261,6 +468,7 @@ fn compact(buckets: &[BucketRow], n: usize) -> (usize, Vec<BucketRow>) {
                 r.status_429 += b.status_429;
                 r.timeouts += b.timeouts;
                 r.clients = r.clients.max(b.clients);
+                r.health_checks += b.health_checks;
                 for (k, v) in &b.by_token_state {
                     *r.by_token_state.entry(*k).or_default() += v;
                 }
@@ -281,42 +489,58 @@ fn compact(buckets: &[BucketRow], n: usize) -> (usize, Vec<BucketRow>) {
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 fn timeline(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
-    let b = &r.timeline.buckets;
+    let all = &r.timeline.buckets;
+    // With episodes, show the hour around them; otherwise all traffic.
+    let span = r.storms.iter().fold(None, |acc: Option<(i64, i64)>, s| {
+        let (a, b) = (
+            s.times.start - 3_600_000_000 / 2,
+            s.times.end + 3_600_000_000 / 2,
+        );
+        Some(acc.map_or((a, b), |(x, y)| (x.min(a), y.max(b))))
+    });
+    let b: Vec<BucketRow> = all
+        .iter()
+        .filter(|r| span.is_none_or(|(a, z)| r.start_us >= a && r.start_us < z))
+        .filter(|r| r.requests + r.health_checks > 0)
+        .cloned()
+        .collect();
     if b.is_empty() {
         return Ok(());
     }
-    let (per, rows) = compact(b, o.timeline_rows);
+    let (per, rows) = compact(&b, o.timeline_rows);
     let width = r.timeline.bucket_seconds * per as u64;
     let step = humantime::format_duration(std::time::Duration::from_secs(width)).to_string();
-    st.title(w, &format!("Timeline (every {step}, {})", o.tz.name()))?;
-    let max = rows.iter().map(|r| r.requests).max().unwrap_or(1).max(1);
-    let (clients_h, p95_h) = if per > 1 {
-        ("clients¹", "p95 ms²")
+    let around = if span.is_some() {
+        " around the episodes"
     } else {
-        ("clients", "p95 ms")
+        ""
     };
-    let mut t = st.table(&[
-        "start", "requests", "", clients_h, "5xx", "401", "429", "timeout", "expired", p95_h,
-    ]);
+    st.title(
+        w,
+        &format!("Timeline{around} (every {step}, {})", o.tz.name()),
+    )?;
+    let max = rows.iter().map(|r| r.requests).max().unwrap_or(1).max(1);
+    let clients_h = if per > 1 { "clients¹" } else { "clients" };
+    let p95_h = if per > 1 { "p95 ms²" } else { "p95 ms" };
+    let headers = [
+        "start", "requests", "", clients_h, "retries", "5xx", "401", "429", "timeout", p95_h,
+    ];
+    let mut t = st.table(&headers);
     let same_day = rows.first().map(|f| o.tz.format(f.start_us, "%F"))
         == rows.last().map(|l| o.tz.format(l.start_us, "%F"));
+    let fmt = if same_day { "%H:%M" } else { "%m-%d %H:%M" };
     for row in &rows {
         let bar = BARS[((row.requests as f64 / max as f64) * 7.0).round() as usize];
-        let fmt = if same_day { "%H:%M" } else { "%m-%d %H:%M" };
         t.add_row(vec![
             Cell::new(o.tz.format(row.start_us, fmt)),
             Cell::new(thousands(row.requests)),
             Cell::new(bar),
             Cell::new(thousands(row.clients)),
+            Cell::new(pct(row.retries, row.requests)),
             Cell::new(thousands(*row.by_status_class.get("5xx").unwrap_or(&0))),
             Cell::new(thousands(row.status_401)),
             Cell::new(thousands(row.status_429)),
             Cell::new(thousands(row.timeouts)),
-            Cell::new(thousands(
-                *row.by_token_state
-                    .get(&crate::classify::TokenState::Expired)
-                    .unwrap_or(&0),
-            )),
             Cell::new(ms(row.p95_latency_ms)),
         ]);
     }
