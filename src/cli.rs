@@ -15,7 +15,7 @@ use authstorm::detect::StormKind;
 use authstorm::format::FormatKind;
 use authstorm::report::table::{TableOptions, render, render_storms};
 use authstorm::scan::ScanOptions;
-use authstorm::simulate::{self, Scenario, SimFormat, SimOptions};
+use authstorm::simulate::{self, Scenario, Severity, SimFormat, SimOptions};
 use authstorm::time::{DisplayTz, parse_duration, parse_time_bound};
 
 use crate::Exit;
@@ -121,6 +121,15 @@ pub enum ScenarioArg {
     Normal,
     Storm,
     Outage,
+    Rotation,
+    TwoStorms,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SeverityArg {
+    Mild,
+    Moderate,
+    Severe,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -151,6 +160,9 @@ pub struct SimulateArgs {
     /// Compress the output with gzip.
     #[arg(long)]
     pub gzip: bool,
+    /// How much of the buggy versions' fleet has the bug.
+    #[arg(long, value_enum, default_value = "severe")]
+    pub severity: SeverityArg,
     /// Fraction of lines to corrupt (0.0-1.0), for testing skips.
     #[arg(long, default_value_t = 0.0)]
     pub corrupt: f64,
@@ -327,6 +339,13 @@ pub fn run_simulate(s: SimulateArgs) -> Result<Exit> {
             ScenarioArg::Normal => Scenario::Normal,
             ScenarioArg::Storm => Scenario::Storm,
             ScenarioArg::Outage => Scenario::Outage,
+            ScenarioArg::Rotation => Scenario::Rotation,
+            ScenarioArg::TwoStorms => Scenario::TwoStorms,
+        },
+        severity: match s.severity {
+            SeverityArg::Mild => Severity::Mild,
+            SeverityArg::Moderate => Severity::Moderate,
+            SeverityArg::Severe => Severity::Severe,
         },
         seed: s.seed,
         lines: s.lines,

@@ -10,7 +10,9 @@
 //!
 //! The stage runs per input file, over chunks in file order, so labels do
 //! not depend on threads or chunking. State is one small record per client
-//! seen within the retry window: clients quiet for longer are folded away.
+//! (about 100 bytes): every 8,192 requests, clients quiet for longer than
+//! the retry window are folded away, so it holds at most the clients seen
+//! in the window plus those of one such period.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +24,10 @@ use crate::classify::TokenState;
 use crate::time::{MICROS_PER_SEC, Micros};
 
 pub const DEFAULT_WINDOW_US: i64 = 60 * MICROS_PER_SEC;
+/// Quiet clients are folded away every this many requests of a file. Tied
+/// to the request sequence, never to chunk boundaries, so labels do not
+/// depend on how the file was cut.
+const EVICT_EVERY: u64 = 8192;
 /// Gaps kept per chain for classification; longer chains keep the first ones.
 const MAX_GAPS: usize = 64;
 
@@ -212,6 +218,7 @@ pub struct RetryStage {
     window_us: i64,
     clients: FxHashMap<u64, ClientState>,
     max_ts: Micros,
+    seen: u64,
     /// Peak number of clients held, for the memory bound.
     pub peak_clients: usize,
 }
@@ -228,6 +235,11 @@ impl RetryStage {
     /// whose ids the events' keys refer to. Finished chains go to `agg` too.
     pub fn apply(&mut self, events: &[RetryEvent], agg: &mut Aggregate) {
         for e in events {
+            self.seen += 1;
+            if self.seen.is_multiple_of(EVICT_EVERY) {
+                self.peak_clients = self.peak_clients.max(self.clients.len());
+                self.evict(agg);
+            }
             self.max_ts = self.max_ts.max(e.ts);
             let prev = self.clients.get_mut(&e.client);
             let heuristic = prev.as_ref().is_some_and(|p| {
@@ -264,10 +276,13 @@ impl RetryStage {
                     } else if let Some(c) = p.chain.take() {
                         close(e.client, c, agg);
                     }
-                    p.ts = e.ts;
-                    p.op = e.op;
-                    p.failed = is_failure(e.status);
-                    p.expired_401 = e.status == Some(401) && e.token == TokenState::Expired;
+                    // A late, older line does not replace a newer state.
+                    if e.ts >= p.ts {
+                        p.ts = e.ts;
+                        p.op = e.op;
+                        p.failed = is_failure(e.status);
+                        p.expired_401 = e.status == Some(401) && e.token == TokenState::Expired;
+                    }
                 }
                 None => {
                     if retry {
@@ -289,7 +304,6 @@ impl RetryStage {
             }
         }
         self.peak_clients = self.peak_clients.max(self.clients.len());
-        self.evict(agg);
     }
 
     /// Folds away clients quiet for longer than the window.
@@ -302,10 +316,10 @@ impl RetryStage {
             .map(|(c, _)| *c)
             .collect();
         for c in stale {
-            if let Some(s) = self.clients.remove(&c) {
-                if let Some(ch) = s.chain {
-                    close(c, ch, agg);
-                }
+            if let Some(s) = self.clients.remove(&c)
+                && let Some(ch) = s.chain
+            {
+                close(c, ch, agg);
             }
         }
     }
@@ -362,6 +376,179 @@ mod tests {
         assert_eq!(
             classify_backoff(&[0.6, 1.9, 2.2, 7.5, 9.0, 30.0]),
             Backoff::ExponentialJitter
+        );
+    }
+
+    use crate::aggregate::Aggregate;
+    use crate::classify::Classified;
+    use crate::event::Event;
+    use std::borrow::Cow;
+
+    fn ev(ts_ms: i64) -> Event<'static> {
+        Event {
+            ts: ts_ms * 1000,
+            client_ip: None,
+            client_id: None,
+            user: None,
+            method: None,
+            path: None,
+            status: None,
+            bytes: None,
+            user_agent: None,
+            client_app: None,
+            client_version: None,
+            token_state: None,
+            latency_ms: None,
+            token: None,
+            attempt: None,
+        }
+    }
+
+    /// Feeds `(client, ms, status, token, attempt)` requests through
+    /// `chunks` chunks and returns the resulting cube.
+    fn run(
+        reqs: &[(u64, i64, u16, TokenState, Option<u32>)],
+        chunks: usize,
+    ) -> crate::aggregate::Cube {
+        let mut stage = RetryStage::new(DEFAULT_WINDOW_US);
+        let mut total = Aggregate::new(60_000_000, &[]);
+        for part in reqs.chunks(reqs.len().div_ceil(chunks)) {
+            let mut agg = Aggregate::new(60_000_000, &[]);
+            let mut events = Vec::new();
+            for &(client, ms, status, token, attempt) in part {
+                let e = ev(ms);
+                let c = Classified {
+                    ts: e.ts,
+                    app: Cow::Borrowed("app"),
+                    version: Cow::Borrowed("1.0"),
+                    token_state: token,
+                    method: "GET",
+                    route: Cow::Borrowed("/s"),
+                    status: Some(status),
+                    latency_ms: None,
+                    client,
+                    health: false,
+                    attempt,
+                };
+                let key = agg.add(&e, &c).unwrap();
+                events.push(RetryEvent {
+                    client,
+                    ts: e.ts,
+                    op: 7,
+                    status: Some(status),
+                    token,
+                    attempt,
+                    key,
+                });
+            }
+            stage.apply(&events, &mut agg);
+            total.merge(agg);
+        }
+        stage.finish(&mut total);
+        total.into_cube()
+    }
+
+    fn retries(c: &crate::aggregate::Cube) -> u64 {
+        c.cells.values().map(|c| c.retries).sum()
+    }
+
+    #[test]
+    fn chains_tight_loop_and_resend() {
+        use TokenState::*;
+        // Client 1: a tight loop of expired-token 401s, then success.
+        // Client 2: one failure, retried after 90 s (outside the window).
+        let mut reqs = vec![(2, 0, 503, Valid, None), (2, 90_000, 200, Valid, None)];
+        for i in 0..10 {
+            reqs.push((1, 1_000 + i * 400, 401, Expired, None));
+        }
+        reqs.push((1, 5_500, 200, Valid, None));
+        reqs.sort_by_key(|r| r.1);
+        let cube = run(&reqs, 1);
+        assert_eq!(
+            retries(&cube),
+            10,
+            "9 resends of the 401 plus the final success"
+        );
+        let chains: Vec<&ChainStats> = cube.chains.values().collect();
+        assert_eq!(chains.len(), 1);
+        assert_eq!(chains[0].attempts, 11);
+        assert_eq!(chains[0].by_backoff.get(&Backoff::None), Some(&1));
+        assert_eq!(chains[0].expired_resends, 1);
+        let c1 = &cube.retry_clients[&1];
+        assert_eq!(c1.retries, 10);
+        assert!(!cube.retry_clients.contains_key(&2));
+        // Chunk boundaries do not change anything.
+        for n in 2..6 {
+            let other = run(&reqs, n);
+            assert_eq!(other.chains, cube.chains, "{n} chunks");
+            assert_eq!(retries(&other), 10);
+        }
+    }
+
+    #[test]
+    fn explicit_markers_and_backoff() {
+        use TokenState::*;
+        // Attempt numbers mark retries even after successes.
+        let reqs = vec![
+            (5, 0, 200, Valid, Some(1)),
+            (5, 100, 200, Valid, Some(2)),
+            (5, 200, 200, Valid, Some(3)),
+        ];
+        assert_eq!(retries(&run(&reqs, 1)), 2);
+        // Exponential backoff on 503s: 1, 2, 4, 8, 16 s.
+        let mut t = 0;
+        let mut reqs = vec![(9, 0, 503, Unknown, None)];
+        for g in [1_000, 2_000, 4_000, 8_000, 16_000] {
+            t += g;
+            reqs.push((9, t, 503, Unknown, None));
+        }
+        let cube = run(&reqs, 1);
+        let c = cube.chains.values().next().unwrap();
+        assert_eq!(c.by_backoff.get(&Backoff::Exponential), Some(&1));
+        assert_eq!(c.max_attempts, 6);
+    }
+
+    #[test]
+    fn quiet_clients_are_folded_away() {
+        use TokenState::*;
+        let mut stage = RetryStage::new(DEFAULT_WINDOW_US);
+        let mut agg = Aggregate::new(60_000_000, &[]);
+        // 20000 clients, each seen once, one a second.
+        for client in 0..20_000u64 {
+            let e = ev(client as i64 * 1_000);
+            let c = Classified {
+                ts: e.ts,
+                app: Cow::Borrowed("a"),
+                version: Cow::Borrowed("1"),
+                token_state: Valid,
+                method: "GET",
+                route: Cow::Borrowed("/"),
+                status: Some(200),
+                latency_ms: None,
+                client,
+                health: false,
+                attempt: None,
+            };
+            let key = agg.add(&e, &c).unwrap();
+            stage.apply(
+                &[RetryEvent {
+                    client,
+                    ts: e.ts,
+                    op: 1,
+                    status: Some(200),
+                    token: Valid,
+                    attempt: None,
+                    key,
+                }],
+                &mut agg,
+            );
+        }
+        // At most the clients of one eviction period plus the window.
+        let bound = EVICT_EVERY as usize + 2 * 61;
+        assert!(
+            stage.peak_clients <= bound,
+            "state held: {}",
+            stage.peak_clients
         );
     }
 

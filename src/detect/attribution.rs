@@ -7,8 +7,9 @@
 //! candidate fixes any subset of app, token state and endpoint, and either
 //! all versions or the set of versions whose own relative deviation
 //! 2(v−f)/(v+f) is at least 0.5 (the "generalized ripple effect": a root
-//! cause moves all its leaves by a similar, large relative amount); version
-//! sets are only formed within one app. Its explanatory power EP is its
+//! cause moves all its leaves by a similar, large relative amount) and
+//! whose excess is at least 1% of the group's; version sets are only
+//! formed within one app. Its explanatory power EP is its
 //! share of the total excess; its purity is the part of its traffic that is
 //! excess. As in Adtributor, the whole is the anomaly, not an explanation:
 //! a candidate must be markedly purer than all traffic (purity ≥ P0 +
@@ -72,6 +73,12 @@ pub struct Scored {
     pub surprise: f64,
     score: f64,
 }
+
+/// Fixed (app, token state, endpoint) of a candidate; `None` is any.
+type GroupKey<'a> = (Option<&'a str>, Option<TokenState>, Option<&'a str>);
+
+/// Adtributor's per-element explanatory-power threshold, within a group.
+const MIN_VERSION_SHARE: f64 = 0.01;
 
 fn js(p: f64, q: f64) -> f64 {
     let term = |a: f64, b: f64| {
@@ -153,8 +160,7 @@ fn best_combo(
     let mut cands: Vec<Scored> = Vec::new();
     for mask in 0..8u8 {
         // Group live leaves by the fixed dimensions of this mask.
-        let mut groups: BTreeMap<(Option<&str>, Option<TokenState>, Option<&str>), Vec<usize>> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<GroupKey, Vec<usize>> = BTreeMap::new();
         for (i, l) in leaves.iter().enumerate().filter(|(i, _)| live[*i]) {
             let key = (
                 (mask & 1 != 0).then_some(l.app.as_str()),
@@ -170,9 +176,15 @@ fn best_combo(
                 e.0 += leaves[i].v;
                 e.1 += leaves[i].f;
             }
+            // A version belongs to the set when it moved a lot relative to
+            // itself and carries a real part of the group's excess (a single
+            // stray error on an idle version is not a cause).
+            let group_excess: f64 = by_version.values().map(|(v, f)| (v - f).max(0.0)).sum();
             let selected: BTreeSet<&str> = by_version
                 .iter()
-                .filter(|(_, (v, f))| v > f && deviation(*v, *f) >= 0.5)
+                .filter(|(_, (v, f))| {
+                    v > f && deviation(*v, *f) >= 0.5 && (v - f) >= MIN_VERSION_SHARE * group_excess
+                })
                 .map(|(k, _)| *k)
                 .collect();
             let mut options: Vec<Option<Vec<String>>> = if mask == 0 { vec![] } else { vec![None] };

@@ -45,6 +45,7 @@ pub fn median(v: &mut [f64]) -> f64 {
 }
 
 /// Forecast and scale for bucket `i`, or `None` without enough history.
+#[allow(clippy::needless_range_loop)] // indexes parallel series
 pub fn forecast(
     x: &[f64],
     grid: &Grid,
@@ -150,16 +151,16 @@ pub fn runs(s: &Scan, grid: &Grid, min_len: usize) -> Vec<(usize, usize)> {
                 Some((a, _, n)) => (a, i, n + 1),
                 None => (i, i, 1),
             });
-        } else if let Some((a, b, n)) = cur.take() {
-            if n >= min_len {
-                out.push((a, b));
-            }
-        }
-    }
-    if let Some((a, b, n)) = cur {
-        if n >= min_len {
+        } else if let Some((a, b, n)) = cur.take()
+            && n >= min_len
+        {
             out.push((a, b));
         }
+    }
+    if let Some((a, b, n)) = cur
+        && n >= min_len
+    {
+        out.push((a, b));
     }
     out
 }

@@ -9,8 +9,9 @@
 //!    own series gives the episode's times: `start` is the CUSUM change
 //!    point, `peak` the bucket of largest excess in all traffic,
 //!    `mitigation` the first bucket where the culprit app + versions get a
-//!    jump in 429/403 share, `end` the first bucket after which the culprit
-//!    stays near its baseline for `end_quiet`.
+//!    jump in 429/403 answers (share or count), `end` the first bucket after
+//!    which the culprit stays near its baseline (z < 2, or under a tenth of
+//!    its peak excess) for `end_quiet`.
 //! 4. The kind: `storm` when the culprit is a client cohort (it names an
 //!    app) with a retry signature (retry ratio ≥ 0.10 and one of: requests
 //!    per client ≥ 3× before, attempts per operation > 4, a majority of
@@ -180,6 +181,11 @@ pub struct EpisodeTimes {
     pub end: i64,
 }
 
+/// (app, version, token state, endpoint) of an attribution leaf.
+type LeafKey<'a> = (&'a str, &'a str, TokenState, &'a str);
+/// Mean requests per client per bucket over some buckets, for some cells.
+type RequestsPerClient<'a> = dyn Fn(&[usize], &dyn Fn(&CellKey) -> bool) -> Option<f64> + 'a;
+
 struct Ctx<'c> {
     cube: &'c Cube,
     cfg: &'c DetectConfig,
@@ -334,6 +340,7 @@ fn sum_cells<'a>(
     (req, retries, clients)
 }
 
+#[allow(clippy::needless_range_loop)] // indexes several parallel series
 fn episode(
     ctx: &Ctx,
     total: &[f64],
@@ -371,7 +378,7 @@ fn episode(
         }
     }
     if let Some(day) = ctx.grid.day {
-        let mut daily: Vec<FxHashMap<(&str, &str, TokenState, &str), f64>> = Vec::new();
+        let mut daily: Vec<FxHashMap<LeafKey, f64>> = Vec::new();
         for d in 1..=7 {
             if a < d * day {
                 break;
@@ -431,6 +438,11 @@ fn episode(
                 .then(j.cmp(&i))
         })
         .unwrap_or(start);
+    // Back under threshold: near its baseline, or below a tenth of the
+    // culprit's peak excess (stray failures after a storm are not the storm).
+    let peak_excess = (start..=last_alert.max(start))
+        .map(|i| cx[i] - cs.forecast[i])
+        .fold(0.0, f64::max);
     let (end, ongoing) = {
         let mut run = 0;
         let mut found = None;
@@ -438,7 +450,7 @@ fn episode(
             if !ctx.grid.observed[i] {
                 continue;
             }
-            if cs.z[i] < 2.0 {
+            if cs.z[i] < 2.0 || cx[i] - cs.forecast[i] < 0.1 * peak_excess {
                 run += 1;
                 if run == 1 {
                     found = Some(i);
@@ -461,7 +473,7 @@ fn episode(
     // responses to a rate limit carry no token verdict.
     let versions = culprit_versions(cube, &lead, start, end, ctx.b0);
     let app_versions = |k: &CellKey| {
-        lead.app.as_deref().is_none_or(|a| a == k.app) && versions.iter().any(|v| *v == k.version)
+        lead.app.as_deref().is_none_or(|a| a == k.app) && versions.contains(&k.version)
     };
     let limited = |c: &Cell| c.count_status(|s| s == 429 || s == 403);
     let share = |i: usize| -> (f64, u64) {
@@ -609,7 +621,7 @@ fn culprit(
     start: usize,
     end: usize,
     bucket_s: f64,
-    rpc: &dyn Fn(&[usize], &dyn Fn(&CellKey) -> bool) -> Option<f64>,
+    rpc: &RequestsPerClient,
 ) -> Culprit {
     let m = |k: &CellKey| {
         s.combo

@@ -11,6 +11,12 @@
 //!   499). Rate limiting of those versions (429) later ends it.
 //! - `outage`: a short upstream outage (503 for everyone); clients back off
 //!   exponentially with jitter.
+//! - `rotation`: at 10:30 a signing-key rotation invalidates every token
+//!   issued before; acme-mobile 5.0.1 loops on the invalid-token 401 until
+//!   a rate limit from 11:00.
+//! - `two-storms`: both storms in one log.
+//!
+//! `--severity` sets how much of the buggy versions' fleet has the bug.
 //!
 //! Seeded and deterministic: the same options give the same bytes.
 
@@ -34,6 +40,30 @@ pub enum Scenario {
     Normal,
     Storm,
     Outage,
+    /// A signing-key rotation invalidates old tokens; a mobile version
+    /// loops on the invalid-token 401.
+    Rotation,
+    /// The expired-token storm, then later the rotation storm.
+    TwoStorms,
+}
+
+/// How much of the buggy versions' fleet actually has the bug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Mild,
+    Moderate,
+    Severe,
+}
+
+impl Severity {
+    fn share(self) -> f64 {
+        match self {
+            Severity::Mild => 0.25,
+            Severity::Moderate => 0.6,
+            Severity::Severe => 1.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +77,7 @@ pub struct SimOptions {
     pub format: SimFormat,
     /// Fraction of lines replaced by corrupt ones.
     pub corrupt: f64,
+    pub severity: Severity,
 }
 
 impl Default for SimOptions {
@@ -58,6 +89,7 @@ impl Default for SimOptions {
             days: 1,
             format: SimFormat::Combined,
             corrupt: 0.0,
+            severity: Severity::Severe,
         }
     }
 }
@@ -106,10 +138,57 @@ const HEARTBEAT: Micros = 60 * SEC;
 /// Storm timing on the last day (offsets from midnight).
 const TRIGGER: Micros = (8 * 60 + 40) * MIN;
 const MITIGATION: Micros = (9 * 60 + 25) * MIN;
+const ROTATION: Micros = (10 * 60 + 30) * MIN;
+const ROTATION_MITIGATION: Micros = (11 * 60) * MIN;
 const OUTAGE_START: Micros = (9 * 60) * MIN;
 const OUTAGE_END: Micros = (9 * 60 + 8) * MIN;
 
 pub const BUGGY_VERSIONS: [&str; 4] = ["4.2.0", "4.2.1", "4.2.2", "4.2.3"];
+/// The mobile version that loops on an invalid-token 401.
+pub const BUGGY_MOBILE: &str = "5.0.1";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Bug {
+    /// Resends the same request with the same expired token.
+    Expired,
+    /// Resends the same request with a token the server no longer accepts.
+    Invalid,
+}
+
+/// One storm on the last day: a bug, when it is triggered, when the rate
+/// limit for its cohort starts to roll out; and its truth as it happens.
+struct Plan {
+    bug: Bug,
+    trigger: Micros,
+    mitigation: Micros,
+    loop_minutes: BTreeMap<i64, u64>,
+    first_loop: Option<Micros>,
+    /// Loop requests by client version.
+    looped: BTreeMap<&'static str, u64>,
+    /// When the rate limit first answered a client of this cohort.
+    first_limit: Option<Micros>,
+}
+
+fn plans(s: Scenario) -> Vec<Plan> {
+    let plan = |bug, trigger, mitigation| Plan {
+        bug,
+        trigger,
+        mitigation,
+        loop_minutes: BTreeMap::new(),
+        first_loop: None,
+        looped: Default::default(),
+        first_limit: None,
+    };
+    match s {
+        Scenario::Storm => vec![plan(Bug::Expired, TRIGGER, MITIGATION)],
+        Scenario::Rotation => vec![plan(Bug::Invalid, ROTATION, ROTATION_MITIGATION)],
+        Scenario::TwoStorms => vec![
+            plan(Bug::Expired, TRIGGER, MITIGATION),
+            plan(Bug::Invalid, ROTATION, ROTATION_MITIGATION),
+        ],
+        Scenario::Normal | Scenario::Outage => Vec::new(),
+    }
+}
 const DESKTOP_VERSIONS: [(&str, f64); 9] = [
     ("4.0.2", 0.05),
     ("4.1.0", 0.10),
@@ -141,8 +220,12 @@ struct Client {
     ip: String,
     device: String,
     user: String,
-    buggy: bool,
+    relies_on_401: bool,
+    version: &'static str,
+    /// Index of the storm plan whose bug this client has.
+    bug: Option<usize>,
     token_expires: Micros,
+    token_issued: Micros,
     /// Tight-loop state (storm scenario).
     looping: bool,
     /// Retry attempt within an outage backoff.
@@ -209,15 +292,15 @@ struct Sim<'w> {
     sec_count: u64,
     last_load: f64,
     day: u32,
-    // Truth for the storm.
-    loop_minutes: BTreeMap<i64, u64>,
-    first_loop: Option<Micros>,
+    plans: Vec<Plan>,
     path_buf: String,
 }
 
 impl<'w> Sim<'w> {
     fn new(o: &SimOptions, fleet: usize, out: Option<&'w mut dyn Write>) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
+        let plans = plans(o.scenario);
+        let plan_of = |bug: Bug| plans.iter().position(|p| p.bug == bug);
         let mut clients = Vec::with_capacity(fleet);
         for i in 0..fleet {
             let kind = pick(
@@ -247,9 +330,20 @@ impl<'w> Sim<'w> {
                     BROWSERS[rng.random_range(0..BROWSERS.len())].to_string(),
                 ),
             };
+            let has_bug = rng.random_bool(o.severity.share());
+            let bug = match kind {
+                Kind::Desktop if BUGGY_VERSIONS.contains(&version) && has_bug => {
+                    plan_of(Bug::Expired)
+                }
+                Kind::Mobile if version == BUGGY_MOBILE && has_bug => plan_of(Bug::Invalid),
+                _ => None,
+            };
             clients.push(Client {
                 kind,
-                buggy: kind == Kind::Desktop && BUGGY_VERSIONS.contains(&version),
+                // The 4.2 desktop line never refreshes proactively, bug or not.
+                relies_on_401: kind == Kind::Desktop && BUGGY_VERSIONS.contains(&version),
+                version,
+                bug,
                 ua,
                 ip: format!(
                     "10.{}.{}.{}",
@@ -260,6 +354,7 @@ impl<'w> Sim<'w> {
                 device: format!("d-{:06x}", (i as u64).wrapping_mul(0x9E37_79B9) & 0xFF_FFFF),
                 user: format!("u-{}", 10_000 + i),
                 token_expires: 0,
+                token_issued: 0,
                 looping: false,
                 attempt: 0,
                 session_end: 0,
@@ -283,8 +378,7 @@ impl<'w> Sim<'w> {
             sec_count: 0,
             last_load: 0.0,
             day: 0,
-            loop_minutes: BTreeMap::new(),
-            first_loop: None,
+            plans,
             path_buf: String::new(),
         }
     }
@@ -364,7 +458,7 @@ impl<'w> Sim<'w> {
             return self.emit(t, usize::MAX, "GET", "/healthz", 200, lat, "-");
         }
         let d0 = self.day_start();
-        let storm = self.o.scenario == Scenario::Storm && self.last_day();
+        let last_day = self.last_day();
         let in_outage = self.o.scenario == Scenario::Outage
             && self.last_day()
             && (d0 + OUTAGE_START..d0 + OUTAGE_END).contains(&t);
@@ -374,11 +468,26 @@ impl<'w> Sim<'w> {
         // Share of requests the saturated service fails.
         let shed = 1.0 - 1.0 / f;
         let c = &self.clients[ci];
-        let (buggy, kind, looping) = (c.buggy, c.kind, c.looping);
+        let (kind, looping, relies_on_401) = (c.kind, c.looping, c.relies_on_401);
+        // (plan index, bug, trigger, mitigation) of this client's bug.
+        let plan = c.bug.filter(|_| last_day).map(|p| {
+            (
+                p,
+                self.plans[p].bug,
+                self.plans[p].trigger,
+                self.plans[p].mitigation,
+            )
+        });
         let expired = c.token_expires <= t;
+        // After a key rotation, tokens issued before it are rejected.
+        let invalid = last_day
+            && self.plans.iter().any(|p| {
+                p.bug == Bug::Invalid && t >= d0 + p.trigger && c.token_issued < d0 + p.trigger
+            });
         // The rate limit rolls out over ten minutes, client by client.
         let rollout = (ci as i64).wrapping_mul(7_919) % 600 * SEC;
-        let rate_limited = storm && buggy && t >= d0 + MITIGATION + rollout;
+        let rate_limited = plan.is_some_and(|(_, _, _, m)| t >= d0 + m + rollout);
+        let loops_on = |bug: Bug| plan.is_some_and(|(_, b, tr, _)| b == bug && t >= d0 + tr);
 
         if t >= c.session_end && a != Action::Retry {
             return Ok(());
@@ -398,12 +507,13 @@ impl<'w> Sim<'w> {
                 if status == 200 {
                     let c = &mut self.clients[ci];
                     c.token_expires = t + TOKEN_LIFETIME;
+                    c.token_issued = t;
                     c.looping = false;
                     c.attempt = 0;
                     // Healthy clients refresh proactively; the buggy
                     // versions rely on the 401 instead.
                     let jitter = self.rng.random_range(0..60 * SEC);
-                    if !buggy && kind != Kind::Web {
+                    if !relies_on_401 && kind != Kind::Web {
                         self.schedule(t + TOKEN_LIFETIME - 5 * MIN + jitter, ci, Action::Refresh);
                     }
                     self.schedule(t + 2 * SEC + jitter / 10, ci, Action::Heartbeat);
@@ -416,6 +526,9 @@ impl<'w> Sim<'w> {
                 let is_profile = a == Action::Profile;
                 if rate_limited && looping {
                     self.emit(t, ci, "GET", "/v1/session", 429, 0.001, "-")?;
+                    if let Some((p, ..)) = plan {
+                        self.plans[p].first_limit.get_or_insert(t);
+                    }
                     // The buggy client retries 429s on a fixed 5 s gap a few
                     // times, then surfaces an error; the user signs in later.
                     let c = &mut self.clients[ci];
@@ -434,18 +547,29 @@ impl<'w> Sim<'w> {
                     self.emit(t, ci, "GET", "/v1/session", 503, 0.002, "-")?;
                     return self.backoff(t, ci, a);
                 }
-                if expired {
-                    self.emit(t, ci, "GET", "/v1/session", 401, 0.004, "token_expired")?;
-                    if storm && buggy && t >= d0 + TRIGGER {
+                if invalid || expired {
+                    let (err, bug) = if invalid {
+                        ("invalid_token", Bug::Invalid)
+                    } else {
+                        ("token_expired", Bug::Expired)
+                    };
+                    self.emit(t, ci, "GET", "/v1/session", 401, 0.004, err)?;
+                    if loops_on(bug) {
                         let c = &mut self.clients[ci];
                         if !c.looping {
                             c.looping = true;
                             c.attempt = 0;
                         }
-                        self.first_loop.get_or_insert(t);
-                        *self.loop_minutes.entry(t.div_euclid(MIN)).or_default() += 1;
+                        let version = self.clients[ci].version;
+                        let p = &mut self.plans[plan.map(|(p, ..)| p).unwrap_or(0)];
+                        p.first_loop.get_or_insert(t);
+                        *p.looped.entry(version).or_default() += 1;
+                        *p.loop_minutes.entry(t.div_euclid(MIN)).or_default() += 1;
                         let gap = self.rng.random_range(300_000..900_000);
                         self.schedule(t + gap, ci, Action::Retry);
+                    } else if invalid {
+                        // Well-behaved: sign in again, then carry on.
+                        self.schedule(t + 300_000, ci, Action::Login);
                     } else {
                         // Well-behaved: refresh, then resend once.
                         self.schedule(t + 200_000, ci, Action::Refresh);
@@ -575,34 +699,53 @@ pub fn simulate(o: &SimOptions, out: &mut dyn Write) -> io::Result<Truth> {
     let d0 = EPOCH_DAY0 + (o.days as i64 - 1) * DAY;
     let mut episodes = Vec::new();
     match o.scenario {
-        Scenario::Storm => {
-            let peak_n = sim.loop_minutes.values().copied().max().unwrap_or(0);
-            let peak = sim
-                .loop_minutes
-                .iter()
-                .find(|(_, n)| **n == peak_n)
-                .map(|(m, _)| rfc3339(m * MIN));
-            // The storm is over once loop traffic stays under a tenth of its
-            // peak; stray single 401s later are not the storm.
-            let end = sim
-                .loop_minutes
-                .iter()
-                .filter(|(_, n)| **n * 10 >= peak_n)
-                .map(|(m, _)| (m + 1) * MIN)
-                .max();
-            episodes.push(TruthEpisode {
-                kind: "storm".into(),
-                start: rfc3339(sim.first_loop.unwrap_or(d0 + TRIGGER)),
-                peak,
-                mitigation: Some(rfc3339(d0 + MITIGATION)),
-                end: rfc3339(end.unwrap_or(d0 + MITIGATION)),
-                culprit: Some(TruthCulprit {
-                    app: "acme-desktop".into(),
-                    versions: BUGGY_VERSIONS.iter().map(|v| v.to_string()).collect(),
-                    token_state: "expired".into(),
-                    endpoint: "GET /v1/session".into(),
-                }),
-            });
+        Scenario::Storm | Scenario::Rotation | Scenario::TwoStorms => {
+            for p in &sim.plans {
+                let peak_n = p.loop_minutes.values().copied().max().unwrap_or(0);
+                let peak = p
+                    .loop_minutes
+                    .iter()
+                    .find(|(_, n)| **n == peak_n)
+                    .map(|(m, _)| rfc3339(m * MIN));
+                // The storm is over once loop traffic stays under a tenth of
+                // its peak; stray single 401s later are not the storm.
+                let end = p
+                    .loop_minutes
+                    .iter()
+                    .filter(|(_, n)| **n * 10 >= peak_n)
+                    .map(|(m, _)| (m + 1) * MIN)
+                    .max();
+                let (app, token_state) = match p.bug {
+                    Bug::Expired => ("acme-desktop", "expired"),
+                    Bug::Invalid => ("acme-mobile", "invalid"),
+                };
+                // Versions that looped for real: a minute of looping or more.
+                let mut versions: Vec<String> = p
+                    .looped
+                    .iter()
+                    .filter(|(_, n)| **n >= 60)
+                    .map(|(v, _)| v.to_string())
+                    .collect();
+                versions
+                    .sort_by(|a, b| crate::classify::Version(a).cmp(&crate::classify::Version(b)));
+                if versions.is_empty() {
+                    continue; // the bug never took hold: no storm in this log
+                }
+                episodes.push(TruthEpisode {
+                    kind: "storm".into(),
+                    start: rfc3339(p.first_loop.unwrap_or(d0 + p.trigger)),
+                    peak,
+                    // What the logs can show: the first 429 to the cohort.
+                    mitigation: Some(rfc3339(p.first_limit.unwrap_or(d0 + p.mitigation))),
+                    end: rfc3339(end.unwrap_or(d0 + p.mitigation)),
+                    culprit: Some(TruthCulprit {
+                        app: app.into(),
+                        versions,
+                        token_state: token_state.into(),
+                        endpoint: "GET /v1/session".into(),
+                    }),
+                });
+            }
         }
         Scenario::Outage => episodes.push(TruthEpisode {
             kind: "outage".into(),

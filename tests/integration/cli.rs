@@ -379,3 +379,126 @@ fn terminal_report_snapshot() {
     let s = String::from_utf8(out.stdout).unwrap();
     insta::assert_snapshot!("zanbil_tables", s);
 }
+
+fn sample() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
+#[test]
+fn readme_main_command_shows_the_storm() {
+    let s = sample();
+    let out = bin()
+        .arg("analyze")
+        .arg(s.join("incident"))
+        .arg("--config")
+        .arg(s.join("authstorm.toml"))
+        .env("COLUMNS", "160")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "Retry storms",
+        "storm ",
+        "desktop 4.2.0–4.2.3",
+        "expired-token retries on GET /v1/session, no backoff",
+        "peak ",
+        "mitigation: 429/403 answers begin",
+        "impact on everyone else",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn storms_subcommand_and_fail_on_storm() {
+    let s = sample().join("incident");
+    // Findings do not change the exit code unless asked.
+    bin().arg("storms").arg(&s).assert().success().stdout(
+        predicate::str::contains("Event timeline").and(predicate::str::contains("Cohorts").not()),
+    );
+    bin()
+        .arg("storms")
+        .arg(&s)
+        .arg("--fail-on-storm")
+        .assert()
+        .code(1);
+    bin()
+        .arg("analyze")
+        .arg(&s)
+        .arg("--fail-on-storm")
+        .assert()
+        .code(1);
+    let normal = data("real/zanbil-nginx-combined/shop_access.log");
+    bin()
+        .arg("storms")
+        .arg(&normal)
+        .arg("--fail-on-storm")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("none found"));
+
+    let r = run_json(&[s.to_str().unwrap()]);
+    let st = &r["storms"][0];
+    assert_eq!(st["kind"], "storm");
+    for k in [
+        "start",
+        "peak",
+        "mitigation",
+        "end",
+        "peak_rps",
+        "baseline_rps",
+        "amplification",
+        "culprits",
+        "impact",
+    ] {
+        assert!(!st[k].is_null(), "storm.{k}");
+    }
+    let c = &st["culprits"][0];
+    assert_eq!(c["app"], "acme-desktop");
+    assert_eq!(
+        c["versions"],
+        serde_json::json!(["4.2.0", "4.2.1", "4.2.2", "4.2.3"])
+    );
+    assert_eq!(c["token_state"], "expired");
+    for k in [
+        "endpoint",
+        "share_of_excess",
+        "retry_ratio",
+        "requests_per_client",
+        "backoff",
+    ] {
+        assert!(!c[k].is_null(), "culprit.{k}");
+    }
+    // Per-bucket retry figures in the timeline.
+    let b = r["timeline"]["buckets"].as_array().unwrap();
+    assert!(b.iter().any(|b| b["retry_ratio"].as_f64().unwrap() > 1.0));
+    assert!(b.iter().all(|b| !b["requests_per_client"].is_null()));
+}
+
+#[test]
+fn detect_thresholds_from_config() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("c.toml");
+    // An absurd z threshold: nothing is anomalous.
+    std::fs::write(&cfg, "[detect]\nz = 1000.0\nretry_window = \"30s\"\n").unwrap();
+    let r = run_json(&[
+        sample().join("incident").to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert_eq!(r["storms"].as_array().unwrap().len(), 0);
+    std::fs::write(&cfg, "[detect]\nbogus = 1\n").unwrap();
+    bin()
+        .arg("analyze")
+        .arg(sample().join("incident"))
+        .arg("--config")
+        .arg(&cfg)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bogus"));
+}

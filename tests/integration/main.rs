@@ -6,3 +6,4 @@ mod common;
 mod formats;
 mod parallel;
 mod real_logs;
+mod scenarios;
