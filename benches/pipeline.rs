@@ -1,0 +1,76 @@
+//! Micro benchmarks of the pipeline stages, and of what detection adds to
+//! a scan: `cargo bench`. Whole-process benchmarks against peer tools are
+//! in `scripts/bench.sh`.
+
+use std::hint::black_box;
+use std::io::Write;
+
+use authstorm::aggregate::Aggregate;
+use authstorm::analyze::{AnalyzeConfig, analyze};
+use authstorm::detect::{DetectConfig, detect};
+use authstorm::event::FieldMap;
+use authstorm::format::LineParser;
+use authstorm::scan::ScanOptions;
+use authstorm::simulate::{SimOptions, simulate};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+fn sample(lines: u64) -> (tempfile::TempDir, String, Vec<u8>) {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("storm.log");
+    let mut buf = Vec::new();
+    simulate(&SimOptions { lines, ..SimOptions::default() }, &mut buf).unwrap();
+    std::fs::File::create(&p).unwrap().write_all(&buf).unwrap();
+    (d, p.to_str().unwrap().to_string(), buf)
+}
+
+fn stages(c: &mut Criterion) {
+    let (_d, path, text) = sample(100_000);
+    let lines: Vec<&str> = std::str::from_utf8(&text).unwrap().lines().collect();
+    let fields = FieldMap::default();
+    let classifier = Default::default();
+
+    let mut g = c.benchmark_group("per_line");
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    g.bench_function("parse_combined", |b| {
+        b.iter(|| {
+            let mut p = LineParser::Clf;
+            lines.iter().filter(|l| p.parse(l).is_ok()).count()
+        })
+    });
+    g.bench_function("parse_map_classify_aggregate", |b| {
+        b.iter(|| {
+            let mut p = LineParser::Clf;
+            let mut agg = Aggregate::new(60_000_000, &[]);
+            for l in &lines {
+                if let Ok(rec) = p.parse(l) {
+                    let raw = fields.resolve(rec.record());
+                    if let Ok(e) = raw.normalize() {
+                        let c = authstorm::classify::Classifier::classify(&classifier, &e);
+                        agg.add(&e, &c);
+                    }
+                }
+            }
+            black_box(agg.requests())
+        })
+    });
+    g.finish();
+
+    // What detection adds: a full scan (with retry chains) vs detection on
+    // the cube that scan produced.
+    let cfg = AnalyzeConfig {
+        inputs: vec![path.clone()],
+        scan: ScanOptions::default(),
+        threads: Some(1),
+        detect: DetectConfig::default(),
+    };
+    let cube = analyze(&cfg).unwrap().cube;
+    let mut g = c.benchmark_group("analysis");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    g.bench_function("scan_and_report_1_thread", |b| b.iter(|| black_box(analyze(&cfg).unwrap().report.totals.requests)));
+    g.bench_function("detect_on_cube", |b| b.iter(|| black_box(detect(&cube, &DetectConfig::default()).len())));
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
