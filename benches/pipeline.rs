@@ -18,7 +18,14 @@ fn sample(lines: u64) -> (tempfile::TempDir, String, Vec<u8>) {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("storm.log");
     let mut buf = Vec::new();
-    simulate(&SimOptions { lines, ..SimOptions::default() }, &mut buf).unwrap();
+    simulate(
+        &SimOptions {
+            lines,
+            ..SimOptions::default()
+        },
+        &mut buf,
+    )
+    .unwrap();
     std::fs::File::create(&p).unwrap().write_all(&buf).unwrap();
     (d, p.to_str().unwrap().to_string(), buf)
 }
@@ -67,8 +74,12 @@ fn stages(c: &mut Criterion) {
     let mut g = c.benchmark_group("analysis");
     g.sample_size(10);
     g.throughput(Throughput::Elements(lines.len() as u64));
-    g.bench_function("scan_and_report_1_thread", |b| b.iter(|| black_box(analyze(&cfg).unwrap().report.totals.requests)));
-    g.bench_function("detect_on_cube", |b| b.iter(|| black_box(detect(&cube, &DetectConfig::default()).len())));
+    g.bench_function("scan_and_report_1_thread", |b| {
+        b.iter(|| black_box(analyze(&cfg).unwrap().report.totals.requests))
+    });
+    g.bench_function("detect_on_cube", |b| {
+        b.iter(|| black_box(detect(&cube, &DetectConfig::default()).len()))
+    });
     g.finish();
 }
 

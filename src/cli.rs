@@ -37,6 +37,8 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Only the retry storms, surges and outages (fast summary for alerting).
     Storms(AnalyzeArgs),
+    /// Write the postmortem files (plots, report.html/.md, CSV, Parquet) to --out.
+    Report(AnalyzeArgs),
     /// Write synthetic auth-service access logs with ground truth.
     Simulate(SimulateArgs),
 }
@@ -114,6 +116,10 @@ pub struct AnalyzeArgs {
     /// Exit with status 1 when a retry storm is found.
     #[arg(long)]
     pub fail_on_storm: bool,
+    /// Write plots (PNG, SVG), report.html, report.md, CSV, storms.json and
+    /// cube.parquet into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -276,7 +282,17 @@ fn terminal_width() -> Option<u16> {
     None
 }
 
-pub fn run_analyze(a: AnalyzeArgs, only_storms: bool) -> Result<Exit> {
+#[derive(Clone, Copy, PartialEq)]
+pub enum View {
+    All,
+    Storms,
+    Report,
+}
+
+pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
+    if view == View::Report && a.out.is_none() {
+        bail!("authstorm report needs --out DIR");
+    }
     let file = match &a.config {
         Some(p) => FileConfig::load(p)?,
         None => FileConfig::default(),
@@ -287,6 +303,23 @@ pub fn run_analyze(a: AnalyzeArgs, only_storms: bool) -> Result<Exit> {
         let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         serde_json::to_writer(BufWriter::new(f), &analysis.cube)
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(dir) = &a.out {
+        let command: Vec<String> = std::env::args().collect();
+        let written = authstorm::export::write_all(
+            dir,
+            &analysis.report,
+            &analysis.cube,
+            tz,
+            &command.join(" "),
+        )
+        .with_context(|| format!("writing {}", dir.display()))?;
+        if view == View::Report {
+            for p in written {
+                println!("{}", p.display());
+            }
+            return Ok(finding_exit(&a, &analysis.report));
+        }
     }
     let json_to_stdout = a.json.as_deref() == Some("-");
     if let Some(path) = &a.json {
@@ -308,23 +341,23 @@ pub fn run_analyze(a: AnalyzeArgs, only_storms: bool) -> Result<Exit> {
             ..TableOptions::default()
         };
         let mut w = BufWriter::new(stdout.lock());
-        if only_storms {
+        if view == View::Storms {
             render_storms(&analysis.report, &opts, &mut w)?;
         } else {
             render(&analysis.report, &opts, &mut w)?;
         }
         w.flush()?;
     }
-    let storm = analysis
-        .report
-        .storms
-        .iter()
-        .any(|s| s.kind == StormKind::Storm);
-    Ok(if a.fail_on_storm && storm {
+    Ok(finding_exit(&a, &analysis.report))
+}
+
+fn finding_exit(a: &AnalyzeArgs, r: &authstorm::report::Report) -> Exit {
+    let storm = r.storms.iter().any(|s| s.kind == StormKind::Storm);
+    if a.fail_on_storm && storm {
         Exit::Findings
     } else {
         Exit::Success
-    })
+    }
 }
 
 pub fn run_simulate(s: SimulateArgs) -> Result<Exit> {

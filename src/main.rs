@@ -31,8 +31,9 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Analyze(a) => cli::run_analyze(a, false),
-        Command::Storms(a) => cli::run_analyze(a, true),
+        Command::Analyze(a) => cli::run_analyze(a, cli::View::All),
+        Command::Storms(a) => cli::run_analyze(a, cli::View::Storms),
+        Command::Report(a) => cli::run_analyze(a, cli::View::Report),
         Command::Simulate(s) => cli::run_simulate(s),
     };
     match result {

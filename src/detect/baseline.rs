@@ -22,11 +22,15 @@ pub struct Params {
     pub z: f64,
     /// An anomalous bucket must also exceed the forecast by this ratio.
     pub min_ratio: f64,
+    /// ... and hold at least this many requests (z-scores of tiny counts mean little).
+    pub min_count: f64,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Scan {
     pub forecast: Vec<f64>,
+    /// Robust scale (one "sigma") of each forecast.
+    pub scale: Vec<f64>,
     pub z: Vec<f64>,
     pub anomalous: Vec<bool>,
 }
@@ -119,6 +123,7 @@ pub fn scan(x: &[f64], grid: &Grid, p: &Params) -> Scan {
     let n = x.len();
     let mut s = Scan {
         forecast: vec![0.0; n],
+        scale: vec![0.0; n],
         z: vec![0.0; n],
         anomalous: vec![false; n],
     };
@@ -128,8 +133,9 @@ pub fn scan(x: &[f64], grid: &Grid, p: &Params) -> Scan {
         }
         if let Some((f, scale)) = forecast(x, grid, &s.anomalous, i, p) {
             s.forecast[i] = f;
+            s.scale[i] = scale;
             s.z[i] = (x[i] - f) / scale;
-            s.anomalous[i] = s.z[i] >= p.z && x[i] >= p.min_ratio * f + 2.0;
+            s.anomalous[i] = s.z[i] >= p.z && x[i] >= p.min_ratio * f + 2.0 && x[i] >= p.min_count;
         } else {
             s.forecast[i] = x[i];
         }
@@ -201,6 +207,7 @@ mod tests {
         window: 30,
         z: 3.5,
         min_ratio: 1.25,
+        min_count: 10.0,
     };
 
     #[test]
@@ -259,6 +266,14 @@ mod tests {
         let obs = vec![true; 50];
         assert_eq!(cusum_onset(&z, &obs, 0, 49), Some(20));
         assert_eq!(cusum_onset(&[0.0; 10], &[true; 10], 0, 9), None);
+    }
+
+    #[test]
+    fn tiny_counts_are_not_news() {
+        let x: Vec<f64> = (0..100)
+            .map(|i| if (50..53).contains(&i) { 6.0 } else { 0.0 })
+            .collect();
+        assert!(runs(&scan(&x, &grid(100), &P), &grid(100), 3).is_empty());
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct DetectConfig {
     pub baseline_buckets: usize,
     /// Minimum excess ratio over the forecast for an anomalous bucket.
     pub min_ratio: f64,
+    /// Minimum requests in an anomalous bucket.
+    pub min_bucket_requests: f64,
     /// Retry ratio (retries / originals) of a retry signature (Google SRE's 10% budget).
     pub retry_ratio: f64,
     /// Requests-per-client amplification of a retry signature.
@@ -73,6 +75,7 @@ impl Default for DetectConfig {
             min_buckets: 3,
             baseline_buckets: 30,
             min_ratio: 1.25,
+            min_bucket_requests: 10.0,
             retry_ratio: 0.10,
             amplification: 3.0,
             attempts_per_op: 4.0,
@@ -256,6 +259,7 @@ pub fn detect(cube: &Cube, cfg: &DetectConfig) -> Vec<Storm> {
             window: cfg.baseline_buckets,
             z: cfg.z,
             min_ratio: cfg.min_ratio,
+            min_count: cfg.min_bucket_requests,
         },
         by_bucket,
     };

@@ -2,6 +2,7 @@
 //! reports. Its JSON form (schema `authstorm/report/v1`) is the contract
 //! for scripts; [`table`] renders it for the terminal.
 
+pub mod postmortem;
 pub mod table;
 
 use std::collections::BTreeMap;

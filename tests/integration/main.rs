@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod formats;
+mod outputs;
 mod parallel;
 mod real_logs;
 mod scenarios;

@@ -1,0 +1,696 @@
+//! Plots for postmortems (plotters, PNG and SVG): the incident timeline,
+//! the cohorts, and the retry behaviour of the culprit against the rest.
+//! Text is drawn with an embedded open-licence font (DejaVu Sans), so
+//! images render the same on machines without any system fonts. Colours
+//! are the Okabe–Ito palette, which stays distinct for colour-blind readers.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use plotters::coord::Shift;
+use plotters::coord::types::RangedDateTime;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::aggregate::{CellKey, Cube};
+use crate::classify::TokenState;
+use crate::detect::{Storm, StormKind, baseline};
+use crate::error::{Error, Result};
+use crate::report::{BucketRow, Report};
+use crate::time::{DisplayTz, MICROS_PER_SEC, Micros};
+
+static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+const FAMILY: &str = "sans-serif";
+
+pub const SIZE: (u32, u32) = (1400, 900);
+
+const ORANGE: RGBColor = RGBColor(230, 159, 0);
+const SKY: RGBColor = RGBColor(86, 180, 233);
+const GREEN: RGBColor = RGBColor(0, 158, 115);
+const YELLOW: RGBColor = RGBColor(240, 228, 66);
+const BLUE: RGBColor = RGBColor(0, 114, 178);
+const VERMILLION: RGBColor = RGBColor(213, 94, 0);
+const PURPLE: RGBColor = RGBColor(204, 121, 167);
+const GREY: RGBColor = RGBColor(120, 120, 120);
+
+fn token_colour(t: TokenState) -> RGBColor {
+    match t {
+        TokenState::Valid => BLUE,
+        TokenState::Expired => VERMILLION,
+        TokenState::Invalid => ORANGE,
+        TokenState::Missing => PURPLE,
+        TokenState::Unknown => GREY,
+    }
+}
+
+fn register_font() -> Result<()> {
+    static ONCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *ONCE
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(
+            "the embedded plot font cannot be loaded".into(),
+        ))
+    }
+}
+
+fn err<E: std::fmt::Debug>(what: &str) -> impl Fn(E) -> Error + '_ {
+    move |e| Error::Invalid(format!("drawing {what}: {e:?}"))
+}
+
+/// What the plots are drawn from.
+pub struct PlotInput<'a> {
+    pub report: &'a Report,
+    pub cube: &'a Cube,
+    pub tz: DisplayTz,
+}
+
+/// The time window plotted: around the episodes when there are any.
+fn window(r: &Report) -> Vec<&BucketRow> {
+    let span = r.storms.iter().fold(None, |acc: Option<(i64, i64)>, s| {
+        let (a, b) = (
+            s.times.start - 2 * 3600 * MICROS_PER_SEC,
+            s.times.end + 3600 * MICROS_PER_SEC,
+        );
+        Some(acc.map_or((a, b), |(x, y)| (x.min(a), y.max(b))))
+    });
+    r.timeline
+        .buckets
+        .iter()
+        .filter(|b| span.is_none_or(|(a, z)| b.start_us >= a && b.start_us < z))
+        .collect()
+}
+
+fn int_label(v: &f64) -> String {
+    if v.abs() >= 1000.0 {
+        crate::report::table::thousands(v.round() as u64)
+    } else if v.fract().abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
+}
+
+fn time_fmt(span_us: i64) -> &'static str {
+    if span_us <= 36 * 3600 * MICROS_PER_SEC {
+        "%H:%M"
+    } else if span_us <= 8 * 86_400 * MICROS_PER_SEC {
+        "%m-%d %H:%M"
+    } else {
+        "%Y-%m-%d"
+    }
+}
+
+/// Writes timeline, cohorts and retries as PNG and SVG into `dir`.
+pub fn write_plots(dir: &Path, input: &PlotInput) -> Result<Vec<PathBuf>> {
+    register_font()?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut out = Vec::new();
+    for name in ["timeline", "cohorts", "retries"] {
+        let png = dir.join(format!("{name}.png"));
+        let svg = dir.join(format!("{name}.svg"));
+        {
+            let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+            draw(name, &root, input)?;
+            root.present().map_err(err(name))?;
+        }
+        {
+            let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+            draw(name, &root, input)?;
+            root.present().map_err(err(name))?;
+        }
+        out.push(png);
+        out.push(svg);
+    }
+    Ok(out)
+}
+
+/// One plot as an SVG string (for inlining in the HTML report).
+pub fn svg_string(name: &str, input: &PlotInput) -> Result<String> {
+    register_font()?;
+    let mut s = String::new();
+    {
+        let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
+        draw(name, &root, input)?;
+        root.present().map_err(err(name))?;
+    }
+    Ok(s)
+}
+
+fn draw<DB: DrawingBackend>(
+    name: &str,
+    root: &DrawingArea<DB, Shift>,
+    input: &PlotInput,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err(name))?;
+    match name {
+        "timeline" => timeline(root, input),
+        "cohorts" => cohorts(root, input),
+        _ => retries(root, input),
+    }
+    .map_err(err(name))
+}
+
+type DResult<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn dt(t: Micros) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_micros(t).unwrap_or_default()
+}
+
+fn title_range(input: &PlotInput, rows: &[&BucketRow]) -> String {
+    match (rows.first(), rows.last()) {
+        (Some(a), Some(b)) => format!(
+            "{} – {} {}",
+            input.tz.format(a.start_us, "%Y-%m-%d %H:%M"),
+            input.tz.format(
+                b.start_us + input.report.timeline.bucket_seconds as i64 * MICROS_PER_SEC,
+                if a.start_us / 86_400_000_000 == b.start_us / 86_400_000_000 {
+                    "%H:%M"
+                } else {
+                    "%Y-%m-%d %H:%M"
+                }
+            ),
+            input.tz.name()
+        ),
+        _ => "no data".into(),
+    }
+}
+
+type TimeAxis = RangedDateTime<DateTime<Utc>>;
+
+fn shade_storms<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<TimeAxis, plotters::coord::types::RangedCoordf64>>,
+    storms: &[Storm],
+    ymax: f64,
+    labels: bool,
+    tz: DisplayTz,
+) -> DResult<DB> {
+    for s in storms {
+        let colour = match s.kind {
+            StormKind::Storm => VERMILLION,
+            StormKind::Outage => PURPLE,
+            StormKind::Surge => ORANGE,
+        };
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(dt(s.times.start), 0.0), (dt(s.times.end), ymax)],
+            colour.mix(0.10).filled(),
+        )))?;
+        let mut marks = vec![
+            ("start", s.times.start),
+            ("peak", s.times.peak),
+            ("end", s.times.end),
+        ];
+        if let Some(m) = s.times.mitigation {
+            marks.push(("mitigation", m));
+        }
+        marks.sort_by_key(|m| m.1);
+        for (i, (label, t)) in marks.iter().enumerate() {
+            let x = dt(*t);
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(x, 0.0), (x, ymax)],
+                colour.stroke_width(2),
+            )))?;
+            if labels {
+                // Staggered rows, so markers minutes apart stay readable.
+                let y = ymax * (0.97 - 0.065 * (i % 4) as f64);
+                let text = format!("{label} {}", tz.format(*t, "%H:%M"));
+                let style = (FAMILY, 17).into_font().color(&colour);
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((x, y)) + Text::new(text, (5, 0), style),
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DResult<DB> {
+    let r = input.report;
+    let rows = window(r);
+    let bucket = r.timeline.bucket_seconds;
+    let title = format!(
+        "Requests per {} by token state, errors and latency — {}",
+        per_label(bucket),
+        title_range(input, &rows)
+    );
+    let root = root.titled(&title, (FAMILY, 26))?;
+    let (top, rest) = root.split_vertically((55).percent());
+    let (mid, bottom) = rest.split_vertically((50).percent());
+    let (t0, t1) = match (rows.first(), rows.last()) {
+        (Some(a), Some(b)) => (a.start_us, b.start_us + bucket as i64 * MICROS_PER_SEC),
+        _ => (0, MICROS_PER_SEC),
+    };
+    let (x0, x1) = (dt(t0), dt(t1));
+    let fmt = time_fmt(t1 - t0);
+    let tz = input.tz;
+    let xfmt = move |x: &DateTime<Utc>| tz.format(x.timestamp_micros(), fmt);
+
+    // Panel 1: stacked requests by token state, the baseline band, episodes.
+    let total: Vec<f64> = rows.iter().map(|b| b.requests as f64).collect();
+    let grid = baseline::Grid {
+        observed: rows
+            .iter()
+            .map(|b| b.requests + b.health_checks > 0)
+            .collect(),
+        day: None,
+    };
+    let scan = baseline::scan(
+        &total,
+        &grid,
+        &baseline::Params {
+            window: 30,
+            z: 3.5,
+            min_ratio: 1.25,
+            min_count: 10.0,
+        },
+    );
+    let ymax = total.iter().cloned().fold(1.0, f64::max) * 1.15;
+    let mut chart = ChartBuilder::on(&top)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, 0.0..ymax)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&xfmt)
+        .y_label_formatter(&int_label)
+        .y_desc(format!("requests / {}", per_label(bucket)))
+        .label_style((FAMILY, 15))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    let mut below = vec![0.0; rows.len()];
+    for t in TokenState::ALL {
+        let vals: Vec<f64> = rows
+            .iter()
+            .map(|b| *b.by_token_state.get(&t).unwrap_or(&0) as f64)
+            .collect();
+        if vals.iter().all(|v| *v == 0.0) {
+            continue;
+        }
+        let upper: Vec<f64> = below.iter().zip(&vals).map(|(a, b)| a + b).collect();
+        let pts: Vec<(DateTime<Utc>, f64)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (dt(b.start_us), upper[i]))
+            .chain(
+                rows.iter()
+                    .enumerate()
+                    .rev()
+                    .map(|(i, b)| (dt(b.start_us), below[i])),
+            )
+            .collect();
+        let c = token_colour(t);
+        chart
+            .draw_series(std::iter::once(Polygon::new(pts, c.mix(0.75).filled())))?
+            .label(t.name())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled()));
+        below = upper;
+    }
+    let band: Vec<(DateTime<Utc>, f64)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (dt(b.start_us), scan.forecast[i] + 3.5 * scan.scale[i]))
+        .collect();
+    chart
+        .draw_series(LineSeries::new(
+            rows.iter()
+                .enumerate()
+                .map(|(i, b)| (dt(b.start_us), scan.forecast[i])),
+            BLACK.stroke_width(2),
+        ))?
+        .label("baseline")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(band, BLACK.mix(0.5).stroke_width(1)))?
+        .label("baseline + 3.5 σ")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.mix(0.5)));
+    shade_storms(&mut chart, &r.storms, ymax, true, tz)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FAMILY, 15))
+        .draw()?;
+
+    // Panel 2: failures.
+    let lines: [(&str, RGBColor, Box<dyn Fn(&BucketRow) -> u64>); 4] = [
+        ("401", VERMILLION, Box::new(|b| b.status_401)),
+        ("429", GREEN, Box::new(|b| b.status_429)),
+        (
+            "5xx",
+            PURPLE,
+            Box::new(|b| *b.by_status_class.get("5xx").unwrap_or(&0)),
+        ),
+        ("timeouts (408/499/504)", ORANGE, Box::new(|b| b.timeouts)),
+    ];
+    let emax = rows
+        .iter()
+        .map(|b| lines.iter().map(|(_, _, f)| f(b)).max().unwrap_or(0))
+        .max()
+        .unwrap_or(0) as f64
+        * 1.15
+        + 1.0;
+    let mut chart = ChartBuilder::on(&mid)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, 0.0..emax)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&xfmt)
+        .y_label_formatter(&int_label)
+        .y_desc(format!("responses / {}", per_label(bucket)))
+        .label_style((FAMILY, 15))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    for (name, c, f) in &lines {
+        let c = *c;
+        chart
+            .draw_series(LineSeries::new(
+                rows.iter().map(|b| (dt(b.start_us), f(b) as f64)),
+                c.stroke_width(2),
+            ))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
+    }
+    shade_storms(&mut chart, &r.storms, emax, false, tz)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FAMILY, 15))
+        .draw()?;
+
+    // Panel 3: latency p95.
+    let lmax = rows
+        .iter()
+        .filter_map(|b| b.p95_latency_ms)
+        .fold(1.0, f64::max)
+        * 1.15;
+    let mut chart = ChartBuilder::on(&bottom)
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, 0.0..lmax)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&xfmt)
+        .y_label_formatter(&int_label)
+        .x_desc(format!("time ({})", tz.name()))
+        .y_desc("p95 latency (ms)")
+        .label_style((FAMILY, 15))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            rows.iter()
+                .filter_map(|b| b.p95_latency_ms.map(|l| (dt(b.start_us), l))),
+            SKY.stroke_width(2),
+        ))?
+        .label("p95 latency, all client traffic")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], SKY.stroke_width(3)));
+    shade_storms(&mut chart, &r.storms, lmax, false, tz)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FAMILY, 15))
+        .draw()?;
+    Ok(())
+}
+
+fn per_label(bucket: u64) -> String {
+    match bucket {
+        60 => "minute".into(),
+        3600 => "hour".into(),
+        s => humantime::format_duration(std::time::Duration::from_secs(s)).to_string(),
+    }
+}
+
+/// Is this cohort part of the first storm's top culprit?
+fn is_culprit(r: &Report, app: &str, version: &str, t: TokenState) -> bool {
+    r.storms
+        .iter()
+        .filter(|s| s.kind == StormKind::Storm)
+        .flat_map(|s| s.culprits.first())
+        .any(|c| {
+            c.app.as_deref().is_none_or(|a| a == app)
+                && (c.versions.is_empty() || c.versions.iter().any(|v| v == version))
+                && c.token_state.is_none_or(|x| x == t)
+        })
+}
+
+fn cohorts<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DResult<DB> {
+    let r = input.report;
+    let top: Vec<_> = r.cohorts.iter().take(14).collect();
+    let title = format!(
+        "Requests and distinct clients per app × version × token state — {}",
+        title_range(
+            input,
+            &r.timeline
+                .buckets
+                .iter()
+                .filter(|b| b.requests > 0)
+                .collect::<Vec<_>>()
+        )
+    );
+    let root = root.titled(&title, (FAMILY, 26))?;
+    let n = top.len().max(1) as f64;
+    let xmax = top.iter().map(|c| c.requests).max().unwrap_or(1) as f64 * 1.25;
+    let names: Vec<String> = top
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} · {}",
+                crate::report::table::sanitize(&c.app),
+                crate::report::table::sanitize(if c.version.is_empty() {
+                    "-"
+                } else {
+                    &c.version
+                }),
+                c.token_state.name()
+            )
+        })
+        .collect();
+    let yfmt = |y: &f64| {
+        let i = (n - 1.0 - y.round()) as isize;
+        if i >= 0 && (i as usize) < names.len() && (y - y.round()).abs() < 0.01 {
+            names[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    let mut chart = ChartBuilder::on(&root)
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(330)
+        .build_cartesian_2d(0.0..xmax, -0.6..(n - 0.4))?;
+    chart
+        .configure_mesh()
+        .y_labels(top.len().max(1))
+        .y_label_formatter(&yfmt)
+        .x_desc("requests (bar) — distinct clients (label)")
+        .x_label_formatter(&int_label)
+        .label_style((FAMILY, 15))
+        .light_line_style(WHITE.mix(0.0))
+        .disable_y_mesh()
+        .draw()?;
+    let culprit_seen = top
+        .iter()
+        .any(|c| is_culprit(r, &c.app, &c.version, c.token_state));
+    for (i, c) in top.iter().enumerate() {
+        let y = n - 1.0 - i as f64;
+        let hit = is_culprit(r, &c.app, &c.version, c.token_state);
+        let colour = if hit { VERMILLION } else { BLUE };
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(0.0, y - 0.35), (c.requests as f64, y + 0.35)],
+            colour.mix(if hit { 0.9 } else { 0.6 }).filled(),
+        )))?;
+        chart.draw_series(std::iter::once(Text::new(
+            format!(
+                "{} req · {} clients",
+                crate::report::table::thousands(c.requests),
+                crate::report::table::thousands(c.clients)
+            ),
+            (c.requests as f64 + xmax * 0.01, y + 0.15),
+            (FAMILY, 14).into_font(),
+        )))?;
+    }
+    if culprit_seen {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, -10.0), (0.0, -10.0)],
+                VERMILLION.filled(),
+            )))?
+            .label("storm culprit")
+            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], VERMILLION.filled()));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FAMILY, 15))
+            .draw()?;
+    }
+    Ok(())
+}
+
+fn retries<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DResult<DB> {
+    let r = input.report;
+    let cube = input.cube;
+    let rows = window(r);
+    let bucket = r.timeline.bucket_seconds;
+    let lead = r
+        .storms
+        .iter()
+        .find(|s| s.kind == StormKind::Storm)
+        .and_then(|s| s.culprits.first());
+    let who = lead
+        .map(crate::report::table::culprit_name)
+        .unwrap_or_else(|| "all client traffic".into());
+    let title = format!(
+        "Retries: {who} vs everyone else — {}",
+        title_range(input, &rows)
+    );
+    let root = root.titled(&title, (FAMILY, 22))?;
+    let (top, bottom) = root.split_vertically((50).percent());
+    let in_lead = |k: &CellKey| {
+        lead.is_some_and(|c| {
+            c.app.as_deref().is_none_or(|a| a == k.app)
+                && (c.versions.is_empty() || c.versions.iter().any(|v| *v == k.version))
+                && c.token_state.is_none_or(|t| t == k.token_state)
+                && c.endpoint.as_deref().is_none_or(|e| e == k.endpoint)
+        })
+    };
+    // Per bucket: (requests, retries, clients) for the culprit and the rest.
+    let bu = cube.bucket_us();
+    let first = rows.first().map(|b| b.start_us / bu).unwrap_or(0);
+    let mut acc = vec![
+        [
+            (0u64, 0u64, Vec::<u64>::new()),
+            (0u64, 0u64, Vec::<u64>::new())
+        ];
+        rows.len()
+    ];
+    for (k, c) in &cube.cells {
+        let i = k.bucket - first;
+        if i < 0 || i as usize >= rows.len() {
+            continue;
+        }
+        let side = &mut acc[i as usize][usize::from(!in_lead(k))];
+        side.0 += c.requests;
+        side.1 += c.retries;
+        side.2 = crate::aggregate::cube::union(&side.2, &c.clients);
+    }
+    let ratio = |(req, ret, _): &(u64, u64, Vec<u64>)| {
+        if req > ret {
+            *ret as f64 / (*req - *ret) as f64
+        } else if *ret > 0 {
+            *ret as f64
+        } else {
+            0.0
+        }
+    };
+    let rpc = |(req, _, cl): &(u64, u64, Vec<u64>)| {
+        if cl.is_empty() {
+            0.0
+        } else {
+            *req as f64 / cl.len() as f64
+        }
+    };
+    let (t0, t1) = match (rows.first(), rows.last()) {
+        (Some(a), Some(b)) => (a.start_us, b.start_us + bucket as i64 * MICROS_PER_SEC),
+        _ => (0, MICROS_PER_SEC),
+    };
+    let (x0, x1) = (dt(t0), dt(t1));
+    let fmt = time_fmt(t1 - t0);
+    let tz = input.tz;
+    let xfmt = move |x: &DateTime<Utc>| tz.format(x.timestamp_micros(), fmt);
+    let sides: Vec<(&str, RGBColor, usize)> = if lead.is_some() {
+        vec![("culprit", VERMILLION, 0), ("everyone else", BLUE, 1)]
+    } else {
+        vec![("all clients", BLUE, 1)]
+    };
+
+    // Both measures span orders of magnitude in a storm: log scales, and
+    // buckets without traffic on a side are left out rather than drawn as 0.
+    for (panel, area, f, ylabel, floor) in [
+        (
+            0,
+            &top,
+            &ratio as &dyn Fn(&(u64, u64, Vec<u64>)) -> f64,
+            "retry ratio (retries / originals), log",
+            0.01,
+        ),
+        (
+            1,
+            &bottom,
+            &rpc as &dyn Fn(&(u64, u64, Vec<u64>)) -> f64,
+            "requests per client per bucket, log",
+            0.5,
+        ),
+    ] {
+        let ymax = acc
+            .iter()
+            .flat_map(|a| sides.iter().map(move |s| f(&a[s.2])))
+            .fold(1.0, f64::max)
+            * 2.0;
+        let mut chart = ChartBuilder::on(area)
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x0..x1, (floor..ymax).log_scale().base(10.0))?;
+        let mut mesh = chart.configure_mesh();
+        mesh.x_label_formatter(&xfmt)
+            .y_label_formatter(&int_label)
+            .y_desc(ylabel)
+            .label_style((FAMILY, 15))
+            .light_line_style(WHITE.mix(0.0));
+        if panel == 1 {
+            mesh.x_desc(format!("time ({})", tz.name()));
+        }
+        mesh.draw()?;
+        for (name, c, side) in &sides {
+            let c = *c;
+            let pts: Vec<(DateTime<Utc>, f64)> = rows
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| acc[*i][*side].0 > 0)
+                .map(|(i, b)| (dt(b.start_us), f(&acc[i][*side]).max(floor)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3))
+                });
+        }
+        if panel == 0 {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x0, 0.1), (x1, 0.1)],
+                    YELLOW.stroke_width(2),
+                )))?
+                .label("retry budget 0.10 (Google SRE)")
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], YELLOW.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FAMILY, 15))
+            .draw()?;
+    }
+    Ok(())
+}

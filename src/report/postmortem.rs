@@ -1,0 +1,547 @@
+//! The postmortem document: one content model rendered to a self-contained
+//! `report.html` (inline SVG and CSS, nothing fetched, no script) and to a
+//! `report.md` that references the PNGs. Every string from a log is escaped
+//! for its output, so a user agent like `<script>` stays text.
+
+use std::fmt::Write as _;
+
+use super::Report;
+use super::table::{culprit_name, event_lines, sanitize, thousands};
+use crate::detect::StormKind;
+use crate::time::DisplayTz;
+
+/// A table: headers and rows of plain (unescaped) text.
+pub struct Table {
+    pub title: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+pub struct Doc {
+    pub title: String,
+    pub summary: Vec<String>,
+    pub events: Vec<(String, String)>,
+    pub storms: Table,
+    pub cohorts: Table,
+    pub endpoints: Table,
+    pub quality: Table,
+    pub examples: Vec<(String, u64, String, String)>,
+    pub command: String,
+    pub inputs: Vec<String>,
+}
+
+fn pct(a: u64, b: u64) -> String {
+    if b == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", a as f64 * 100.0 / b as f64)
+    }
+}
+
+pub fn build(r: &Report, tz: DisplayTz, command: &str) -> Doc {
+    let start = r.input.time_range.start.clone().unwrap_or_default();
+    let end = r.input.time_range.end.clone().unwrap_or_default();
+    let fmt = |t: i64| tz.format(t, "%Y-%m-%d %H:%M");
+    let mut summary = Vec::new();
+    let storms: Vec<_> = r
+        .storms
+        .iter()
+        .filter(|s| s.kind == StormKind::Storm)
+        .collect();
+    summary.push(format!(
+        "{} requests from {} clients in {} files, {} to {} ({}); {} lines, {} skipped.",
+        thousands(r.totals.requests),
+        thousands(r.totals.clients),
+        r.input.files.len(),
+        start,
+        end,
+        "UTC",
+        thousands(r.input.lines),
+        thousands(r.input.skipped)
+    ));
+    if storms.is_empty() {
+        summary.push(match r.storms.len() {
+            0 => "No retry storm, surge or outage was found.".into(),
+            n => format!("No retry storm was found; {n} other episode(s) are listed below."),
+        });
+    }
+    for s in &storms {
+        let who = s
+            .culprits
+            .first()
+            .map(culprit_name)
+            .unwrap_or_else(|| "an unknown cohort".into());
+        let share = s
+            .culprits
+            .first()
+            .map(|c| c.share_of_excess * 100.0)
+            .unwrap_or(0.0);
+        let mut p = format!(
+            "A retry storm from {who} ran from {} to {} {}, peaking at {:.1} req/s ({:.1}× the baseline of {:.1} req/s) at {}; that cohort explains {share:.0}% of the excess traffic",
+            fmt(s.times.start),
+            if s.ongoing {
+                "the end of the logs".to_string()
+            } else {
+                tz.format(s.times.end, "%H:%M")
+            },
+            tz.name(),
+            s.peak_rps,
+            if s.baseline_rps > 0.0 {
+                s.peak_rps / s.baseline_rps
+            } else {
+                0.0
+            },
+            s.baseline_rps,
+            tz.format(s.times.peak, "%H:%M"),
+        );
+        if let Some(a) = s.amplification {
+            let _ = write!(
+                p,
+                ", and its clients sent {a:.1}× as many requests each as before"
+            );
+        }
+        p.push('.');
+        if let Some(m) = s.times.mitigation {
+            let _ = write!(
+                p,
+                " Rate limiting (429/403) reached it at {}.",
+                tz.format(m, "%H:%M")
+            );
+        }
+        let i = &s.impact;
+        let _ = write!(
+            p,
+            " Everyone else: {} of {} login attempts timed out and {} failed; 5xx went from {:.1}% to {:.1}%",
+            thousands(i.login_timeouts),
+            thousands(i.login_attempts),
+            thousands(i.login_failures),
+            i.error_5xx_share_before * 100.0,
+            i.error_5xx_share_during * 100.0
+        );
+        if let (Some(b), Some(d)) = (i.p95_latency_ms_before, i.p95_latency_ms_during) {
+            let _ = write!(p, " and p95 latency from {b:.0} ms to {d:.0} ms");
+        }
+        p.push('.');
+        summary.push(p);
+    }
+    let tfmt = if start.get(..10) == end.get(..10) {
+        "%H:%M"
+    } else {
+        "%m-%d %H:%M"
+    };
+    let events = r
+        .storms
+        .iter()
+        .flat_map(|s| {
+            event_lines(s)
+                .into_iter()
+                .map(move |(t, l)| (tz.format(t, tfmt), l))
+        })
+        .collect();
+    let storms_t = Table {
+        title: "Storms, surges and outages".into(),
+        headers: [
+            "kind",
+            "start",
+            "peak",
+            "mitigation",
+            "end",
+            "peak req/s",
+            "baseline req/s",
+            "per-client ×",
+            "culprit",
+            "share",
+            "retry ratio",
+            "backoff",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .storms
+            .iter()
+            .map(|s| {
+                let c = s.culprits.first();
+                vec![
+                    format!("{:?}", s.kind).to_lowercase(),
+                    fmt(s.times.start),
+                    tz.format(s.times.peak, "%H:%M"),
+                    s.times
+                        .mitigation
+                        .map(|m| tz.format(m, "%H:%M"))
+                        .unwrap_or_else(|| "-".into()),
+                    if s.ongoing {
+                        "ongoing".into()
+                    } else {
+                        tz.format(s.times.end, "%H:%M")
+                    },
+                    format!("{:.1}", s.peak_rps),
+                    format!("{:.1}", s.baseline_rps),
+                    s.amplification
+                        .map(|a| format!("{a:.1}"))
+                        .unwrap_or_else(|| "-".into()),
+                    c.map(culprit_name).unwrap_or_else(|| "-".into()),
+                    c.map(|c| format!("{:.0}%", c.share_of_excess * 100.0))
+                        .unwrap_or_default(),
+                    c.map(|c| format!("{:.2}", c.retry_ratio))
+                        .unwrap_or_default(),
+                    c.map(|c| {
+                        c.backoff
+                            .iter()
+                            .map(|(k, v)| format!("{} {v}", k.name()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    };
+    let cohorts = Table {
+        title: "Cohorts (app × version × token state)".into(),
+        headers: [
+            "app",
+            "version",
+            "token",
+            "requests",
+            "clients",
+            "req/client",
+            "retries",
+            "errors",
+            "p95 ms",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .cohorts
+            .iter()
+            .take(30)
+            .map(|c| {
+                vec![
+                    sanitize(&c.app),
+                    sanitize(&c.version),
+                    c.token_state.name().into(),
+                    thousands(c.requests),
+                    thousands(c.clients),
+                    if c.clients > 0 {
+                        format!("{:.1}", c.requests as f64 / c.clients as f64)
+                    } else {
+                        "-".into()
+                    },
+                    thousands(c.retries),
+                    pct(c.errors, c.requests),
+                    c.p95_latency_ms
+                        .map(|v| format!("{v:.1}"))
+                        .unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect(),
+    };
+    let endpoints = Table {
+        title: "Top endpoints".into(),
+        headers: ["endpoint", "requests", "clients", "errors", "p95 ms"]
+            .map(String::from)
+            .to_vec(),
+        rows: r
+            .endpoints
+            .iter()
+            .take(15)
+            .map(|e| {
+                vec![
+                    sanitize(&e.endpoint),
+                    thousands(e.requests),
+                    thousands(e.clients),
+                    pct(e.errors, e.requests),
+                    e.p95_latency_ms
+                        .map(|v| format!("{v:.1}"))
+                        .unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect(),
+    };
+    let quality = Table {
+        title: "Data quality".into(),
+        headers: [
+            "file",
+            "format",
+            "compression",
+            "lines",
+            "parsed",
+            "skipped",
+            "reasons",
+            "problem",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .input
+            .files
+            .iter()
+            .map(|f| {
+                vec![
+                    sanitize(&f.path),
+                    f.format.map(|k| k.name()).unwrap_or("-").into(),
+                    f.compression.name().into(),
+                    thousands(f.lines),
+                    thousands(f.parsed),
+                    thousands(f.skipped),
+                    f.skipped_by_reason
+                        .iter()
+                        .map(|(k, v)| format!("{} {v}", k.name()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    f.error.as_deref().map(sanitize).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    };
+    let examples = r
+        .input
+        .files
+        .iter()
+        .flat_map(|f| {
+            f.skip_examples.iter().map(move |e| {
+                (
+                    sanitize(&f.path),
+                    e.line,
+                    e.reason.name().to_string(),
+                    sanitize(&e.text),
+                )
+            })
+        })
+        .take(25)
+        .collect();
+    Doc {
+        title: match storms.first() {
+            Some(s) => format!(
+                "Retry storm {} — {}",
+                fmt(s.times.start),
+                s.culprits.first().map(culprit_name).unwrap_or_default()
+            ),
+            None => format!("Auth traffic {start} – {end}"),
+        },
+        summary,
+        events,
+        storms: storms_t,
+        cohorts,
+        endpoints,
+        quality,
+        examples,
+        command: sanitize(command),
+        inputs: r.input.files.iter().map(|f| sanitize(&f.path)).collect(),
+    }
+}
+
+pub fn html_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// Escapes Markdown (and inline HTML) so log text renders as itself.
+pub fn md_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '!' | '|'
+            | '~' => {
+                o.push('\\');
+                o.push(c);
+            }
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '\n' | '\r' => o.push(' '),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+const CSS: &str = "body{font:15px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}\
+h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:.5rem 0;font-size:13px}\
+th,td{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right}th{background:#f6f6f6}td:first-child,th:first-child{text-align:left}\
+.events li{font-family:ui-monospace,monospace;list-style:none}.meta{color:#666}svg{max-width:100%;height:auto;border:1px solid #eee}\
+pre{background:#f6f6f6;padding:.6rem;overflow-x:auto}";
+
+fn html_table(t: &Table, o: &mut String) {
+    let _ = write!(o, "<h2>{}</h2><table><thead><tr>", html_escape(&t.title));
+    for h in &t.headers {
+        let _ = write!(o, "<th>{}</th>", html_escape(h));
+    }
+    o.push_str("</tr></thead><tbody>");
+    for r in &t.rows {
+        o.push_str("<tr>");
+        for c in r {
+            let _ = write!(o, "<td>{}</td>", html_escape(c));
+        }
+        o.push_str("</tr>");
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+/// The HTML report; `svgs` are (name, inline SVG markup from plotters).
+pub fn html(d: &Doc, svgs: &[(&str, String)]) -> String {
+    let svg = |name: &str| {
+        svgs.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| strip_xml_decl(s))
+            .unwrap_or_default()
+    };
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body>\n<h1>{}</h1>\n",
+        html_escape(&d.title),
+        html_escape(&d.title)
+    );
+    o.push_str("<h2>Summary</h2>");
+    for p in &d.summary {
+        let _ = write!(o, "<p>{}</p>", html_escape(p));
+    }
+    if !d.events.is_empty() {
+        o.push_str("<h2>Event timeline</h2><ul class=\"events\">");
+        for (t, l) in &d.events {
+            let _ = write!(o, "<li>{} &nbsp;{}</li>", html_escape(t), html_escape(l));
+        }
+        o.push_str("</ul>");
+    }
+    let _ = write!(o, "<h2>Timeline</h2>{}\n", svg("timeline"));
+    if !d.storms.rows.is_empty() {
+        html_table(&d.storms, &mut o);
+    }
+    let _ = write!(o, "<h2>Cohorts</h2>{}\n", svg("cohorts"));
+    html_table(&d.cohorts, &mut o);
+    let _ = write!(o, "<h2>Retries</h2>{}\n", svg("retries"));
+    html_table(&d.endpoints, &mut o);
+    html_table(&d.quality, &mut o);
+    if !d.examples.is_empty() {
+        o.push_str("<h3>Skipped lines (examples)</h3><table><thead><tr><th>file</th><th>line</th><th>reason</th><th>text</th></tr></thead><tbody>");
+        for (f, l, r, t) in &d.examples {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{l}</td><td>{}</td><td style=\"text-align:left\"><code>{}</code></td></tr>",
+                html_escape(f),
+                html_escape(r),
+                html_escape(t)
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    let _ = write!(
+        o,
+        "<h2>How this was produced</h2><pre>{}</pre><p class=\"meta\">Inputs:</p><ul>",
+        html_escape(&d.command)
+    );
+    for i in &d.inputs {
+        let _ = write!(o, "<li><code>{}</code></li>", html_escape(i));
+    }
+    let _ = write!(
+        o,
+        "</ul><p class=\"meta\">Generated by authstorm {}. Times in the tables are in the display zone; data files are UTC.</p></body></html>\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    o
+}
+
+fn strip_xml_decl(s: &str) -> &str {
+    match s.find("<svg") {
+        Some(i) => &s[i..],
+        None => s,
+    }
+}
+
+fn md_table(t: &Table, o: &mut String) {
+    let _ = writeln!(o, "\n## {}\n", md_escape(&t.title));
+    let _ = writeln!(
+        o,
+        "| {} |",
+        t.headers
+            .iter()
+            .map(|h| md_escape(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(o, "|{}", " --- |".repeat(t.headers.len()));
+    for r in &t.rows {
+        let _ = writeln!(
+            o,
+            "| {} |",
+            r.iter()
+                .map(|c| md_escape(c))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+    }
+}
+
+/// The Markdown report, referencing the PNGs next to it.
+pub fn markdown(d: &Doc) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# {}\n", md_escape(&d.title));
+    for p in &d.summary {
+        let _ = writeln!(o, "{}\n", md_escape(p));
+    }
+    if !d.events.is_empty() {
+        o.push_str("## Event timeline\n\n");
+        for (t, l) in &d.events {
+            let _ = writeln!(o, "- **{}** {}", md_escape(t), md_escape(l));
+        }
+    }
+    o.push_str("\n## Timeline\n\n![Requests by token state, errors and latency](timeline.png)\n");
+    if !d.storms.rows.is_empty() {
+        md_table(&d.storms, &mut o);
+    }
+    o.push_str("\n![Cohorts](cohorts.png)\n");
+    md_table(&d.cohorts, &mut o);
+    o.push_str("\n## Retries\n\n![Retry ratio and requests per client](retries.png)\n");
+    md_table(&d.endpoints, &mut o);
+    md_table(&d.quality, &mut o);
+    if !d.examples.is_empty() {
+        o.push_str("\n### Skipped lines (examples)\n\n| file | line | reason | text |\n| --- | --- | --- | --- |\n");
+        for (f, l, r, t) in &d.examples {
+            let _ = writeln!(
+                o,
+                "| {} | {l} | {} | {} |",
+                md_escape(f),
+                md_escape(r),
+                md_escape(t)
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n## How this was produced\n\n```text\n{}\n```\n",
+        d.command.replace("```", "'''")
+    );
+    for i in &d.inputs {
+        let _ = writeln!(o, "- {}", md_escape(i));
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            html_escape("<script>alert('x')</script>&"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;"
+        );
+        assert_eq!(
+            md_escape("a|b*c_[x](y)<b>"),
+            "a\\|b\\*c\\_\\[x\\]\\(y\\)&lt;b&gt;"
+        );
+        assert_eq!(md_escape("line\nbreak"), "line break");
+    }
+}
