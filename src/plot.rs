@@ -339,7 +339,8 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         .draw()?;
 
     // Panel 2: failures.
-    let lines: [(&str, RGBColor, Box<dyn Fn(&BucketRow) -> u64>); 4] = [
+    type Count = Box<dyn Fn(&BucketRow) -> u64>;
+    let lines: [(&str, RGBColor, Count); 4] = [
         ("401", VERMILLION, Box::new(|b| b.status_401)),
         ("429", GREEN, Box::new(|b| b.status_429)),
         (
@@ -565,7 +566,7 @@ fn retries<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput)
     let in_lead = |k: &CellKey| {
         lead.is_some_and(|c| {
             c.app.as_deref().is_none_or(|a| a == k.app)
-                && (c.versions.is_empty() || c.versions.iter().any(|v| *v == k.version))
+                && (c.versions.is_empty() || c.versions.contains(&k.version))
                 && c.token_state.is_none_or(|t| t == k.token_state)
                 && c.endpoint.as_deref().is_none_or(|e| e == k.endpoint)
         })
