@@ -8,7 +8,7 @@ use crate::detect::{DetectConfig, detect};
 use crate::error::{Error, Result};
 use crate::input::{Source, discover};
 use crate::report::{InputError, Report};
-use crate::scan::{ScanOptions, scan};
+use crate::scan::{RowSink, ScanOptions, scan, scan_rows};
 
 #[derive(Clone)]
 pub struct AnalyzeConfig {
@@ -47,6 +47,16 @@ fn progress_bar(sources: &[Source], enabled: bool) -> ProgressBar {
 }
 
 pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
+    run(cfg, None)
+}
+
+/// As [`analyze`], also handing every request to `sink` in file and line
+/// order (`authstorm export`). Files are read one after another.
+pub fn export(cfg: &AnalyzeConfig, sink: &mut dyn RowSink) -> Result<Analysis> {
+    run(cfg, Some(sink))
+}
+
+fn run(cfg: &AnalyzeConfig, sink: Option<&mut dyn RowSink>) -> Result<Analysis> {
     let found = discover(&cfg.inputs);
     let errors: Vec<InputError> = found
         .errors
@@ -75,7 +85,10 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
         .build()
         .map_err(|e| Error::Invalid(format!("cannot start worker threads: {e}")))?;
     let bar = progress_bar(&found.sources, cfg.scan.progress);
-    let result = pool.install(|| scan(&found.sources, &cfg.scan, &bar));
+    let result = match sink {
+        Some(sink) => pool.install(|| scan_rows(&found.sources, &cfg.scan, &bar, sink)),
+        None => pool.install(|| scan(&found.sources, &cfg.scan, &bar)),
+    };
     bar.finish_and_clear();
     if result
         .files

@@ -39,6 +39,8 @@ pub enum Command {
     Storms(AnalyzeArgs),
     /// Write the postmortem files (plots, report.html/.md, CSV, Parquet) to --out.
     Report(AnalyzeArgs),
+    /// Write every request, normalized and classified, to Parquet or CSV.
+    Export(ExportArgs),
     /// Write synthetic auth-service access logs with ground truth.
     Simulate(SimulateArgs),
 }
@@ -120,6 +122,15 @@ pub struct AnalyzeArgs {
     /// cube.parquet into DIR.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub analyze: AnalyzeArgs,
+    /// Output file: `.parquet` for Parquet, anything else (or `-`) for CSV.
+    #[arg(long, value_name = "FILE")]
+    pub to: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -358,6 +369,49 @@ fn finding_exit(a: &AnalyzeArgs, r: &authstorm::report::Report) -> Exit {
     } else {
         Exit::Success
     }
+}
+
+pub fn run_export(e: ExportArgs) -> Result<Exit> {
+    use authstorm::export::{CsvSink, EventFormat, ParquetSink};
+    let file = match &e.analyze.config {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    let (cfg, _) = build_config(&e.analyze, &file)?;
+    let analysis = match (EventFormat::from_path(&e.to), e.to.as_str()) {
+        (_, "-") => {
+            let mut sink = CsvSink::new(BufWriter::new(io::stdout()))?;
+            let a = authstorm::analyze::export(&cfg, &mut sink)?;
+            sink.finish()?;
+            a
+        }
+        (EventFormat::Csv, path) => {
+            let f = File::create(path).with_context(|| format!("cannot create {path}"))?;
+            let mut sink = CsvSink::new(BufWriter::new(f))?;
+            let a = authstorm::analyze::export(&cfg, &mut sink)
+                .with_context(|| format!("writing {path}"))?;
+            sink.finish().with_context(|| format!("writing {path}"))?;
+            a
+        }
+        (EventFormat::Parquet, path) => {
+            let f = File::create(path).with_context(|| format!("cannot create {path}"))?;
+            let mut sink = ParquetSink::new(f);
+            let a = authstorm::analyze::export(&cfg, &mut sink)
+                .with_context(|| format!("writing {path}"))?;
+            sink.finish().with_context(|| format!("writing {path}"))?;
+            a
+        }
+    };
+    let i = &analysis.report.input;
+    eprintln!(
+        "authstorm: exported {} requests from {} files ({} lines, {} skipped) to {}",
+        i.parsed - i.filtered,
+        i.files.len(),
+        i.lines,
+        i.skipped,
+        e.to
+    );
+    Ok(Exit::Success)
 }
 
 pub fn run_simulate(s: SimulateArgs) -> Result<Exit> {

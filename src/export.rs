@@ -286,3 +286,218 @@ mod tests {
         assert_eq!(csv_cell(""), "");
     }
 }
+
+/// Per-request export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFormat {
+    Parquet,
+    Csv,
+}
+
+impl EventFormat {
+    /// From the file name: `.parquet` / `.pq` is Parquet, anything else CSV.
+    pub fn from_path(p: &str) -> Self {
+        if p.ends_with(".parquet") || p.ends_with(".pq") {
+            EventFormat::Parquet
+        } else {
+            EventFormat::Csv
+        }
+    }
+}
+
+const EVENT_HEADERS: [&str; 13] = [
+    "timestamp",
+    "client",
+    "app",
+    "version",
+    "token_state",
+    "method",
+    "route",
+    "status",
+    "latency_ms",
+    "retry",
+    "health_check",
+    "file",
+    "line",
+];
+/// Rows buffered per Parquet row group.
+const BATCH: usize = 64 * 1024;
+
+/// Streams rows to CSV (formula-guarded cells).
+pub struct CsvSink<W: Write> {
+    w: csv::Writer<W>,
+}
+
+impl<W: Write> CsvSink<W> {
+    pub fn new(w: W) -> std::io::Result<Self> {
+        let mut w = csv::Writer::from_writer(w);
+        w.write_record(EVENT_HEADERS)
+            .map_err(std::io::Error::other)?;
+        Ok(CsvSink { w })
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+impl<W: Write + Send> crate::scan::RowSink for CsvSink<W> {
+    fn write(&mut self, file: &str, rows: &[crate::scan::Row]) -> std::io::Result<()> {
+        for r in rows {
+            self.w
+                .write_record([
+                    rfc3339_micros(r.ts),
+                    format!("{:016x}", r.client),
+                    csv_cell(&r.app).into_owned(),
+                    csv_cell(&r.version).into_owned(),
+                    r.token_state.name().to_string(),
+                    csv_cell(&r.method).into_owned(),
+                    csv_cell(&r.route).into_owned(),
+                    r.status.map(|s| s.to_string()).unwrap_or_default(),
+                    r.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
+                    r.retry.to_string(),
+                    r.health.to_string(),
+                    csv_cell(file).into_owned(),
+                    r.line.to_string(),
+                ])
+                .map_err(std::io::Error::other)?;
+        }
+        Ok(())
+    }
+}
+
+fn rfc3339_micros(t: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_micros(t)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
+/// Streams rows to Parquet in row groups of 64k rows.
+pub struct ParquetSink {
+    file: Option<File>,
+    writer: Option<polars::io::parquet::write::BatchedWriter<File>>,
+    rows: Vec<(crate::scan::Row, String)>,
+}
+
+impl ParquetSink {
+    pub fn new(file: File) -> Self {
+        ParquetSink {
+            file: Some(file),
+            writer: None,
+            rows: Vec::with_capacity(BATCH),
+        }
+    }
+
+    fn flush_batch(&mut self) -> PolarsResult<()> {
+        if self.rows.is_empty() && self.writer.is_some() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let n = rows.len();
+        let ts = Column::new(
+            "timestamp".into(),
+            rows.iter().map(|(r, _)| r.ts).collect::<Vec<_>>(),
+        )
+        .cast(&DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC),
+        ))?;
+        let cols = vec![
+            ts,
+            Column::new(
+                "client".into(),
+                rows.iter()
+                    .map(|(r, _)| format!("{:016x}", r.client))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "app".into(),
+                rows.iter().map(|(r, _)| r.app.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "version".into(),
+                rows.iter()
+                    .map(|(r, _)| r.version.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "token_state".into(),
+                rows.iter()
+                    .map(|(r, _)| r.token_state.name())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "method".into(),
+                rows.iter()
+                    .map(|(r, _)| r.method.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "route".into(),
+                rows.iter()
+                    .map(|(r, _)| r.route.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "status".into(),
+                rows.iter()
+                    .map(|(r, _)| r.status.map(u32::from))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "latency_ms".into(),
+                rows.iter().map(|(r, _)| r.latency_ms).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "retry".into(),
+                rows.iter().map(|(r, _)| r.retry).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "health_check".into(),
+                rows.iter().map(|(r, _)| r.health).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "file".into(),
+                rows.iter().map(|(_, f)| f.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "line".into(),
+                rows.iter().map(|(r, _)| r.line).collect::<Vec<_>>(),
+            ),
+        ];
+        let df = DataFrame::new(n, cols)?;
+        if self.writer.is_none() {
+            let f = self
+                .file
+                .take()
+                .ok_or_else(|| PolarsError::ComputeError("parquet sink already finished".into()))?;
+            self.writer = Some(ParquetWriter::new(f).batched(df.schema())?);
+        }
+        if n > 0 {
+            if let Some(w) = &mut self.writer {
+                w.write_batch(&df)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.flush_batch().map_err(std::io::Error::other)?;
+        if let Some(w) = &self.writer {
+            w.finish().map_err(std::io::Error::other)?;
+        }
+        Ok(())
+    }
+}
+
+impl crate::scan::RowSink for ParquetSink {
+    fn write(&mut self, file: &str, rows: &[crate::scan::Row]) -> std::io::Result<()> {
+        for r in rows {
+            self.rows.push((r.clone(), file.to_string()));
+            if self.rows.len() >= BATCH {
+                self.flush_batch().map_err(std::io::Error::other)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Analyze(a) => cli::run_analyze(a, cli::View::All),
         Command::Storms(a) => cli::run_analyze(a, cli::View::Storms),
         Command::Report(a) => cli::run_analyze(a, cli::View::Report),
+        Command::Export(e) => cli::run_export(e),
         Command::Simulate(s) => cli::run_simulate(s),
     };
     match result {

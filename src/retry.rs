@@ -234,6 +234,16 @@ impl RetryStage {
     /// Labels `events` (one chunk, in order), counting retries into `agg`,
     /// whose ids the events' keys refer to. Finished chains go to `agg` too.
     pub fn apply(&mut self, events: &[RetryEvent], agg: &mut Aggregate) {
+        self.apply_flags(events, agg, None);
+    }
+
+    /// As [`apply`](Self::apply), also recording each event's retry label.
+    pub fn apply_flags(
+        &mut self,
+        events: &[RetryEvent],
+        agg: &mut Aggregate,
+        mut flags: Option<&mut Vec<bool>>,
+    ) {
         for e in events {
             self.seen += 1;
             if self.seen.is_multiple_of(EVICT_EVERY) {
@@ -249,6 +259,9 @@ impl RetryStage {
                 Some(a) => a >= 2,
                 None => heuristic,
             };
+            if let Some(f) = flags.as_deref_mut() {
+                f.push(retry);
+            }
             match prev {
                 Some(p) => {
                     if retry {

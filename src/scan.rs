@@ -43,6 +43,8 @@ pub struct ScanOptions {
     pub progress: bool,
     /// A repeat of a failed operation within this window is a retry.
     pub retry_window_us: i64,
+    /// Keep every request as a [`Row`] for a [`RowSink`] (`authstorm export`).
+    pub rows: bool,
 }
 
 impl Default for ScanOptions {
@@ -60,6 +62,7 @@ impl Default for ScanOptions {
             chunk_size: 8 << 20,
             progress: false,
             retry_window_us: DEFAULT_WINDOW_US,
+            rows: false,
         }
     }
 }
@@ -115,6 +118,8 @@ struct Partial {
     agg: Aggregate,
     /// This chunk's requests for the retry stage, in line order.
     events: Vec<RetryEvent>,
+    /// With `ScanOptions::rows`: every request, in line order.
+    rows: Vec<Row>,
     /// Peak clients held by the retry stage.
     retry_clients_peak: usize,
 }
@@ -131,6 +136,7 @@ impl Partial {
             fields_mask: 0,
             agg: Aggregate::new(o.bucket_us, &o.by),
             events: Vec::new(),
+            rows: Vec::new(),
             retry_clients_peak: 0,
         }
     }
@@ -222,7 +228,25 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             continue;
         }
         let c = o.classifier.classify(&ev);
-        if let Some(key) = p.agg.add(&ev, &c) {
+        let key = p.agg.add(&ev, &c);
+        if o.rows {
+            p.rows.push(Row {
+                ts: c.ts,
+                client: c.client,
+                app: c.app.to_string(),
+                version: c.version.to_string(),
+                token_state: c.token_state,
+                method: c.method.to_string(),
+                route: c.route.to_string(),
+                status: c.status,
+                latency_ms: c.latency_ms,
+                retry: false,
+                health: c.health,
+                line: n,
+                event: key.map(|_| p.events.len()),
+            });
+        }
+        if let Some(key) = key {
             p.events.push(RetryEvent {
                 client: c.client,
                 ts: c.ts,
@@ -245,28 +269,74 @@ fn op_hash(method: &str, route: &str) -> u64 {
     h.finish()
 }
 
-/// Runs chunk partials through the file's retry stage in order and merges
-/// them into the file's accumulator.
-struct Ordered {
-    stage: RetryStage,
-    acc: Option<Partial>,
+/// One request as `authstorm export` writes it.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub ts: Micros,
+    pub client: u64,
+    pub app: String,
+    pub version: String,
+    pub token_state: crate::classify::TokenState,
+    pub method: String,
+    pub route: String,
+    pub status: Option<u16>,
+    pub latency_ms: Option<f64>,
+    pub retry: bool,
+    pub health: bool,
+    /// Line number in its file (chunk-relative until handed to the sink).
+    pub line: u64,
+    /// Index of its retry event in the chunk (none for health checks).
+    event: Option<usize>,
 }
 
-impl Ordered {
-    fn new(o: &ScanOptions) -> Self {
+/// Where exported rows go, in file and line order.
+pub trait RowSink: Send {
+    fn write(&mut self, file: &str, rows: &[Row]) -> io::Result<()>;
+}
+
+/// A file's name and the sink its rows go to.
+type Sink<'s> = Option<(String, &'s mut dyn RowSink)>;
+
+/// Runs chunk partials through the file's retry stage in order and merges
+/// them into the file's accumulator (and hands rows to the sink).
+struct Ordered<'s> {
+    stage: RetryStage,
+    acc: Option<Partial>,
+    sink: Sink<'s>,
+    lines_before: u64,
+}
+
+impl<'s> Ordered<'s> {
+    fn new(o: &ScanOptions, sink: Sink<'s>) -> Self {
         Ordered {
             stage: RetryStage::new(o.retry_window_us),
             acc: None,
+            sink,
+            lines_before: 0,
         }
     }
 
-    fn push(&mut self, mut p: Partial) {
+    fn push(&mut self, mut p: Partial) -> io::Result<()> {
         let events = std::mem::take(&mut p.events);
-        self.stage.apply(&events, &mut p.agg);
+        if let Some((file, sink)) = self.sink.as_mut() {
+            let mut flags = Vec::with_capacity(events.len());
+            self.stage
+                .apply_flags(&events, &mut p.agg, Some(&mut flags));
+            let mut rows = std::mem::take(&mut p.rows);
+            for r in &mut rows {
+                r.retry = r.event.is_some_and(|i| flags[i]);
+                r.line += self.lines_before;
+            }
+            sink.write(file.as_str(), &rows)?;
+        } else {
+            self.stage.apply(&events, &mut p.agg);
+        }
+        self.lines_before += p.lines;
         self.acc = Some(match self.acc.take() {
             Some(a) => a.merge(p),
             None => p,
         });
+        Ok(())
     }
 
     fn finish(self, o: &ScanOptions) -> Partial {
@@ -284,8 +354,33 @@ fn window() -> usize {
 
 /// Scans all sources. Unusable sources are reported in their `FileReport`.
 pub fn scan(sources: &[Source], o: &ScanOptions, bar: &ProgressBar) -> ScanResult {
-    let results: Vec<(FileReport, Partial)> =
-        sources.par_iter().map(|s| scan_source(s, o, bar)).collect();
+    let results: Vec<(FileReport, Partial)> = sources
+        .par_iter()
+        .map(|s| scan_source(s, o, bar, None))
+        .collect();
+    merge_results(results, o)
+}
+
+/// Scans sources one after another (chunks still in parallel), handing
+/// every request to `sink` in file and line order.
+pub fn scan_rows(
+    sources: &[Source],
+    o: &ScanOptions,
+    bar: &ProgressBar,
+    sink: &mut dyn RowSink,
+) -> ScanResult {
+    let o = ScanOptions {
+        rows: true,
+        ..o.clone()
+    };
+    let results: Vec<(FileReport, Partial)> = sources
+        .iter()
+        .map(|s| scan_source(s, &o, bar, Some(&mut *sink)))
+        .collect();
+    merge_results(results, &o)
+}
+
+fn merge_results(results: Vec<(FileReport, Partial)>, o: &ScanOptions) -> ScanResult {
     let mut agg = Aggregate::new(o.bucket_us, &o.by);
     let mut files = Vec::with_capacity(results.len());
     for (f, p) in results {
@@ -300,7 +395,12 @@ pub fn scan(sources: &[Source], o: &ScanOptions, bar: &ProgressBar) -> ScanResul
     }
 }
 
-fn scan_source(src: &Source, o: &ScanOptions, bar: &ProgressBar) -> (FileReport, Partial) {
+fn scan_source(
+    src: &Source,
+    o: &ScanOptions,
+    bar: &ProgressBar,
+    sink: Option<&mut dyn RowSink>,
+) -> (FileReport, Partial) {
     let mut report = FileReport {
         path: src.display(),
         format: None,
@@ -314,7 +414,8 @@ fn scan_source(src: &Source, o: &ScanOptions, bar: &ProgressBar) -> (FileReport,
         fields: Vec::new(),
         error: None,
     };
-    let partial = match scan_inner(src, o, bar, &mut report) {
+    let sink = sink.map(|s| (report.path.clone(), s));
+    let partial = match scan_inner(src, o, bar, &mut report, sink) {
         Ok(p) => p,
         Err(e) => {
             report.error = Some(e.to_string());
@@ -409,6 +510,7 @@ fn scan_inner(
     o: &ScanOptions,
     bar: &ProgressBar,
     rep: &mut FileReport,
+    sink: Sink<'_>,
 ) -> io::Result<Partial> {
     let raw: Box<dyn Read + Send> = match src {
         Source::Stdin => Box::new(io::stdin()),
@@ -448,18 +550,18 @@ fn scan_inner(
         drop(stream);
         let len = std::fs::metadata(path)?.len();
         if len as usize > o.chunk_size {
-            return scan_ranges(path, len, parser, o, bar);
+            return scan_ranges(path, len, parser, o, bar, sink);
         }
         let mut p = Partial::new(o);
         let data = std::fs::read(path)?;
         let mut parser = parser;
         process(&data, 0, &mut parser, o, &mut p);
-        let mut ord = Ordered::new(o);
-        ord.push(p);
+        let mut ord = Ordered::new(o, sink);
+        ord.push(p)?;
         return Ok(ord.finish(o));
     }
     let stream = io::Cursor::new(head).chain(stream);
-    scan_stream(stream, parser, kind.is_stateful(), o, rep)
+    scan_stream(stream, parser, kind.is_stateful(), o, rep, sink)
 }
 
 fn scan_ranges(
@@ -468,9 +570,10 @@ fn scan_ranges(
     parser: LineParser,
     o: &ScanOptions,
     bar: &ProgressBar,
+    sink: Sink<'_>,
 ) -> io::Result<Partial> {
     let ranges = chunk::ranges(len, o.chunk_size as u64);
-    let mut ord = Ordered::new(o);
+    let mut ord = Ordered::new(o, sink);
     for (w, group) in ranges.chunks(window()).enumerate() {
         let parts: Vec<io::Result<Partial>> = group
             .par_iter()
@@ -485,7 +588,7 @@ fn scan_ranges(
             })
             .collect();
         for p in parts {
-            ord.push(p?);
+            ord.push(p?)?;
         }
     }
     Ok(ord.finish(o))
@@ -497,9 +600,10 @@ fn scan_stream<R: Read + Send>(
     stateful: bool,
     o: &ScanOptions,
     rep: &mut FileReport,
+    sink: Sink<'_>,
 ) -> io::Result<Partial> {
     let mut blocks = Blocks::new(stream, o.chunk_size.min(4 << 20), o.max_line);
-    let mut ord = Ordered::new(o);
+    let mut ord = Ordered::new(o, sink);
     let mut lines = 0;
     if stateful {
         let mut parser = parser;
@@ -510,7 +614,7 @@ fn scan_stream<R: Read + Send>(
                     let mut p = Partial::new(o);
                     process(&b, seq, &mut parser, o, &mut p);
                     lines += p.lines;
-                    ord.push(p);
+                    ord.push(p)?;
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -525,7 +629,7 @@ fn scan_stream<R: Read + Send>(
     // Decompression runs on its own thread; a window of blocks is parsed in
     // parallel, then settled in order by the retry stage.
     let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(window());
-    std::thread::scope(|scope| {
+    std::thread::scope(|scope| -> io::Result<()> {
         scope.spawn(move || {
             loop {
                 match blocks.next_block() {
@@ -574,7 +678,7 @@ fn scan_stream<R: Read + Send>(
                 .collect();
             for p in parts {
                 lines += p.lines;
-                ord.push(p);
+                ord.push(p)?;
             }
             if let Some(e) = failed {
                 rep.error = Some(format!(
@@ -583,6 +687,7 @@ fn scan_stream<R: Read + Send>(
                 break;
             }
         }
-    });
+        Ok(())
+    })?;
     Ok(ord.finish(o))
 }

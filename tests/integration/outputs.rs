@@ -166,3 +166,75 @@ fn hostile_strings_are_escaped_in_every_output() {
         assert!(!svg.contains("<script"));
     }
 }
+
+#[test]
+fn export_events_parquet_and_csv() {
+    let d = tempfile::tempdir().unwrap();
+    let log = simulate(
+        d.path(),
+        "s.log.gz",
+        &["--lines", "20000", "--gzip", "--corrupt", "0.01"],
+    );
+    let r = crate::common::run_json(&[log.to_str().unwrap()]);
+    let requests = r["totals"]["requests"].as_u64().unwrap();
+    let retries: u64 = r["cohorts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["retries"].as_u64().unwrap())
+        .sum();
+    assert!(retries > 0);
+
+    let pq = d.path().join("events.parquet");
+    bin()
+        .arg("export")
+        .arg(&log)
+        .arg("--to")
+        .arg(&pq)
+        .assert()
+        .success();
+    use polars::prelude::*;
+    let df = ParquetReader::new(std::fs::File::open(&pq).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(df.height() as u64, requests);
+    assert_eq!(
+        df.column("retry").unwrap().bool().unwrap().sum().unwrap() as u64,
+        retries
+    );
+    let lines = df.column("line").unwrap().u64().unwrap();
+    assert!(
+        lines
+            .into_no_null_iter()
+            .zip(lines.into_no_null_iter().skip(1))
+            .all(|(a, b)| a < b),
+        "file order"
+    );
+
+    let csv = d.path().join("events.csv");
+    bin()
+        .arg("export")
+        .arg(&log)
+        .arg("--to")
+        .arg(&csv)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count() as u64, requests + 1);
+    // Line numbers point at the file's lines.
+    let mut bytes = Vec::new();
+    use std::io::Read;
+    flate2::read::GzDecoder::new(std::fs::File::open(&log).unwrap())
+        .read_to_end(&mut bytes)
+        .unwrap();
+    let raw = String::from_utf8_lossy(&bytes);
+    let raw: Vec<&str> = raw.lines().collect();
+    for row in text.lines().skip(1).step_by(997) {
+        let cols: Vec<&str> = row.split(',').collect();
+        let line: usize = cols[12].parse().unwrap();
+        assert!(
+            raw[line - 1].contains(&format!("\" {} ", cols[7])),
+            "line {line}: {row}"
+        );
+    }
+}
