@@ -118,6 +118,19 @@ pub struct AnalyzeArgs {
     /// Exit with status 1 when a retry storm is found.
     #[arg(long)]
     pub fail_on_storm: bool,
+    /// Truncate client IP addresses in every output (IPv4 /24, IPv6 /48).
+    #[arg(long)]
+    pub anonymize_ip: bool,
+    /// Replace client ids and users with a keyed hash in every output.
+    #[arg(long)]
+    pub hash_clients: bool,
+    /// Key for --hash-clients (default: a new key each run).
+    #[arg(long, value_name = "N", requires = "hash_clients")]
+    pub hash_key: Option<u64>,
+    /// Exit with status 3 when any line was skipped or any input could not
+    /// be read whole (for pipelines that must not lose a line).
+    #[arg(long)]
+    pub strict: bool,
     /// Write plots (PNG, SVG), report.html, report.md, CSV, storms.json and
     /// cube.parquet into DIR.
     #[arg(long, value_name = "DIR")]
@@ -265,6 +278,18 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
         max_line: a.max_line,
         progress: !a.no_progress,
         retry_window_us: file.retry_window_us().map_err(anyhow::Error::msg)?,
+        privacy: authstorm::privacy::Privacy {
+            anonymize_ip: a.anonymize_ip,
+            hash_key: a.hash_clients.then(|| {
+                a.hash_key.unwrap_or_else(|| {
+                    let t = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_nanos() as u64)
+                        .unwrap_or(0);
+                    t ^ (u64::from(std::process::id()) << 32)
+                })
+            }),
+        },
         ..ScanOptions::default()
     };
     Ok((
@@ -363,6 +388,17 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
 }
 
 fn finding_exit(a: &AnalyzeArgs, r: &authstorm::report::Report) -> Exit {
+    let problems = r.input.skipped > 0
+        || !r.input.errors.is_empty()
+        || r.input.files.iter().any(|f| f.error.is_some());
+    if a.strict && problems {
+        eprintln!(
+            "authstorm: --strict: {} lines skipped, {} inputs with errors",
+            r.input.skipped,
+            r.input.errors.len() + r.input.files.iter().filter(|f| f.error.is_some()).count()
+        );
+        return Exit::Strict;
+    }
     let storm = r.storms.iter().any(|s| s.kind == StormKind::Storm);
     if a.fail_on_storm && storm {
         Exit::Findings

@@ -358,6 +358,9 @@ impl<'r> RawEvent<'r> {
         use crate::format::SkipReason;
         let ts_raw = self.get(Field::Timestamp).ok_or(SkipReason::NoTimestamp)?;
         let ts = parse_timestamp(ts_raw).ok_or(SkipReason::BadTimestamp)?;
+        if !plausible(ts) {
+            return Err(SkipReason::ImplausibleTimestamp);
+        }
         let status = match self.get(Field::Status) {
             None => None,
             Some(s) => Some(
@@ -396,6 +399,15 @@ impl<'r> RawEvent<'r> {
             attempt,
         })
     }
+}
+
+/// 1990-01-01 to a day from now: outside it a clock is broken, and one such
+/// line would stretch every time axis over decades.
+fn plausible(ts: Micros) -> bool {
+    use std::sync::OnceLock;
+    static LATEST: OnceLock<Micros> = OnceLock::new();
+    let latest = *LATEST.get_or_init(|| chrono::Utc::now().timestamp_micros() + 86_400 * 1_000_000);
+    (631_152_000_000_000..=latest).contains(&ts)
 }
 
 /// `3`, or AWS SDK's `attempt=3; max=5`.
@@ -484,6 +496,16 @@ mod tests {
         assert_eq!(
             fm.resolve(&rec).normalize().unwrap_err(),
             SkipReason::BadStatus
+        );
+        let rec = Kv(vec![("time", "1970-01-02T00:00:00Z"), ("status", "200")]);
+        assert_eq!(
+            fm.resolve(&rec).normalize().unwrap_err(),
+            SkipReason::ImplausibleTimestamp
+        );
+        let rec = Kv(vec![("time", "2999-01-01T00:00:00Z"), ("status", "200")]);
+        assert_eq!(
+            fm.resolve(&rec).normalize().unwrap_err(),
+            SkipReason::ImplausibleTimestamp
         );
         let rec = Kv(vec![("time", "1716723772"), ("msg", "started")]);
         assert_eq!(

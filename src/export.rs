@@ -473,10 +473,10 @@ impl ParquetSink {
                 .ok_or_else(|| PolarsError::ComputeError("parquet sink already finished".into()))?;
             self.writer = Some(ParquetWriter::new(f).batched(df.schema())?);
         }
-        if n > 0 {
-            if let Some(w) = &mut self.writer {
-                w.write_batch(&df)?;
-            }
+        if n > 0
+            && let Some(w) = &mut self.writer
+        {
+            w.write_batch(&df)?;
         }
         Ok(())
     }

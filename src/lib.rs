@@ -17,6 +17,7 @@ pub mod export;
 pub mod format;
 pub mod input;
 pub mod plot;
+pub mod privacy;
 pub mod report;
 pub mod retry;
 pub mod scan;

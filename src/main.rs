@@ -1,6 +1,7 @@
 //! The `authstorm` binary: parses arguments, builds a validated config and
 //! calls the library. Exit codes: 0 success, 1 findings when asked to fail
-//! on them, 2 unusable arguments or no readable input.
+//! on them, 2 unusable arguments or no readable input, 3 input problems
+//! under `--strict`.
 
 mod cli;
 
@@ -17,6 +18,8 @@ pub enum Exit {
     Success = 0,
     Findings = 1,
     Usage = 2,
+    /// `--strict`: lines were skipped or an input could not be read whole.
+    Strict = 3,
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -45,6 +45,7 @@ pub struct ScanOptions {
     pub retry_window_us: i64,
     /// Keep every request as a [`Row`] for a [`RowSink`] (`authstorm export`).
     pub rows: bool,
+    pub privacy: crate::privacy::Privacy,
 }
 
 impl Default for ScanOptions {
@@ -63,6 +64,7 @@ impl Default for ScanOptions {
             progress: false,
             retry_window_us: DEFAULT_WINDOW_US,
             rows: false,
+            privacy: Default::default(),
         }
     }
 }
@@ -134,7 +136,7 @@ impl Partial {
             examples: Vec::new(),
             chunk_lines: Vec::new(),
             fields_mask: 0,
-            agg: Aggregate::new(o.bucket_us, &o.by),
+            agg: Aggregate::with_privacy(o.bucket_us, &o.by, o.privacy),
             events: Vec::new(),
             rows: Vec::new(),
             retry_clients_peak: 0,
@@ -158,10 +160,19 @@ impl Partial {
         self
     }
 
-    fn skip(&mut self, seq: u64, line: u64, reason: SkipReason, raw: &[u8]) {
+    fn skip(
+        &mut self,
+        seq: u64,
+        line: u64,
+        reason: SkipReason,
+        raw: &[u8],
+        privacy: &crate::privacy::Privacy,
+    ) {
         *self.skips.entry(reason).or_default() += 1;
         if self.examples.len() < EXAMPLES_PER_FILE {
-            self.examples.push((seq, line, reason, example_text(raw)));
+            let text = example_text(raw);
+            self.examples
+                .push((seq, line, reason, privacy.text(&text).into_owned()));
         }
     }
 }
@@ -189,27 +200,27 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
         n += 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.is_empty() {
-            p.skip(seq, n, SkipReason::Empty, raw);
+            p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
             continue;
         }
         if raw.len() > o.max_line {
-            p.skip(seq, n, SkipReason::TooLong, raw);
+            p.skip(seq, n, SkipReason::TooLong, raw, &o.privacy);
             continue;
         }
         if memchr::memchr(0, raw).is_some() {
-            p.skip(seq, n, SkipReason::NulBytes, raw);
+            p.skip(seq, n, SkipReason::NulBytes, raw, &o.privacy);
             continue;
         }
         // Invalid UTF-8 is replaced, not dropped: the rest of the line is data.
         let text = String::from_utf8_lossy(raw);
         if text.trim().is_empty() {
-            p.skip(seq, n, SkipReason::Empty, raw);
+            p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
             continue;
         }
         let parsed = match parser.parse(&text) {
             Ok(r) => r,
             Err(reason) => {
-                p.skip(seq, n, reason, raw);
+                p.skip(seq, n, reason, raw, &o.privacy);
                 continue;
             }
         };
@@ -217,7 +228,7 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
         let ev = match rawev.normalize() {
             Ok(e) => e,
             Err(reason) => {
-                p.skip(seq, n, reason, raw);
+                p.skip(seq, n, reason, raw, &o.privacy);
                 continue;
             }
         };

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::classify::Classified;
 use crate::event::Event;
+use crate::privacy::Privacy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,8 +79,8 @@ impl ByField {
             })
     }
 
-    fn value(self, e: &Event<'_>, c: &Classified<'_>) -> String {
-        let opt = |v: Option<&str>| v.unwrap_or("-").to_string();
+    fn value(self, e: &Event<'_>, c: &Classified<'_>, p: &Privacy) -> String {
+        let opt = |v: Option<&str>| p.text(v.unwrap_or("-")).into_owned();
         match self {
             ByField::App => c.app.to_string(),
             ByField::Version => c.version.to_string(),
@@ -89,9 +90,9 @@ impl ByField {
             ByField::Method => c.method.to_string(),
             ByField::Status => c.status.map(|s| s.to_string()).unwrap_or("-".into()),
             ByField::StatusClass => crate::report::status_class(c.status).into(),
-            ByField::ClientIp => opt(e.client_ip),
-            ByField::ClientId => opt(e.client_id),
-            ByField::User => opt(e.user),
+            ByField::ClientIp => p.ip(e.client_ip.unwrap_or("-")),
+            ByField::ClientId => p.id(e.client_id.unwrap_or("-")),
+            ByField::User => p.id(e.user.unwrap_or("-")),
             ByField::UserAgent => opt(e.user_agent),
         }
     }
@@ -108,18 +109,24 @@ pub struct ByCell {
 pub struct ByAgg {
     pub fields: Vec<ByField>,
     pub groups: FxHashMap<Vec<String>, ByCell>,
+    privacy: Privacy,
 }
 
 impl ByAgg {
-    pub fn new(fields: Vec<ByField>) -> Self {
+    pub fn new(fields: Vec<ByField>, privacy: Privacy) -> Self {
         ByAgg {
             fields,
             groups: FxHashMap::default(),
+            privacy,
         }
     }
 
     pub fn add(&mut self, e: &Event<'_>, c: &Classified<'_>) {
-        let key: Vec<String> = self.fields.iter().map(|f| f.value(e, c)).collect();
+        let key: Vec<String> = self
+            .fields
+            .iter()
+            .map(|f| f.value(e, c, &self.privacy))
+            .collect();
         let g = self.groups.entry(key).or_default();
         g.requests += 1;
         if c.status.is_some_and(|s| s >= 400) {

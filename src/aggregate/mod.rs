@@ -96,6 +96,11 @@ pub struct Aggregate {
 
 impl Aggregate {
     pub fn new(bucket_us: i64, by: &[ByField]) -> Self {
+        Self::with_privacy(bucket_us, by, Default::default())
+    }
+
+    /// `privacy` applies to the values of `--by` groups.
+    pub fn with_privacy(bucket_us: i64, by: &[ByField], privacy: crate::privacy::Privacy) -> Self {
         Aggregate {
             bucket_us: bucket_us.max(1),
             apps: Interner::default(),
@@ -110,7 +115,7 @@ impl Aggregate {
             time_max: None,
             chains: FxHashMap::default(),
             retry_clients: FxHashMap::default(),
-            by: (!by.is_empty()).then(|| ByAgg::new(by.to_vec())),
+            by: (!by.is_empty()).then(|| ByAgg::new(by.to_vec(), privacy)),
         }
     }
 

@@ -70,6 +70,8 @@ pub enum SkipReason {
     Unparsable,
     NoTimestamp,
     BadTimestamp,
+    /// Before 1990 or more than a day after now: a broken clock, not traffic.
+    ImplausibleTimestamp,
     BadStatus,
     /// A well-formed line that is not an HTTP request (no status, method
     /// or path: application messages mixed into an access log).
@@ -86,6 +88,7 @@ impl SkipReason {
             SkipReason::Unparsable => "unparsable",
             SkipReason::NoTimestamp => "no_timestamp",
             SkipReason::BadTimestamp => "bad_timestamp",
+            SkipReason::ImplausibleTimestamp => "implausible_timestamp",
             SkipReason::BadStatus => "bad_status",
             SkipReason::NotARequest => "not_a_request",
         }

@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod formats;
+mod hardening;
 mod outputs;
 mod parallel;
 mod real_logs;

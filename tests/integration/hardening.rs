@@ -1,0 +1,228 @@
+//! Broken and hostile input through the binary: keep working, lose nothing
+//! silently, say where the problem is.
+
+use std::io::Write;
+
+use predicates::prelude::*;
+
+use crate::common::{assert_accounting, bin, run_json, simulate};
+
+#[test]
+fn truncated_compressed_files_are_analyzed_and_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let plain = simulate(d.path(), "p.log", &["--lines", "20000"]);
+    let text = std::fs::read(&plain).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&text).unwrap();
+    let gz = gz.finish().unwrap();
+    let zs = zstd::encode_all(&text[..], 3).unwrap();
+    for (name, data) in [("cut.log.gz", &gz), ("cut.log.zst", &zs)] {
+        let p = d.path().join(name);
+        std::fs::write(&p, &data[..data.len() * 2 / 3]).unwrap();
+        let r = run_json(&[p.to_str().unwrap()]);
+        assert_accounting(&r);
+        let f = &r["input"]["files"][0];
+        let parsed = f["parsed"].as_u64().unwrap();
+        assert!(
+            parsed > 5_000,
+            "{name}: the readable part is analyzed ({parsed})"
+        );
+        assert!(
+            f["error"].as_str().unwrap().contains("ended early"),
+            "{name}: {}",
+            f["error"]
+        );
+        // Not strict: success. Strict: exit 3, naming the file.
+        bin().arg("analyze").arg(&p).assert().success();
+        bin()
+            .arg("analyze")
+            .arg(&p)
+            .arg("--strict")
+            .assert()
+            .code(3)
+            .stderr(predicate::str::contains("--strict"));
+    }
+    bin()
+        .arg("analyze")
+        .arg(&plain)
+        .arg("--strict")
+        .assert()
+        .success();
+}
+
+#[test]
+fn empty_files_symlink_loops_and_odd_clocks() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("logs");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("empty.log"), b"").unwrap();
+    std::fs::write(dir.join("blank.log"), b"\n\n\n").unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("sub/loop")).unwrap();
+    let line = |ts: &str| format!(r#"10.0.0.1 - - [{ts}] "GET /a HTTP/1.1" 200 5 "-" "curl/8.0""#);
+    std::fs::write(
+        dir.join("clocks.log"),
+        [
+            line("02/Mar/2026:08:00:00 +0000"),
+            line("01/Jan/1970:00:00:01 +0000"),
+            line("01/Jan/2999:00:00:00 +0000"),
+            line("02/Mar/2026:07:59:00 +0000"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let r = run_json(&[dir.to_str().unwrap()]);
+    assert_accounting(&r);
+    assert!(
+        r["input"]["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["error"].as_str().unwrap().contains("loop"))
+    );
+    assert_eq!(r["input"]["skipped_by_reason"]["implausible_timestamp"], 2);
+    assert_eq!(r["input"]["skipped_by_reason"]["empty"], 3);
+    assert_eq!(r["totals"]["requests"], 2);
+    assert_eq!(
+        r["input"]["time_range"]["start"], "2026-03-02T07:59:00Z",
+        "out of order is fine"
+    );
+    assert_eq!(
+        r["timeline"]["buckets"].as_array().unwrap().len(),
+        2,
+        "no decades-long axis"
+    );
+}
+
+#[test]
+fn a_100_mb_line_is_skipped_not_held() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("huge.log");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+    let ok = r#"10.0.0.1 - - [02/Mar/2026:08:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "curl/8.0""#;
+    for _ in 0..100 {
+        writeln!(f, "{ok}").unwrap();
+    }
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..100 {
+        f.write_all(&chunk).unwrap();
+    }
+    writeln!(f).unwrap();
+    for _ in 0..100 {
+        writeln!(f, "{ok}").unwrap();
+    }
+    drop(f);
+    for input in [p.clone()] {
+        let r = run_json(&[input.to_str().unwrap()]);
+        assert_accounting(&r);
+        assert_eq!(r["input"]["lines"], 201);
+        assert_eq!(r["input"]["skipped_by_reason"]["too_long"], 1);
+        assert_eq!(r["totals"]["requests"], 200);
+        let ex = &r["input"]["files"][0]["skip_examples"][0];
+        assert_eq!(ex["line"], 101);
+        assert!(ex["text"].as_str().unwrap().len() < 1000);
+    }
+    // The same through a compressed stream.
+    let gz = d.path().join("huge.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::copy(&mut std::fs::File::open(&p).unwrap(), &mut enc).unwrap();
+    enc.finish().unwrap();
+    let r = run_json(&[gz.to_str().unwrap()]);
+    assert_eq!(r["input"]["lines"], 201);
+    assert_eq!(r["totals"]["requests"], 200);
+}
+
+#[test]
+fn secrets_never_reach_an_output() {
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("secrets.log");
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1LTEiLCJleHAiOjE3NzI0MzkyMDB9.c2lnbmF0dXJl";
+    let mut f = std::fs::File::create(&log).unwrap();
+    for i in 0..30 {
+        writeln!(
+            f,
+            r#"10.9.8.{i} - - [02/Mar/2026:08:00:{:02} +0000] "GET /cb?code=SECRETCODE1&access_token={jwt}&state=ok HTTP/1.1" 401 5 "-" "acme/1.0" user=alice-{i} authorization="Bearer {jwt}" auth_error="token_expired""#,
+            i % 60
+        )
+        .unwrap();
+    }
+    // A broken line full of secrets ends up in the skip examples.
+    writeln!(
+        f,
+        "garbage password=hunter2 api_key=AKIASECRET token={jwt} from 10.9.8.77"
+    )
+    .unwrap();
+    drop(f);
+    let out = d.path().join("pm");
+    let run = |extra: &[&str]| {
+        let o = bin()
+            .arg("analyze")
+            .arg(&log)
+            .args(["--json", "-", "--by", "client_ip,user,user_agent"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let json = run(&[]);
+    bin()
+        .arg("report")
+        .arg(&log)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let tables =
+        String::from_utf8(bin().arg("analyze").arg(&log).output().unwrap().stdout).unwrap();
+    let export = d.path().join("e.csv");
+    bin()
+        .arg("export")
+        .arg(&log)
+        .arg("--to")
+        .arg(&export)
+        .assert()
+        .success();
+    let mut everything = vec![
+        json.clone(),
+        tables,
+        std::fs::read_to_string(&export).unwrap(),
+    ];
+    for name in [
+        "report.html",
+        "report.md",
+        "cohorts.csv",
+        "timeline.csv",
+        "storms.json",
+        "timeline.svg",
+        "cohorts.svg",
+    ] {
+        everything.push(std::fs::read_to_string(out.join(name)).unwrap());
+    }
+    for text in &everything {
+        for secret in [
+            "SECRETCODE1",
+            "eyJhbGciOiJIUzI1NiJ9",
+            "hunter2",
+            "AKIASECRET",
+            "c2lnbmF0dXJl",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked");
+        }
+    }
+    assert!(json.contains("password=[REDACTED]"), "redaction is visible");
+    // The JWT was still used: its exp claim says expired.
+    let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(r["totals"]["by_token_state"]["expired"].as_u64().unwrap() > 0);
+
+    let anon = run(&["--anonymize-ip", "--hash-clients", "--hash-key", "42"]);
+    assert!(!anon.contains("10.9.8.7") && anon.contains("10.9.8.0"));
+    assert!(!anon.contains("alice-"), "users hashed");
+    assert_eq!(
+        anon,
+        run(&["--anonymize-ip", "--hash-clients", "--hash-key", "42"]),
+        "a given key is stable"
+    );
+}
