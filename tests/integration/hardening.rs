@@ -111,16 +111,15 @@ fn a_100_mb_line_is_skipped_not_held() {
         writeln!(f, "{ok}").unwrap();
     }
     drop(f);
-    for input in [p.clone()] {
-        let r = run_json(&[input.to_str().unwrap()]);
-        assert_accounting(&r);
-        assert_eq!(r["input"]["lines"], 201);
-        assert_eq!(r["input"]["skipped_by_reason"]["too_long"], 1);
-        assert_eq!(r["totals"]["requests"], 200);
-        let ex = &r["input"]["files"][0]["skip_examples"][0];
-        assert_eq!(ex["line"], 101);
-        assert!(ex["text"].as_str().unwrap().len() < 1000);
-    }
+    let r = run_json(&[p.to_str().unwrap()]);
+    assert_accounting(&r);
+    assert_eq!(r["input"]["lines"], 201);
+    assert_eq!(r["input"]["skipped_by_reason"]["too_long"], 1);
+    assert_eq!(r["totals"]["requests"], 200);
+    let ex = &r["input"]["files"][0]["skip_examples"][0];
+    assert_eq!(ex["line"], 101);
+    assert!(ex["text"].as_str().unwrap().len() < 1000);
+
     // The same through a compressed stream.
     let gz = d.path().join("huge.log.gz");
     let mut enc = flate2::write::GzEncoder::new(
