@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Whole-process benchmark: authstorm against the floor (wc -l, cat) and the
+peers a user would pick instead (GoAccess, DuckDB), on the same files in the
+same run. Prints median wall time, MB/s, lines/s, peak RSS and ratios.
+
+    python3 scripts/bench.py                  # 1M lines, 3 runs each
+    python3 scripts/bench.py --lines 5000000 --runs 5
+    python3 scripts/bench.py --lines 1000000 20000000   # memory growth
+
+Peers are used when installed: `apt-get install goaccess`, `pip install duckdb`.
+Files are generated with `authstorm simulate` into bench-out/ (git-ignored).
+"""
+import argparse, json, os, shutil, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "authstorm")
+OUT = os.path.join(ROOT, "bench-out")
+
+
+def run(argv, stdin=None):
+    """Runs argv, returns (seconds, peak RSS in MiB). Output is discarded."""
+    t0 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        if stdin:
+            fd = os.open(stdin, os.O_RDONLY)
+            os.dup2(fd, 0)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        try:
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(127)
+    _, status, ru = os.wait4(pid, 0)
+    dt = time.perf_counter() - t0
+    if status != 0:
+        raise RuntimeError(f"{argv} failed with status {status}")
+    return dt, ru.ru_maxrss / 1024
+
+
+def measure(name, argv, runs, stdin=None):
+    times, rss = [], []
+    for _ in range(runs):
+        t, m = run(argv, stdin)
+        times.append(t)
+        rss.append(m)
+    return {"name": name, "seconds": statistics.median(times), "rss_mib": max(rss)}
+
+
+def generate(lines, fmt, gzip):
+    ext = {"combined": "log", "json": "jsonl"}[fmt] + (".gz" if gzip else "")
+    path = os.path.join(OUT, f"storm-{lines}-{fmt}.{ext}")
+    if not os.path.exists(path):
+        argv = [BIN, "simulate", "--scenario", "storm", "--lines", str(lines), "--days", "3", "--format", fmt, "-o", path]
+        if gzip:
+            argv.append("--gzip")
+        subprocess.run(argv, check=True)
+    return path
+
+
+def duckdb_query(path, fmt, threads):
+    if fmt == "combined":
+        src = f"read_csv('{path}', columns={{'line': 'VARCHAR'}}, delim=chr(1), quote='', escape='', header=false, auto_detect=false)"
+        return f"""SET threads={threads};
+SELECT regexp_extract(line, '\\[(\\d+/\\w+/\\d+:\\d+:\\d+)', 1) AS minute,
+       regexp_extract(line, '" (\\d{{3}}) ', 1) AS status,
+       regexp_extract(line, 'acme-\\w+/([\\d.]+)', 1) AS version,
+       count(*)
+FROM {src} GROUP BY ALL;"""
+    return f"""SET threads={threads};
+SELECT substr(time, 1, 16) AS minute, status, regexp_extract(user_agent, '/([\\d.]+)', 1) AS version, count(*)
+FROM read_json('{path}', format='newline_delimited') GROUP BY ALL;"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, nargs="+", default=[1_000_000])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--formats", nargs="+", default=["combined", "json"])
+    ap.add_argument("--json", help="also write the results as JSON here")
+    a = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    os.makedirs(OUT, exist_ok=True)
+    threads = os.cpu_count() or 1
+    try:
+        import duckdb  # noqa: F401
+        have_duckdb = True
+    except ImportError:
+        have_duckdb = False
+    goaccess = shutil.which("goaccess")
+    results = []
+    print(f"machine: {threads} cores; runs per command: {a.runs} (median wall time, max peak RSS)")
+    for lines in a.lines:
+        for fmt in a.formats:
+            for gz in (False, True):
+                if gz and fmt == "json":
+                    continue
+                path = generate(lines, fmt, gz)
+                size = os.path.getsize(path)
+                raw = size if not gz else os.path.getsize(generate(lines, fmt, False))
+                n = int(subprocess.run(["wc", "-l", generate(lines, fmt, False)], capture_output=True, text=True).stdout.split()[0])
+                rows = []
+                out = os.path.join(OUT, "report.json")
+                for t in sorted({1, threads}):
+                    rows.append(measure(f"authstorm analyze -j{t}", [BIN, "analyze", "-j", str(t), "--no-progress", "--json", out, path], a.runs))
+                if gz:
+                    rows.append(measure("zcat > /dev/null", ["zcat", path], a.runs))
+                else:
+                    rows.append(measure("wc -l", ["wc", "-l", path], a.runs))
+                    rows.append(measure("cat > /dev/null", ["cat", path], a.runs))
+                    if have_duckdb:
+                        for t in sorted({1, threads}):
+                            q = duckdb_query(path, fmt, t)
+                            rows.append(measure(f"duckdb -j{t} group-by", [sys.executable, "-c", f"import duckdb; duckdb.sql({q!r}).fetchall()"], a.runs))
+                    if goaccess and fmt == "combined":
+                        rows.append(measure("goaccess --json", [goaccess, path, "--log-format=COMBINED", "-o", os.path.join(OUT, "goaccess.json")], a.runs))
+                base = rows[-1 if False else 0]["seconds"]
+                print(f"\n{os.path.basename(path)}: {n:,} lines, {size / 2**20:.0f} MiB on disk, {raw / 2**20:.0f} MiB of text")
+                print(f"{'command':<28}{'median s':>10}{'MB/s':>9}{'Mlines/s':>10}{'peak RSS MiB':>14}{'vs authstorm -j' + str(threads):>20}")
+                best = [r for r in rows if r["name"] == f"authstorm analyze -j{threads}"][0]["seconds"]
+                for r in rows:
+                    mbs = raw / 2**20 / r["seconds"]
+                    print(f"{r['name']:<28}{r['seconds']:>10.2f}{mbs:>9.0f}{n / r['seconds'] / 1e6:>10.2f}{r['rss_mib']:>14.0f}{r['seconds'] / best:>19.2f}x")
+                    results.append({"file": os.path.basename(path), "lines": n, "bytes": raw, **r})
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
