@@ -50,6 +50,35 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
     run(cfg, None)
 }
 
+/// Merges cube files (from earlier runs, other machines or other engines)
+/// and analyzes the result: the same report, detection and outputs, with
+/// no log lines read. Bucket widths must match.
+pub fn analyze_cubes(paths: &[String], detect_cfg: &DetectConfig) -> Result<Analysis> {
+    let mut merged: Option<Cube> = None;
+    for p in paths {
+        let text = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+        let cube: Cube = serde_json::from_slice(&text)
+            .map_err(|e| Error::Invalid(format!("{p}: not an authstorm cube: {e}")))?;
+        if cube.schema != crate::aggregate::cube::CUBE_SCHEMA {
+            return Err(Error::Invalid(format!(
+                "{p}: cube schema {:?}, expected {:?}",
+                cube.schema,
+                crate::aggregate::cube::CUBE_SCHEMA
+            )));
+        }
+        match &mut merged {
+            None => merged = Some(cube),
+            Some(m) => m
+                .merge(&cube)
+                .map_err(|e| Error::Invalid(format!("{p}: {e}")))?,
+        }
+    }
+    let cube = merged.ok_or_else(|| Error::NoInput("no cube files given".into()))?;
+    let storms = detect(&cube, detect_cfg);
+    let report = Report::build(Vec::new(), Vec::new(), &cube, None, storms);
+    Ok(Analysis { report, cube })
+}
+
 /// As [`analyze`], also handing every request to `sink` in file and line
 /// order (`authstorm export`). Files are read one after another.
 pub fn export(cfg: &AnalyzeConfig, sink: &mut dyn RowSink) -> Result<Analysis> {

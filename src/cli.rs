@@ -106,6 +106,9 @@ pub struct AnalyzeArgs {
     /// Write the cohort × time cube (JSON) to FILE, for merging runs later.
     #[arg(long, value_name = "FILE")]
     pub cube: Option<PathBuf>,
+    /// The paths are cube files (from --cube): merge them and analyze.
+    #[arg(long, conflicts_with_all = ["format", "since", "until", "by"])]
+    pub from_cube: bool,
     /// Rows per table.
     #[arg(long, default_value_t = 15, value_name = "N")]
     pub top: usize,
@@ -334,7 +337,11 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
         None => FileConfig::default(),
     };
     let (cfg, tz) = build_config(&a, &file)?;
-    let analysis = analyze(&cfg)?;
+    let analysis = if a.from_cube {
+        authstorm::analyze::analyze_cubes(&a.paths, &cfg.detect)?
+    } else {
+        analyze(&cfg)?
+    };
     if let Some(path) = &a.cube {
         let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         serde_json::to_writer(BufWriter::new(f), &analysis.cube)

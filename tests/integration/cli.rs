@@ -502,3 +502,58 @@ fn detect_thresholds_from_config() {
         .code(2)
         .stderr(predicate::str::contains("bogus"));
 }
+
+#[test]
+fn cubes_merge_and_analyze_like_the_logs() {
+    // Two days in two files: cubes of each, merged, give the storm and the
+    // same totals and cohorts as analyzing both logs at once.
+    let d = tempfile::tempdir().unwrap();
+    let log = simulate(
+        d.path(),
+        "two-days.log",
+        &["--lines", "40000", "--days", "2"],
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let (day1, day2): (Vec<&str>, Vec<&str>) =
+        text.lines().partition(|l| l.contains("02/Mar/2026"));
+    std::fs::write(d.path().join("a.log"), day1.join("\n") + "\n").unwrap();
+    std::fs::write(d.path().join("b.log"), day2.join("\n") + "\n").unwrap();
+    for (name, cube) in [("a.log", "a.json"), ("b.log", "b.json")] {
+        bin()
+            .arg("analyze")
+            .arg(d.path().join(name))
+            .arg("--cube")
+            .arg(d.path().join(cube))
+            .assert()
+            .success();
+    }
+    let merged = run_json(&[
+        "--from-cube",
+        d.path().join("a.json").to_str().unwrap(),
+        d.path().join("b.json").to_str().unwrap(),
+    ]);
+    let direct = run_json(&[log.to_str().unwrap()]);
+    assert_eq!(merged["totals"], direct["totals"]);
+    assert_eq!(merged["cohorts"], direct["cohorts"]);
+    assert_eq!(merged["storms"][0]["kind"], "storm");
+    assert_eq!(merged["storms"][0]["start"], direct["storms"][0]["start"]);
+    assert_eq!(
+        merged["storms"][0]["culprits"][0]["versions"],
+        direct["storms"][0]["culprits"][0]["versions"]
+    );
+    // Mismatched bucket widths are refused, naming the file.
+    bin()
+        .arg("analyze")
+        .arg(d.path().join("a.log"))
+        .args(["--bucket", "5m", "--cube"])
+        .arg(d.path().join("c.json"))
+        .assert()
+        .success();
+    bin()
+        .args(["analyze", "--from-cube"])
+        .arg(d.path().join("a.json"))
+        .arg(d.path().join("c.json"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("c.json"));
+}
