@@ -106,6 +106,9 @@ pub struct AnalyzeArgs {
     /// Write the cohort × time cube (JSON) to FILE, for merging runs later.
     #[arg(long, value_name = "FILE")]
     pub cube: Option<PathBuf>,
+    /// Stack the timeline plot's requests by token state or by top cohorts.
+    #[arg(long, value_enum, default_value = "token")]
+    pub stack: StackArg,
     /// The paths are cube files (from --cube): merge them and analyze.
     #[arg(long, conflicts_with_all = ["format", "since", "until", "by"])]
     pub from_cube: bool,
@@ -138,6 +141,12 @@ pub struct AnalyzeArgs {
     /// cube.parquet into DIR.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum StackArg {
+    Token,
+    Cohort,
 }
 
 #[derive(Args)]
@@ -354,6 +363,10 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
             &analysis.report,
             &analysis.cube,
             tz,
+            match a.stack {
+                StackArg::Token => authstorm::plot::Stack::TokenState,
+                StackArg::Cohort => authstorm::plot::Stack::Cohort,
+            },
             &command.join(" "),
         )
         .with_context(|| format!("writing {}", dir.display()))?;

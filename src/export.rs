@@ -229,10 +229,16 @@ pub fn write_all(
     report: &Report,
     cube: &Cube,
     tz: DisplayTz,
+    stack: plot::Stack,
     command: &str,
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let input = PlotInput { report, cube, tz };
+    let input = PlotInput {
+        report,
+        cube,
+        tz,
+        stack,
+    };
     let mut out = plot::write_plots(dir, &input)?;
     let doc = postmortem::build(report, tz, command);
     let svgs: Vec<(&str, String)> = ["timeline", "cohorts", "retries"]

@@ -65,6 +65,72 @@ pub struct PlotInput<'a> {
     pub report: &'a Report,
     pub cube: &'a Cube,
     pub tz: DisplayTz,
+    pub stack: Stack,
+}
+
+/// What the timeline's request areas are stacked by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stack {
+    #[default]
+    TokenState,
+    /// The five busiest app × version × token state cohorts, and the rest.
+    Cohort,
+}
+
+/// Per-bucket series (label, colour, values) for the stacked areas.
+fn stack_series(input: &PlotInput, rows: &[&BucketRow]) -> Vec<(String, RGBColor, Vec<f64>)> {
+    match input.stack {
+        Stack::TokenState => TokenState::ALL
+            .iter()
+            .map(|t| {
+                (
+                    t.name().to_string(),
+                    token_colour(*t),
+                    rows.iter()
+                        .map(|b| *b.by_token_state.get(t).unwrap_or(&0) as f64)
+                        .collect(),
+                )
+            })
+            .collect(),
+        Stack::Cohort => {
+            let bu = input.cube.bucket_us();
+            let first = rows.first().map(|b| b.start_us / bu).unwrap_or(0);
+            let mut per: std::collections::BTreeMap<(&str, &str, TokenState), Vec<f64>> =
+                Default::default();
+            for (k, c) in &input.cube.cells {
+                let i = k.bucket - first;
+                if i >= 0 && (i as usize) < rows.len() {
+                    per.entry((&k.app, &k.version, k.token_state))
+                        .or_insert_with(|| vec![0.0; rows.len()])[i as usize] += c.requests as f64;
+                }
+            }
+            let mut ranked: Vec<_> = per.into_iter().collect();
+            ranked.sort_by(|a, b| {
+                b.1.iter()
+                    .sum::<f64>()
+                    .total_cmp(&a.1.iter().sum::<f64>())
+                    .then(a.0.cmp(&b.0))
+            });
+            let palette = [VERMILLION, BLUE, ORANGE, GREEN, PURPLE];
+            let mut out: Vec<(String, RGBColor, Vec<f64>)> = Vec::new();
+            let mut rest = vec![0.0; rows.len()];
+            for (i, ((app, version, t), v)) in ranked.into_iter().enumerate() {
+                if i < palette.len() {
+                    let name = format!(
+                        "{} {} · {}",
+                        crate::report::table::sanitize(app),
+                        crate::report::table::sanitize(version),
+                        t.name()
+                    );
+                    out.push((name, palette[i], v));
+                } else {
+                    rest.iter_mut().zip(&v).for_each(|(r, x)| *r += x);
+                }
+            }
+            out.push(("everything else".into(), GREY, rest));
+            out
+        }
+    }
 }
 
 /// The time window plotted: around the episodes when there are any.
@@ -233,8 +299,12 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
     let r = input.report;
     let rows = window(r);
     let bucket = r.timeline.bucket_seconds;
+    let by = match input.stack {
+        Stack::TokenState => "token state",
+        Stack::Cohort => "cohort",
+    };
     let title = format!(
-        "Requests per {} by token state, errors and latency — {}",
+        "Requests per {} by {by}, errors and latency — {}",
         per_label(bucket),
         title_range(input, &rows)
     );
@@ -284,11 +354,7 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let mut below = vec![0.0; rows.len()];
-    for t in TokenState::ALL {
-        let vals: Vec<f64> = rows
-            .iter()
-            .map(|b| *b.by_token_state.get(&t).unwrap_or(&0) as f64)
-            .collect();
+    for (name, c, vals) in stack_series(input, &rows) {
         if vals.iter().all(|v| *v == 0.0) {
             continue;
         }
@@ -304,10 +370,9 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
                     .map(|(i, b)| (dt(b.start_us), below[i])),
             )
             .collect();
-        let c = token_colour(t);
         chart
             .draw_series(std::iter::once(Polygon::new(pts, c.mix(0.75).filled())))?
-            .label(t.name())
+            .label(name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled()));
         below = upper;
     }
