@@ -69,7 +69,7 @@ SELECT regexp_extract(line, '\\[(\\d+/\\w+/\\d+:\\d+:\\d+)', 1) AS minute,
        count(*)
 FROM {src} GROUP BY ALL;"""
     return f"""SET threads={threads};
-SELECT substr(time, 1, 16) AS minute, status, regexp_extract(user_agent, '/([\\d.]+)', 1) AS version, count(*)
+SELECT substr(CAST("time" AS VARCHAR), 1, 16) AS minute, status, regexp_extract(user_agent, '/([\\d.]+)', 1) AS version, count(*)
 FROM read_json('{path}', format='newline_delimited') GROUP BY ALL;"""
 
 
