@@ -332,27 +332,17 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
     let scan = baseline::scan(
         &total,
         &grid,
-        &baseline::Params {
-            window: 30,
-            z: 3.5,
-            min_ratio: 1.25,
-            min_count: 10.0,
-        },
+        &crate::detect::DetectConfig::default().params(),
     );
     let ymax = total.iter().cloned().fold(1.0, f64::max) * 1.15;
-    let mut chart = ChartBuilder::on(&top)
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, 0.0..ymax)?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&xfmt)
-        .y_label_formatter(&int_label)
-        .y_desc(format!("requests / {}", per_label(bucket)))
-        .label_style((FAMILY, 15))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()?;
+    let mut chart = time_panel(
+        &top,
+        (x0, x1),
+        ymax,
+        &format!("requests / {}", per_label(bucket)),
+        None,
+        &xfmt,
+    )?;
     let mut below = vec![0.0; rows.len()];
     for (name, c, vals) in stack_series(input, &rows) {
         if vals.iter().all(|v| *v == 0.0) {
@@ -395,13 +385,7 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         .label("baseline + 3.5 σ")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.mix(0.5)));
     shade_storms(&mut chart, &r.storms, ymax, true, tz)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FAMILY, 15))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
 
     // Panel 2: failures.
     type Count = Box<dyn Fn(&BucketRow) -> u64>;
@@ -422,19 +406,14 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         .unwrap_or(0) as f64
         * 1.15
         + 1.0;
-    let mut chart = ChartBuilder::on(&mid)
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, 0.0..emax)?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&xfmt)
-        .y_label_formatter(&int_label)
-        .y_desc(format!("responses / {}", per_label(bucket)))
-        .label_style((FAMILY, 15))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()?;
+    let mut chart = time_panel(
+        &mid,
+        (x0, x1),
+        emax,
+        &format!("responses / {}", per_label(bucket)),
+        None,
+        &xfmt,
+    )?;
     for (name, c, f) in &lines {
         let c = *c;
         chart
@@ -446,13 +425,7 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
     }
     shade_storms(&mut chart, &r.storms, emax, false, tz)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FAMILY, 15))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
 
     // Panel 3: latency p95.
     let lmax = rows
@@ -460,20 +433,14 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         .filter_map(|b| b.p95_latency_ms)
         .fold(1.0, f64::max)
         * 1.15;
-    let mut chart = ChartBuilder::on(&bottom)
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, 0.0..lmax)?;
-    chart
-        .configure_mesh()
-        .x_label_formatter(&xfmt)
-        .y_label_formatter(&int_label)
-        .x_desc(format!("time ({})", tz.name()))
-        .y_desc("p95 latency (ms)")
-        .label_style((FAMILY, 15))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()?;
+    let mut chart = time_panel(
+        &bottom,
+        (x0, x1),
+        lmax,
+        "p95 latency (ms)",
+        Some(&format!("time ({})", tz.name())),
+        &xfmt,
+    )?;
     chart
         .draw_series(LineSeries::new(
             rows.iter()
@@ -483,14 +450,52 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         .label("p95 latency, all client traffic")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], SKY.stroke_width(3)));
     shade_storms(&mut chart, &r.storms, lmax, false, tz)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    Ok(())
+}
+
+type TimeChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<TimeAxis, plotters::coord::types::RangedCoordf64>>;
+
+/// A time panel: linear y from 0 to `ymax`, time ticks in the display zone.
+fn time_panel<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    (x0, x1): (DateTime<Utc>, DateTime<Utc>),
+    ymax: f64,
+    y_desc: &str,
+    x_desc: Option<&str>,
+    xfmt: &dyn Fn(&DateTime<Utc>) -> String,
+) -> std::result::Result<TimeChart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(if x_desc.is_some() { 35 } else { 30 })
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, 0.0..ymax)?;
+    let mut mesh = chart.configure_mesh();
+    mesh.x_label_formatter(xfmt)
+        .y_label_formatter(&int_label)
+        .y_desc(y_desc)
+        .label_style((FAMILY, 15))
+        .light_line_style(WHITE.mix(0.0));
+    if let Some(d) = x_desc {
+        mesh.x_desc(d);
+    }
+    mesh.draw()?;
+    Ok(chart)
+}
+
+/// The legend, in the same place and style on every panel.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    pos: SeriesLabelPosition,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(pos)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font((FAMILY, 15))
-        .draw()?;
-    Ok(())
+        .draw()
 }
 
 fn per_label(bucket: u64) -> String {
@@ -598,13 +603,7 @@ fn cohorts<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput)
             )))?
             .label("storm culprit")
             .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], VERMILLION.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FAMILY, 15))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     }
     Ok(())
 }
@@ -750,13 +749,7 @@ fn retries<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput)
                     PathElement::new(vec![(x, y), (x + 16, y)], YELLOW.stroke_width(3))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font((FAMILY, 15))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     }
     Ok(())
 }

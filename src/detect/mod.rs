@@ -104,6 +104,16 @@ impl DetectConfig {
         Ok(())
     }
 
+    /// The baseline parameters these thresholds imply.
+    pub fn params(&self) -> Params {
+        Params {
+            window: self.baseline_buckets,
+            z: self.z,
+            min_ratio: self.min_ratio,
+            min_count: self.min_bucket_requests,
+        }
+    }
+
     fn buckets(&self, s: &str, bucket_seconds: u64) -> usize {
         let d = crate::time::parse_duration(s)
             .map(|d| d.as_secs())
@@ -255,12 +265,7 @@ pub fn detect(cube: &Cube, cfg: &DetectConfig) -> Vec<Storm> {
             observed,
             day: (n > day).then_some(day),
         },
-        params: Params {
-            window: cfg.baseline_buckets,
-            z: cfg.z,
-            min_ratio: cfg.min_ratio,
-            min_count: cfg.min_bucket_requests,
-        },
+        params: cfg.params(),
         by_bucket,
     };
 
