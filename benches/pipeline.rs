@@ -44,6 +44,30 @@ fn stages(c: &mut Criterion) {
             lines.iter().filter(|l| p.parse(l).is_ok()).count()
         })
     });
+    g.bench_function("parse_map", |b| {
+        b.iter(|| {
+            let mut p = LineParser::Clf;
+            lines
+                .iter()
+                .filter_map(|l| p.parse(l).ok())
+                .filter(|rec| fields.resolve(rec.record()).normalize().is_ok())
+                .count()
+        })
+    });
+    g.bench_function("parse_map_classify", |b| {
+        b.iter(|| {
+            let mut p = LineParser::Clf;
+            let mut n = 0;
+            for l in &lines {
+                if let Ok(rec) = p.parse(l) {
+                    if let Ok(e) = fields.resolve(rec.record()).normalize() {
+                        n += authstorm::classify::Classifier::classify(&classifier, &e).client & 1;
+                    }
+                }
+            }
+            black_box(n)
+        })
+    });
     g.bench_function("parse_map_classify_aggregate", |b| {
         b.iter(|| {
             let mut p = LineParser::Clf;

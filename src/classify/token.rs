@@ -70,7 +70,12 @@ const NO_ERROR: [&str; 8] = [
 impl TokenVocabulary {
     /// Normalizes a token-state field value. `None` means "no error reported".
     pub fn normalize(&self, raw: &str) -> Option<TokenState> {
-        let v = raw.trim().trim_matches('"').to_ascii_lowercase();
+        let t = raw.trim().trim_matches('"');
+        // The common case, "-", needs no lower-casing.
+        if self.extra.is_empty() && (t.is_empty() || t == "-") {
+            return None;
+        }
+        let v = t.to_ascii_lowercase();
         if let Some((_, s)) = self.extra.iter().find(|(k, _)| k.eq_ignore_ascii_case(&v)) {
             return Some(*s);
         }
