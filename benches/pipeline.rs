@@ -59,10 +59,10 @@ fn stages(c: &mut Criterion) {
             let mut p = LineParser::Clf;
             let mut n = 0;
             for l in &lines {
-                if let Ok(rec) = p.parse(l) {
-                    if let Ok(e) = fields.resolve(rec.record()).normalize() {
-                        n += authstorm::classify::Classifier::classify(&classifier, &e).client & 1;
-                    }
+                if let Ok(rec) = p.parse(l)
+                    && let Ok(e) = fields.resolve(rec.record()).normalize()
+                {
+                    n += authstorm::classify::Classifier::classify(&classifier, &e).client & 1;
                 }
             }
             black_box(n)
