@@ -311,14 +311,8 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
     let root = root.titled(&title, (FAMILY, 26))?;
     let (top, rest) = root.split_vertically((55).percent());
     let (mid, bottom) = rest.split_vertically((50).percent());
-    let (t0, t1) = match (rows.first(), rows.last()) {
-        (Some(a), Some(b)) => (a.start_us, b.start_us + bucket as i64 * MICROS_PER_SEC),
-        _ => (0, MICROS_PER_SEC),
-    };
-    let (x0, x1) = (dt(t0), dt(t1));
-    let fmt = time_fmt(t1 - t0);
+    let ((x0, x1), xfmt) = time_axis(&rows, bucket, input.tz);
     let tz = input.tz;
-    let xfmt = move |x: &DateTime<Utc>| tz.format(x.timestamp_micros(), fmt);
 
     // Panel 1: stacked requests by token state, the baseline band, episodes.
     let total: Vec<f64> = rows.iter().map(|b| b.requests as f64).collect();
@@ -452,6 +446,25 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
     shade_storms(&mut chart, &r.storms, lmax, false, tz)?;
     legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
+}
+
+/// The x range covered by `rows` and the tick label format for it.
+fn time_axis(
+    rows: &[&BucketRow],
+    bucket: u64,
+    tz: DisplayTz,
+) -> (
+    (DateTime<Utc>, DateTime<Utc>),
+    impl Fn(&DateTime<Utc>) -> String,
+) {
+    let (t0, t1) = match (rows.first(), rows.last()) {
+        (Some(a), Some(b)) => (a.start_us, b.start_us + bucket as i64 * MICROS_PER_SEC),
+        _ => (0, MICROS_PER_SEC),
+    };
+    let fmt = time_fmt(t1 - t0);
+    ((dt(t0), dt(t1)), move |x: &DateTime<Utc>| {
+        tz.format(x.timestamp_micros(), fmt)
+    })
 }
 
 type TimeChart<'a, DB> =
@@ -671,14 +684,8 @@ fn retries<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput)
             *req as f64 / cl.len() as f64
         }
     };
-    let (t0, t1) = match (rows.first(), rows.last()) {
-        (Some(a), Some(b)) => (a.start_us, b.start_us + bucket as i64 * MICROS_PER_SEC),
-        _ => (0, MICROS_PER_SEC),
-    };
-    let (x0, x1) = (dt(t0), dt(t1));
-    let fmt = time_fmt(t1 - t0);
+    let ((x0, x1), xfmt) = time_axis(&rows, bucket, input.tz);
     let tz = input.tz;
-    let xfmt = move |x: &DateTime<Utc>| tz.format(x.timestamp_micros(), fmt);
     let sides: Vec<(&str, RGBColor, usize)> = if lead.is_some() {
         vec![("culprit", VERMILLION, 0), ("everyone else", BLUE, 1)]
     } else {
