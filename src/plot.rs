@@ -448,15 +448,15 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
     Ok(())
 }
 
+/// The x range covered by `rows`.
+type TimeRange = (DateTime<Utc>, DateTime<Utc>);
+
 /// The x range covered by `rows` and the tick label format for it.
 fn time_axis(
     rows: &[&BucketRow],
     bucket: u64,
     tz: DisplayTz,
-) -> (
-    (DateTime<Utc>, DateTime<Utc>),
-    impl Fn(&DateTime<Utc>) -> String,
-) {
+) -> (TimeRange, impl Fn(&DateTime<Utc>) -> String) {
     let (t0, t1) = match (rows.first(), rows.last()) {
         (Some(a), Some(b)) => (a.start_us, b.start_us + bucket as i64 * MICROS_PER_SEC),
         _ => (0, MICROS_PER_SEC),
