@@ -86,8 +86,8 @@ fn stages(c: &mut Criterion) {
     });
     g.finish();
 
-    // What detection adds: a full scan (with retry chains) vs detection on
-    // the cube that scan produced.
+    // What detection adds: the whole run (scan with retry chains, detection,
+    // report) vs detection alone on the cube that run produced.
     let cfg = AnalyzeConfig {
         inputs: vec![path.clone()],
         scan: ScanOptions::default(),
@@ -98,7 +98,7 @@ fn stages(c: &mut Criterion) {
     let mut g = c.benchmark_group("analysis");
     g.sample_size(10);
     g.throughput(Throughput::Elements(lines.len() as u64));
-    g.bench_function("scan_and_report_1_thread", |b| {
+    g.bench_function("analyze_1_thread", |b| {
         b.iter(|| black_box(analyze(&cfg).unwrap().report.totals.requests))
     });
     g.bench_function("detect_on_cube", |b| {

@@ -32,7 +32,7 @@ use crate::aggregate::{Cell, CellKey, Cube, LatencySketch};
 use crate::classify::{TokenState, Version};
 use crate::report::is_timeout;
 use crate::retry::{Backoff, ChainStats};
-use crate::time::{MICROS_PER_SEC, rfc3339};
+use crate::time::rfc3339;
 use attribution::{Combo, Leaf};
 use baseline::{Grid, Params};
 
@@ -769,9 +769,4 @@ pub fn version_ranges(cube: &Cube, app: Option<&str>, versions: &[String]) -> St
         i = j + 1;
     }
     parts.join(", ")
-}
-
-/// Seconds per bucket as used in the report.
-pub fn bucket_seconds(cube: &Cube) -> f64 {
-    cube.bucket_us() as f64 / MICROS_PER_SEC as f64
 }

@@ -218,13 +218,18 @@ fn backoff_words(c: &Culprit) -> &'static str {
     }
 }
 
-/// `acme-desktop 4.2.0–4.2.3 · expired · GET /v1/session`
-pub fn culprit_name(c: &Culprit) -> String {
-    let mut parts = vec![match &c.app {
+/// `acme-desktop 4.2.0–4.2.3`, or `all apps`.
+fn app_label(c: &Culprit) -> String {
+    match &c.app {
         Some(a) if c.versions.is_empty() => sanitize(a),
         Some(a) => format!("{} {}", sanitize(a), sanitize(&c.versions_display)),
         None => "all apps".to_string(),
-    }];
+    }
+}
+
+/// `acme-desktop 4.2.0–4.2.3 · expired · GET /v1/session`
+pub fn culprit_name(c: &Culprit) -> String {
+    let mut parts = vec![app_label(c)];
     if let Some(t) = c.token_state {
         parts.push(format!("{} token", t.name()));
     }
@@ -249,11 +254,7 @@ pub fn event_lines(s: &Storm) -> Vec<(i64, String)> {
             None if c.retry_ratio >= 0.1 => "retries".to_string(),
             None => "requests".to_string(),
         };
-        let app = match &c.app {
-            Some(a) if c.versions.is_empty() => sanitize(a),
-            Some(a) => format!("{} {}", sanitize(a), sanitize(&c.versions_display)),
-            None => "all apps".into(),
-        };
+        let app = app_label(c);
         let on = c
             .endpoint
             .as_deref()
