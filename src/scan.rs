@@ -124,6 +124,7 @@ struct Partial {
     rows: Vec<Row>,
     /// Peak clients held by the retry stage.
     retry_clients_peak: usize,
+    memo: crate::classify::Memo,
 }
 
 impl Partial {
@@ -140,6 +141,7 @@ impl Partial {
             events: Vec::new(),
             rows: Vec::new(),
             retry_clients_peak: 0,
+            memo: Default::default(),
         }
     }
 
@@ -212,7 +214,10 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             continue;
         }
         // Invalid UTF-8 is replaced, not dropped: the rest of the line is data.
-        let text = String::from_utf8_lossy(raw);
+        let text = match simdutf8::basic::from_utf8(raw) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
         if text.trim().is_empty() {
             p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
             continue;
@@ -238,7 +243,7 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             p.filtered += 1;
             continue;
         }
-        let c = o.classifier.classify(&ev);
+        let c = o.classifier.classify_memo(&ev, &mut p.memo);
         let key = p.agg.add(&ev, &c);
         if o.rows {
             p.rows.push(Row {

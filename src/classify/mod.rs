@@ -9,7 +9,7 @@ pub mod token;
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 
-use rustc_hash::FxHasher;
+use rustc_hash::{FxHashMap, FxHasher};
 
 pub use client::{AppRule, Version};
 pub use token::{TokenState, TokenVocabulary};
@@ -49,17 +49,58 @@ impl Default for HealthRules {
 
 impl HealthRules {
     pub fn is_health(&self, path: Option<&str>, ua: Option<&str>) -> bool {
-        if let Some(p) = path {
-            let p = route::strip_query(p);
-            if self.paths.iter().any(|h| h == p) {
-                return true;
-            }
-        }
-        if let Some(ua) = ua {
-            return self.user_agents.iter().any(|h| ua.contains(h.as_str()));
-        }
-        false
+        path.is_some_and(|p| self.is_health_path(p)) || ua.is_some_and(|u| self.is_health_ua(u))
     }
+
+    fn is_health_path(&self, p: &str) -> bool {
+        let p = route::strip_query(p);
+        self.paths.iter().any(|h| h == p)
+    }
+
+    fn is_health_ua(&self, ua: &str) -> bool {
+        self.user_agents.iter().any(|h| ua.contains(h.as_str()))
+    }
+}
+
+/// What classification derives from a user agent alone.
+#[derive(Debug)]
+struct UaInfo {
+    app: Box<str>,
+    version: Box<str>,
+    health: bool,
+}
+
+/// A worker's memo of classification work that depends on one string only
+/// (the user agent → app, version, probe; the path → route), because a
+/// fleet sends few distinct user agents and paths. Bounded: it starts over
+/// when full, so hostile input costs time, never memory.
+#[derive(Debug, Default)]
+pub struct Memo {
+    ua_ids: FxHashMap<Box<str>, u32>,
+    uas: Vec<UaInfo>,
+    route_ids: FxHashMap<Box<str>, u32>,
+    routes: Vec<Box<str>>,
+}
+
+const MEMO_ENTRIES: usize = 16 * 1024;
+
+/// Index of `key`'s memo entry, computing it with `make` on a miss.
+fn memo_id<T>(
+    ids: &mut FxHashMap<Box<str>, u32>,
+    vals: &mut Vec<T>,
+    key: &str,
+    make: impl FnOnce() -> T,
+) -> usize {
+    if let Some(&i) = ids.get(key) {
+        return i as usize;
+    }
+    if vals.len() >= MEMO_ENTRIES {
+        ids.clear();
+        vals.clear();
+    }
+    vals.push(make());
+    ids.insert(key.into(), (vals.len() - 1) as u32);
+    vals.len() - 1
 }
 
 /// Everything classification needs, validated.
@@ -111,6 +152,65 @@ pub fn client_key(e: &Event<'_>) -> u64 {
 }
 
 impl Classifier {
+    /// [`Classifier::classify`] with the per-string work memoized in `memo`.
+    pub fn classify_memo<'x>(&self, e: &Event<'x>, memo: &'x mut Memo) -> Classified<'x> {
+        let ua = match e.user_agent {
+            Some(ua) => {
+                let i = memo_id(&mut memo.ua_ids, &mut memo.uas, ua, || {
+                    let (app, version) = client::from_user_agent(ua, &self.app_rules);
+                    let version = match self.version_depth {
+                        Some(d) => client::truncate_version(&version, d)
+                            .map(Cow::Owned)
+                            .unwrap_or(version),
+                        None => version,
+                    };
+                    UaInfo {
+                        app: app.into(),
+                        version: version.into(),
+                        health: self.health.is_health_ua(ua),
+                    }
+                });
+                Some(i)
+            }
+            None => None,
+        };
+        let route = e
+            .path
+            .map(|p| memo_id(&mut memo.route_ids, &mut memo.routes, p, || route::collapse(p).into()));
+        let memo: &'x Memo = memo;
+        let ua = ua.map(|i| &memo.uas[i]);
+        let truncate = |v: &'x str| match self.version_depth {
+            Some(d) => client::truncate_version(v, d)
+                .map(Cow::Owned)
+                .unwrap_or(Cow::Borrowed(v)),
+            None => Cow::Borrowed(v),
+        };
+        let app = match (e.client_app, ua) {
+            (Some(a), _) => a,
+            (None, Some(u)) => &u.app,
+            (None, _) => "unknown",
+        };
+        let version = match (e.client_version, ua) {
+            (Some(v), _) => truncate(v),
+            (None, Some(u)) => Cow::Borrowed(&*u.version),
+            (None, None) => Cow::Borrowed(""),
+        };
+        Classified {
+            ts: e.ts,
+            app: Cow::Borrowed(app),
+            version,
+            token_state: token::token_state(e, &self.vocabulary),
+            method: e.method.unwrap_or("-"),
+            route: Cow::Borrowed(route.map_or("-", |i| &memo.routes[i])),
+            status: e.status,
+            latency_ms: e.latency_ms,
+            client: client_key(e),
+            health: e.path.is_some_and(|p| self.health.is_health_path(p))
+                || ua.is_some_and(|u| u.health),
+            attempt: e.attempt,
+        }
+    }
+
     pub fn classify<'e>(&self, e: &Event<'e>) -> Classified<'e> {
         let (app, version) = client::app_version(e, &self.app_rules);
         let version = match self.version_depth {

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::SkipReason;
-use crate::event::Record;
+use crate::event::{Key, Record, SlotNames};
 
 pub struct ClfRecord<'a> {
     pub remote_addr: &'a str,
@@ -22,24 +22,74 @@ pub struct ClfRecord<'a> {
 }
 
 impl ClfRecord<'_> {
-    fn request_part(&self, i: usize) -> Option<&str> {
+    /// Method, target and protocol of the request line.
+    fn request_parts(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
         let r = self.request.as_ref();
         let mut parts = r.splitn(3, ' ');
-        let method = parts.next()?;
+        let method = parts.next().unwrap_or("");
         // A request line that is not `METHOD target [PROTO]` (scanners send
         // raw TLS bytes) has no method or path.
         if method.is_empty() || !method.bytes().all(|c| c.is_ascii_uppercase()) {
-            return None;
+            return (None, None, None);
         }
-        match i {
-            0 => Some(method),
-            1 => parts.next(),
-            _ => parts.nth(1),
-        }
+        (Some(method), parts.next(), parts.next())
     }
 }
 
+/// The fixed slots of a combined line and the names each answers to, in
+/// the order [`ClfRecord::visit`] offers them.
+pub const SLOTS: SlotNames = &[
+    &["remote_addr", "client_ip"],
+    &["remote_user"],
+    &["ident"],
+    &["time_local", "time", "timestamp"],
+    &["request"],
+    &["method", "request_method"],
+    &["path", "uri", "request_uri"],
+    &["protocol", "server_protocol"],
+    &["status"],
+    &["body_bytes_sent", "bytes"],
+    &["http_referer", "referer"],
+    &["http_user_agent", "user_agent"],
+];
+
 impl Record for ClfRecord<'_> {
+    fn visit<'s>(&'s self, f: &mut dyn FnMut(Key<'_>, Cow<'s, str>)) -> bool {
+        let b = Cow::Borrowed;
+        for (k, v) in &self.extras {
+            if let Some(k) = k {
+                f(Key::Name(k), b(v.as_ref()));
+            }
+        }
+        f(Key::Slot(0), b(self.remote_addr));
+        f(Key::Slot(1), b(self.remote_user));
+        f(Key::Slot(2), b(self.ident));
+        f(Key::Slot(3), b(self.time));
+        f(Key::Slot(4), b(self.request.as_ref()));
+        let (method, path, proto) = self.request_parts();
+        for (i, v) in [(5, method), (6, path), (7, proto)] {
+            if let Some(v) = v {
+                f(Key::Slot(i), b(v));
+            }
+        }
+        f(Key::Slot(8), b(self.status));
+        f(Key::Slot(9), b(self.bytes));
+        if let Some(r) = &self.referer {
+            f(Key::Slot(10), b(r.as_ref()));
+        }
+        if let Some(ua) = &self.user_agent {
+            f(Key::Slot(11), b(ua.as_ref()));
+        }
+        let mut name = String::new();
+        for (n, (_, v)) in self.extras.iter().filter(|(k, _)| k.is_none()).enumerate() {
+            use std::fmt::Write;
+            name.clear();
+            let _ = write!(name, "extra_{}", n + 1);
+            f(Key::Name(&name), b(v.as_ref()));
+        }
+        true
+    }
+
     fn get(&self, key: &str) -> Option<Cow<'_, str>> {
         if let Some((_, v)) = self.extras.iter().find(|(k, _)| *k == Some(key)) {
             return Some(Cow::Borrowed(v));
@@ -51,9 +101,9 @@ impl Record for ClfRecord<'_> {
             "ident" => Some(b(self.ident)),
             "time_local" | "time" | "timestamp" => Some(b(self.time)),
             "request" => Some(b(&self.request)),
-            "method" | "request_method" => self.request_part(0).map(b),
-            "path" | "uri" | "request_uri" => self.request_part(1).map(b),
-            "protocol" | "server_protocol" => self.request_part(2).map(b),
+            "method" | "request_method" => self.request_parts().0.map(b),
+            "path" | "uri" | "request_uri" => self.request_parts().1.map(b),
+            "protocol" | "server_protocol" => self.request_parts().2.map(b),
             "status" => Some(b(self.status)),
             "body_bytes_sent" | "bytes" => Some(b(self.bytes)),
             "http_referer" | "referer" => self.referer.as_deref().map(b),

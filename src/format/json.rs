@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::SkipReason;
-use crate::event::Record;
+use crate::event::{Key, Record};
 
 pub struct JsonRecord(serde_json::Map<String, Value>);
 
@@ -35,7 +35,43 @@ fn scalar(v: &Value) -> Option<Cow<'_, str>> {
     }
 }
 
+/// Offers every scalar under `m`, named by its dotted path from the root.
+/// A level's own keys go before nested ones, as in `get`, so a literal
+/// `"a.b"` key shadows `{"a":{"b":..}}`.
+fn visit_map<'s>(
+    m: &'s serde_json::Map<String, Value>,
+    path: &mut String,
+    f: &mut dyn FnMut(Key<'_>, Cow<'s, str>),
+) {
+    for nested in [false, true] {
+        for (k, v) in m {
+            if matches!(v, Value::Object(_)) != nested {
+                continue;
+            }
+            let len = path.len();
+            if len > 0 {
+                path.push('.');
+            }
+            path.push_str(k);
+            match v {
+                Value::Object(inner) => visit_map(inner, path, f),
+                _ => {
+                    if let Some(s) = scalar(v) {
+                        f(Key::Name(path), s);
+                    }
+                }
+            }
+            path.truncate(len);
+        }
+    }
+}
+
 impl Record for JsonRecord {
+    fn visit<'s>(&'s self, f: &mut dyn FnMut(Key<'_>, Cow<'s, str>)) -> bool {
+        visit_map(&self.0, &mut String::new(), f);
+        true
+    }
+
     fn get(&self, key: &str) -> Option<Cow<'_, str>> {
         if let Some(v) = self.0.get(key) {
             return scalar(v);

@@ -3,13 +3,20 @@
 use std::borrow::Cow;
 
 use super::SkipReason;
-use crate::event::Record;
+use crate::event::{Key, Record};
 
 pub struct KvRecord<'a> {
     pub pairs: Vec<(&'a str, Cow<'a, str>)>,
 }
 
 impl Record for KvRecord<'_> {
+    fn visit<'s>(&'s self, f: &mut dyn FnMut(Key<'_>, Cow<'s, str>)) -> bool {
+        for (k, v) in &self.pairs {
+            f(Key::Name(k), Cow::Borrowed(v.as_ref()));
+        }
+        true
+    }
+
     fn get(&self, key: &str) -> Option<Cow<'_, str>> {
         self.pairs
             .iter()

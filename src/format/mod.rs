@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::Record;
+use crate::event::{Key, Record};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -121,6 +121,15 @@ pub struct IndexedRecord<'a> {
 }
 
 impl Record for IndexedRecord<'_> {
+    fn visit<'s>(&'s self, f: &mut dyn FnMut(Key<'_>, Cow<'s, str>)) -> bool {
+        for (name, v) in self.names.iter().zip(&self.values) {
+            if let Some(v) = v {
+                f(Key::Name(name), Cow::Borrowed(v.as_ref()));
+            }
+        }
+        true
+    }
+
     fn get(&self, key: &str) -> Option<Cow<'_, str>> {
         let i = self.names.iter().position(|n| n == key)?;
         self.values.get(i)?.as_deref().map(Cow::Borrowed)

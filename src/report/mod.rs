@@ -159,7 +159,7 @@ struct Acc {
     requests: u64,
     errors: u64,
     retries: u64,
-    clients: Vec<u64>,
+    clients: rustc_hash::FxHashSet<u64>,
     latency: LatencySketch,
 }
 
@@ -168,7 +168,7 @@ impl Acc {
         self.requests += c.requests;
         self.errors += c.errors;
         self.retries += c.retries;
-        self.clients = crate::aggregate::cube::union(&self.clients, &c.clients);
+        self.clients.extend(&c.clients);
         self.latency.merge(&c.latency);
     }
 }
@@ -206,7 +206,7 @@ impl Report {
         let mut endpoints: BTreeMap<&str, Acc> = BTreeMap::new();
         let mut buckets: BTreeMap<i64, (Acc, BucketRow)> = BTreeMap::new();
         for (k, c) in &cube.cells {
-            all_clients.clients = crate::aggregate::cube::union(&all_clients.clients, &c.clients);
+            all_clients.clients.extend(&c.clients);
             cohorts
                 .entry((k.app.clone(), k.version.clone(), k.token_state))
                 .or_default()
