@@ -343,11 +343,14 @@ impl FieldMap {
         let mut index: rustc_hash::FxHashMap<Box<str>, Vec<Target>> = Default::default();
         for (f, list) in FIELDS.iter().zip(&sources) {
             for (rank, src) in list.iter().enumerate() {
-                index.entry(src.key.as_str().into()).or_default().push(Target {
-                    field: *f,
-                    rank: rank.min(u8::MAX as usize - 1) as u8,
-                    unit: src.unit,
-                });
+                index
+                    .entry(src.key.as_str().into())
+                    .or_default()
+                    .push(Target {
+                        field: *f,
+                        rank: rank.min(u8::MAX as usize - 1) as u8,
+                        unit: src.unit,
+                    });
             }
         }
         let slots = |names: SlotNames| -> Vec<Vec<Target>> {

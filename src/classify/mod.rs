@@ -174,9 +174,11 @@ impl Classifier {
             }
             None => None,
         };
-        let route = e
-            .path
-            .map(|p| memo_id(&mut memo.route_ids, &mut memo.routes, p, || route::collapse(p).into()));
+        let route = e.path.map(|p| {
+            memo_id(&mut memo.route_ids, &mut memo.routes, p, || {
+                route::collapse(p).into()
+            })
+        });
         let memo: &'x Memo = memo;
         let ua = ua.map(|i| &memo.uas[i]);
         let truncate = |v: &'x str| match self.version_depth {

@@ -8,11 +8,11 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
-/// Byte ranges of about `chunk` bytes covering `0..len`.
-pub fn ranges(len: u64, chunk: u64) -> Vec<(u64, u64)> {
+/// Byte ranges of about `chunk` bytes covering `start..len`.
+pub fn ranges(start: u64, len: u64, chunk: u64) -> Vec<(u64, u64)> {
     let chunk = chunk.max(1);
     let mut v = Vec::new();
-    let mut s = 0;
+    let mut s = start;
     while s < len {
         let e = (s + chunk).min(len);
         v.push((s, e));
@@ -195,7 +195,7 @@ mod tests {
         std::fs::write(&p, &text).unwrap();
         for chunk in [1, 7, 64, 1000, 100_000] {
             let mut all = Vec::new();
-            for (s, e) in ranges(text.len() as u64, chunk) {
+            for (s, e) in ranges(0, text.len() as u64, chunk) {
                 all.extend(lines_of(&read_range(&p, s, e, 1 << 20).unwrap()));
             }
             assert_eq!(all, lines_of(&text), "chunk {chunk}");
@@ -221,7 +221,7 @@ mod tests {
         let p = d.path().join("f");
         std::fs::write(&p, &text).unwrap();
         let mut all = Vec::new();
-        for (s, e) in ranges(text.len() as u64, 512) {
+        for (s, e) in ranges(0, text.len() as u64, 512) {
             all.extend(lines_of(&read_range(&p, s, e, 100).unwrap()));
         }
         assert_eq!(all.len(), 3);

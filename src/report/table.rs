@@ -178,6 +178,16 @@ fn overview(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io:
     if i.filtered > 0 {
         row("outside --since/--until", thousands(i.filtered));
     }
+    let unread: u64 = i.files.iter().map(|f| f.unread_bytes).sum();
+    if unread > 0 {
+        row(
+            "not read",
+            format!(
+                "{:.1} MiB outside the window (time-ordered files: seeked past)",
+                unread as f64 / (1 << 20) as f64
+            ),
+        );
+    }
     row(
         "time range",
         format!(

@@ -9,3 +9,4 @@ mod outputs;
 mod parallel;
 mod real_logs;
 mod scenarios;
+mod seek;

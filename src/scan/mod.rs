@@ -25,6 +25,12 @@ use crate::input::{Compression, Source};
 use crate::retry::{DEFAULT_WINDOW_US, RetryEvent, RetryStage};
 use crate::time::Micros;
 
+mod seek;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// How to scan. Built and validated by the caller (the CLI).
 #[derive(Clone)]
 pub struct ScanOptions {
@@ -92,6 +98,11 @@ pub struct FileReport {
     pub parsed: u64,
     /// Parsed but outside `--since`/`--until`.
     pub filtered: u64,
+    /// Bytes outside `--since`/`--until` that were never read: the file is
+    /// time-ordered, so the scan seeked past them (their lines are not in
+    /// `lines`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unread_bytes: u64,
     pub skipped: u64,
     pub skipped_by_reason: BTreeMap<SkipReason, u64>,
     pub skip_examples: Vec<SkipExample>,
@@ -424,6 +435,7 @@ fn scan_source(
         lines: 0,
         parsed: 0,
         filtered: 0,
+        unread_bytes: 0,
         skipped: 0,
         skipped_by_reason: BTreeMap::new(),
         skip_examples: Vec::new(),
@@ -566,7 +578,10 @@ fn scan_inner(
         drop(stream);
         let len = std::fs::metadata(path)?.len();
         if len as usize > o.chunk_size {
-            return scan_ranges(path, len, parser, o, bar, sink);
+            let (start, end) = seek::window(path, len, &parser, o)?.unwrap_or((0, len));
+            rep.unread_bytes = len - (end - start);
+            bar.inc(len - (end - start));
+            return scan_ranges(path, start, end, parser, o, bar, sink);
         }
         let mut p = Partial::new(o);
         let data = std::fs::read(path)?;
@@ -582,13 +597,14 @@ fn scan_inner(
 
 fn scan_ranges(
     path: &Path,
-    len: u64,
+    start: u64,
+    end: u64,
     parser: LineParser,
     o: &ScanOptions,
     bar: &ProgressBar,
     sink: Sink<'_>,
 ) -> io::Result<Partial> {
-    let ranges = chunk::ranges(len, o.chunk_size as u64);
+    let ranges = chunk::ranges(start, end, o.chunk_size as u64);
     let mut ord = Ordered::new(o, sink);
     for (w, group) in ranges.chunks(window()).enumerate() {
         let parts: Vec<io::Result<Partial>> = group
