@@ -132,7 +132,8 @@ fn run(cfg: &AnalyzeConfig, sink: Option<&mut dyn RowSink>) -> Result<Analysis> 
             .collect();
         return Err(Error::NoInput(detail.join("; ")));
     }
-    let storms = detect(&result.cube, &cfg.detect);
+    // Detection spreads its per-cohort baselines over the same workers.
+    let storms = pool.install(|| detect(&result.cube, &cfg.detect));
     let report = Report::build(
         result.files,
         errors,

@@ -28,6 +28,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use rayon::prelude::*;
+
 use crate::aggregate::{Cell, CellKey, Cube, LatencySketch};
 use crate::classify::{TokenState, Version};
 use crate::report::is_timeout;
@@ -280,12 +282,19 @@ pub fn detect(cube: &Cube, cfg: &DetectConfig) -> Vec<Storm> {
             .entry((&k.app, &k.version, k.token_state))
             .or_default() += cube.cells[k].requests;
     }
-    for ((app, version, token), req) in cohort_totals {
-        if req < cfg.min_cohort_requests {
-            continue;
-        }
-        let x = ctx.series(|k| k.app == app && k.version == version && k.token_state == token);
-        let s = baseline::scan(&x, &ctx.grid, &ctx.params);
+    let cohorts: Vec<_> = cohort_totals
+        .into_iter()
+        .filter(|(_, req)| *req >= cfg.min_cohort_requests)
+        .map(|(c, _)| c)
+        .collect();
+    let scans: Vec<_> = cohorts
+        .par_iter()
+        .map(|&(app, version, token)| {
+            let x = ctx.series(|k| k.app == app && k.version == version && k.token_state == token);
+            baseline::scan(&x, &ctx.grid, &ctx.params)
+        })
+        .collect();
+    for s in scans {
         alerts.extend(baseline::runs(&s, &ctx.grid, cfg.min_buckets));
         for (m, a) in masked.iter_mut().zip(&s.anomalous) {
             *m |= *a;

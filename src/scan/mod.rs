@@ -366,6 +366,10 @@ impl<'s> Ordered<'s> {
         Ok(())
     }
 
+    fn push_all(&mut self, parts: Vec<Partial>) -> io::Result<()> {
+        parts.into_iter().try_for_each(|p| self.push(p))
+    }
+
     fn finish(self, o: &ScanOptions) -> Partial {
         let mut acc = self.acc.unwrap_or_else(|| Partial::new(o));
         acc.retry_clients_peak = self.stage.finish(&mut acc.agg);
@@ -606,23 +610,29 @@ fn scan_ranges(
 ) -> io::Result<Partial> {
     let ranges = chunk::ranges(start, end, o.chunk_size as u64);
     let mut ord = Ordered::new(o, sink);
+    let mut pending = Vec::new();
     for (w, group) in ranges.chunks(window()).enumerate() {
-        let parts: Vec<io::Result<Partial>> = group
-            .par_iter()
-            .enumerate()
-            .map(|(i, &(s, e))| {
-                let data = chunk::read_range(path, s, e, o.max_line)?;
-                let mut p = Partial::new(o);
-                let mut parser = parser.clone();
-                process(&data, (w * window() + i) as u64, &mut parser, o, &mut p);
-                bar.inc(e - s);
-                Ok(p)
-            })
-            .collect();
-        for p in parts {
-            ord.push(p?)?;
-        }
+        let parse = || -> io::Result<Vec<Partial>> {
+            group
+                .par_iter()
+                .enumerate()
+                .map(|(i, &(s, e))| {
+                    let data = chunk::read_range(path, s, e, o.max_line)?;
+                    let mut p = Partial::new(o);
+                    let mut parser = parser.clone();
+                    process(&data, (w * window() + i) as u64, &mut parser, o, &mut p);
+                    bar.inc(e - s);
+                    Ok(p)
+                })
+                .collect()
+        };
+        // The previous window goes through the ordered retry stage while
+        // this one is parsed, so no core waits for the other stage.
+        let (parts, settled) = rayon::join(parse, || ord.push_all(std::mem::take(&mut pending)));
+        settled?;
+        pending = parts?;
     }
+    ord.push_all(pending)?;
     Ok(ord.finish(o))
 }
 
@@ -680,6 +690,7 @@ fn scan_stream<R: Read + Send>(
         });
         let mut seq = 0u64;
         let mut rx = rx.into_iter();
+        let mut pending: Vec<Partial> = Vec::new();
         loop {
             let mut group = Vec::with_capacity(window());
             let mut failed = None;
@@ -699,19 +710,23 @@ fn scan_stream<R: Read + Send>(
             if group.is_empty() && failed.is_none() {
                 break;
             }
-            let parts: Vec<Partial> = group
-                .par_iter()
-                .map(|(seq, block)| {
-                    let mut p = Partial::new(o);
-                    let mut parser = parser.clone();
-                    process(block, *seq, &mut parser, o, &mut p);
-                    p
-                })
-                .collect();
-            for p in parts {
-                lines += p.lines;
-                ord.push(p)?;
-            }
+            let parse = || -> Vec<Partial> {
+                group
+                    .par_iter()
+                    .map(|(seq, block)| {
+                        let mut p = Partial::new(o);
+                        let mut parser = parser.clone();
+                        process(block, *seq, &mut parser, o, &mut p);
+                        p
+                    })
+                    .collect()
+            };
+            // Settle the previous window while this one is parsed.
+            let (parts, settled) =
+                rayon::join(parse, || ord.push_all(std::mem::take(&mut pending)));
+            settled?;
+            lines += parts.iter().map(|p| p.lines).sum::<u64>();
+            pending = parts;
             if let Some(e) = failed {
                 rep.error = Some(format!(
                     "stream ended early after {lines} lines ({e}); the lines before were analyzed"
@@ -719,7 +734,7 @@ fn scan_stream<R: Read + Send>(
                 break;
             }
         }
-        Ok(())
+        ord.push_all(pending)
     })?;
     Ok(ord.finish(o))
 }
