@@ -3,14 +3,89 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::SkipReason;
 use crate::event::{Key, Record};
 
-pub struct JsonRecord(serde_json::Map<String, Value>);
+/// A JSON object flattened to `(dotted path, scalar text)` pairs. Strings
+/// without escapes and numbers borrow from the line: no tree is built.
+/// A level's own keys come before nested ones, so a literal `"a.b"` key
+/// shadows `{"a":{"b":..}}`.
+pub struct JsonRecord<'a> {
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
 
-pub fn parse(line: &str) -> Result<JsonRecord, SkipReason> {
+/// The members of one object, values left unparsed.
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut v = Vec::with_capacity(m.size_hint().unwrap_or(16));
+                while let Some((k, val)) = m.next_entry::<Text<'de>, &'de RawValue>()? {
+                    v.push((k.0, val));
+                }
+                Ok(Members(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The text of a scalar (first element of an array); `None` for null,
+/// objects and empty arrays.
+fn scalar(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let t = raw.get();
+    match t.as_bytes().first()? {
+        b'"' => serde_json::from_str::<Text>(t).ok().map(|s| s.0),
+        b'[' => serde_json::from_str::<Vec<&RawValue>>(t)
+            .ok()?
+            .first()
+            .and_then(|v| scalar(v).map(|c| Cow::Owned(c.into_owned()))),
+        b'{' | b'n' => None,
+        _ => Some(Cow::Borrowed(t)), // numbers and booleans, as written
+    }
+}
+
+fn flatten<'a>(
+    members: Members<'a>,
+    prefix: Option<&str>,
+    out: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>,
+) -> Result<(), SkipReason> {
+    let path = |k: Cow<'a, str>| match prefix {
+        Some(p) => Cow::Owned(format!("{p}.{k}")),
+        None => k,
+    };
+    let mut nested = Vec::new();
+    for (k, v) in members.0 {
+        if v.get().starts_with('{') {
+            nested.push((k, v));
+        } else if let Some(s) = scalar(v) {
+            out.push((path(k), s));
+        }
+    }
+    for (k, v) in nested {
+        let inner: Members<'a> =
+            serde_json::from_str(v.get()).map_err(|_| SkipReason::Unparsable)?;
+        let p = path(k);
+        flatten(inner, Some(&p), out)?;
+    }
+    Ok(())
+}
+
+pub fn parse(line: &str) -> Result<JsonRecord<'_>, SkipReason> {
     let mut t = line.trim();
     if !t.starts_with('{') {
         // `docker compose logs` prefixes each line with `service  | `.
@@ -19,81 +94,25 @@ pub fn parse(line: &str) -> Result<JsonRecord, SkipReason> {
             _ => return Err(SkipReason::Unparsable),
         }
     }
-    match serde_json::from_str::<Value>(t) {
-        Ok(Value::Object(m)) => Ok(JsonRecord(m)),
-        _ => Err(SkipReason::Unparsable),
-    }
+    let members: Members = serde_json::from_str(t).map_err(|_| SkipReason::Unparsable)?;
+    let mut pairs = Vec::with_capacity(members.0.len());
+    flatten(members, None, &mut pairs)?;
+    Ok(JsonRecord { pairs })
 }
 
-fn scalar(v: &Value) -> Option<Cow<'_, str>> {
-    match v {
-        Value::String(s) => Some(Cow::Borrowed(s)),
-        Value::Number(n) => Some(Cow::Owned(n.to_string())),
-        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
-        Value::Array(a) => a.first().and_then(scalar),
-        Value::Null | Value::Object(_) => None,
-    }
-}
-
-/// Offers every scalar under `m`, named by its dotted path from the root.
-/// A level's own keys go before nested ones, as in `get`, so a literal
-/// `"a.b"` key shadows `{"a":{"b":..}}`.
-fn visit_map<'s>(
-    m: &'s serde_json::Map<String, Value>,
-    path: &mut String,
-    f: &mut dyn FnMut(Key<'_>, Cow<'s, str>),
-) {
-    for nested in [false, true] {
-        for (k, v) in m {
-            if matches!(v, Value::Object(_)) != nested {
-                continue;
-            }
-            let len = path.len();
-            if len > 0 {
-                path.push('.');
-            }
-            path.push_str(k);
-            match v {
-                Value::Object(inner) => visit_map(inner, path, f),
-                _ => {
-                    if let Some(s) = scalar(v) {
-                        f(Key::Name(path), s);
-                    }
-                }
-            }
-            path.truncate(len);
-        }
-    }
-}
-
-impl Record for JsonRecord {
+impl Record for JsonRecord<'_> {
     fn visit<'s>(&'s self, f: &mut dyn FnMut(Key<'_>, Cow<'s, str>)) -> bool {
-        visit_map(&self.0, &mut String::new(), f);
+        for (k, v) in &self.pairs {
+            f(Key::Name(k), Cow::Borrowed(v.as_ref()));
+        }
         true
     }
 
     fn get(&self, key: &str) -> Option<Cow<'_, str>> {
-        if let Some(v) = self.0.get(key) {
-            return scalar(v);
-        }
-        // Walk the path, allowing keys that themselves contain dots.
-        fn walk<'v>(m: &'v serde_json::Map<String, Value>, path: &str) -> Option<&'v Value> {
-            if let Some(v) = m.get(path) {
-                return Some(v);
-            }
-            let mut idx = 0;
-            while let Some(off) = path[idx..].find('.') {
-                let split = idx + off;
-                if let Some(Value::Object(inner)) = m.get(&path[..split])
-                    && let Some(v) = walk(inner, &path[split + 1..])
-                {
-                    return Some(v);
-                }
-                idx = split + 1;
-            }
-            None
-        }
-        walk(&self.0, key).and_then(scalar)
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| Cow::Borrowed(v.as_ref()))
     }
 }
 

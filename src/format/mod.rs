@@ -98,7 +98,7 @@ impl SkipReason {
 /// A line parsed by some format.
 pub enum Parsed<'a> {
     Clf(clf::ClfRecord<'a>),
-    Json(json::JsonRecord),
+    Json(json::JsonRecord<'a>),
     Kv(logfmt::KvRecord<'a>),
     Indexed(IndexedRecord<'a>),
 }
