@@ -5,8 +5,7 @@
 //! without ever being held whole in memory.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::io::{self, Read};
 
 /// Byte ranges of about `chunk` bytes covering `start..len`.
 pub fn ranges(start: u64, len: u64, chunk: u64) -> Vec<(u64, u64)> {
@@ -21,13 +20,41 @@ pub fn ranges(start: u64, len: u64, chunk: u64) -> Vec<(u64, u64)> {
     v
 }
 
-/// Reads the lines of `path` that start in `start..end`.
-pub fn read_range(path: &Path, start: u64, end: u64, max_line: usize) -> io::Result<Vec<u8>> {
-    let mut f = File::open(path)?;
+/// Reads at `off` without moving a shared cursor, so workers can share one
+/// open file. Holding the handle (not the path) also means a file that is
+/// deleted or rotated away mid-run is still read whole.
+fn read_at(f: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
+    loop {
+        #[cfg(unix)]
+        let r = std::os::unix::fs::FileExt::read_at(f, buf, off);
+        #[cfg(windows)]
+        let r = std::os::windows::fs::FileExt::seek_read(f, buf, off);
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Reads up to `len` bytes at `off` (fewer if the file ends first).
+pub fn read_exact_at(f: &File, off: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        let n = read_at(f, &mut buf[got..], off + got as u64)?;
+        if n == 0 {
+            break; // truncated since it was measured: read what is there
+        }
+        got += n;
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// Reads the lines of `f` that start in `start..end`.
+pub fn read_range(f: &File, start: u64, end: u64, max_line: usize) -> io::Result<Vec<u8>> {
     let begin = start.saturating_sub(1);
-    f.seek(SeekFrom::Start(begin))?;
-    let mut buf = Vec::with_capacity((end - begin) as usize + 1024);
-    (&mut f).take(end - begin).read_to_end(&mut buf)?;
+    let mut buf = read_exact_at(f, begin, (end - begin) as usize)?;
     let skip = if start == 0 {
         0
     } else {
@@ -43,11 +70,13 @@ pub fn read_range(path: &Path, start: u64, end: u64, max_line: usize) -> io::Res
     // Finish the last line, which may run past `end`.
     let last_start = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
     let mut piece = vec![0u8; 64 * 1024];
+    let mut off = end;
     loop {
-        let n = f.read(&mut piece)?;
+        let n = read_at(f, &mut piece, off)?;
         if n == 0 {
             break;
         }
+        off += n as u64;
         let (take, done) = match memchr::memchr(b'\n', &piece[..n]) {
             Some(i) => (i + 1, true),
             None => (n, false),
@@ -196,7 +225,9 @@ mod tests {
         for chunk in [1, 7, 64, 1000, 100_000] {
             let mut all = Vec::new();
             for (s, e) in ranges(0, text.len() as u64, chunk) {
-                all.extend(lines_of(&read_range(&p, s, e, 1 << 20).unwrap()));
+                all.extend(lines_of(
+                    &read_range(&File::open(&p).unwrap(), s, e, 1 << 20).unwrap(),
+                ));
             }
             assert_eq!(all, lines_of(&text), "chunk {chunk}");
         }
@@ -222,7 +253,9 @@ mod tests {
         std::fs::write(&p, &text).unwrap();
         let mut all = Vec::new();
         for (s, e) in ranges(0, text.len() as u64, 512) {
-            all.extend(lines_of(&read_range(&p, s, e, 100).unwrap()));
+            all.extend(lines_of(
+                &read_range(&File::open(&p).unwrap(), s, e, 100).unwrap(),
+            ));
         }
         assert_eq!(all.len(), 3);
         assert!(all[1].len() > 100);
@@ -245,5 +278,21 @@ mod tests {
         assert_eq!(b.next_block().unwrap().unwrap(), b"ab\nab\n");
         assert!(b.next_block().is_err());
         assert!(b.next_block().unwrap().is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_open_file_is_read_whole_after_it_is_deleted() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.log");
+        let text = "one\ntwo\nthree\n".repeat(1000);
+        std::fs::write(&p, &text).unwrap();
+        let f = File::open(&p).unwrap();
+        std::fs::remove_file(&p).unwrap();
+        let mut all = Vec::new();
+        for (s, e) in ranges(0, text.len() as u64, 777) {
+            all.extend(read_range(&f, s, e, 100).unwrap());
+        }
+        assert_eq!(all, text.as_bytes());
     }
 }

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
 use std::sync::mpsc;
 
 use indicatif::ProgressBar;
@@ -544,10 +543,16 @@ fn scan_inner(
     rep: &mut FileReport,
     sink: Sink<'_>,
 ) -> io::Result<Partial> {
-    let raw: Box<dyn Read + Send> = match src {
-        Source::Stdin => Box::new(io::stdin()),
-        Source::File(p) => Box::new(Counting {
-            inner: File::open(p)?,
+    // One handle per file, shared by every reader of it: a file deleted or
+    // rotated away mid-run is still read whole.
+    let file = match src {
+        Source::File(p) => Some(File::open(p)?),
+        Source::Stdin => None,
+    };
+    let raw: Box<dyn Read + Send> = match &file {
+        None => Box::new(io::stdin()),
+        Some(f) => Box::new(Counting {
+            inner: f.try_clone()?,
             bar: bar.clone(),
         }),
     };
@@ -576,19 +581,24 @@ fn scan_inner(
     let parser = LineParser::new(kind, o.regex.as_ref())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     // Large plain files are split into ranges read in parallel.
-    if let (Source::File(path), Compression::None, false) =
-        (src, rep.compression, kind.is_stateful())
+    // (Pipes and process substitutions, `<(zcat a.gz)`, are streamed.)
+    let regular = match &file {
+        Some(f) => f.metadata()?.is_file(),
+        None => false,
+    };
+    if let (Some(file), Compression::None, false, true) =
+        (&file, rep.compression, kind.is_stateful(), regular)
     {
         drop(stream);
-        let len = std::fs::metadata(path)?.len();
+        let len = file.metadata()?.len();
         if len as usize > o.chunk_size {
-            let (start, end) = seek::window(path, len, &parser, o)?.unwrap_or((0, len));
+            let (start, end) = seek::window(file, len, &parser, o)?.unwrap_or((0, len));
             rep.unread_bytes = len - (end - start);
             bar.inc(len - (end - start));
-            return scan_ranges(path, start, end, parser, o, bar, sink);
+            return scan_ranges(file, start, end, parser, o, bar, sink);
         }
         let mut p = Partial::new(o);
-        let data = std::fs::read(path)?;
+        let data = chunk::read_range(file, 0, len, o.max_line)?;
         let mut parser = parser;
         process(&data, 0, &mut parser, o, &mut p);
         let mut ord = Ordered::new(o, sink);
@@ -600,7 +610,7 @@ fn scan_inner(
 }
 
 fn scan_ranges(
-    path: &Path,
+    file: &File,
     start: u64,
     end: u64,
     parser: LineParser,
@@ -617,7 +627,7 @@ fn scan_ranges(
                 .par_iter()
                 .enumerate()
                 .map(|(i, &(s, e))| {
-                    let data = chunk::read_range(path, s, e, o.max_line)?;
+                    let data = chunk::read_range(file, s, e, o.max_line)?;
                     let mut p = Partial::new(o);
                     let mut parser = parser.clone();
                     process(&data, (w * window() + i) as u64, &mut parser, o, &mut p);

@@ -5,11 +5,11 @@
 //! read.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::io;
 
 use super::ScanOptions;
 use crate::format::LineParser;
+use crate::input::chunk;
 use crate::time::Micros;
 
 /// Lines may be out of order by this much (a log line is written when a
@@ -25,15 +25,13 @@ const GRANULE: u64 = 1 << 20;
 /// The first timestamp of a line starting at or after `off`, and where
 /// that line starts.
 fn probe(
-    f: &mut File,
+    f: &File,
     off: u64,
     parser: &LineParser,
     o: &ScanOptions,
 ) -> io::Result<Option<(u64, Micros)>> {
     let begin = off.saturating_sub(1);
-    f.seek(SeekFrom::Start(begin))?;
-    let mut buf = Vec::with_capacity(PROBE_BYTES as usize);
-    f.take(PROBE_BYTES).read_to_end(&mut buf)?;
+    let buf = chunk::read_exact_at(f, begin, PROBE_BYTES as usize)?;
     let mut pos = if off == 0 {
         0
     } else {
@@ -59,7 +57,7 @@ fn probe(
 /// The byte range of `path` (`0..len`) that can hold lines inside
 /// `--since`/`--until`, both ends at line starts; `None` to read it all.
 pub fn window(
-    path: &Path,
+    f: &File,
     len: u64,
     parser: &LineParser,
     o: &ScanOptions,
@@ -67,11 +65,10 @@ pub fn window(
     if o.since.is_none() && o.until.is_none() {
         return Ok(None);
     }
-    let mut f = File::open(path)?;
     let mut last: Option<Micros> = None;
     let mut seen = 0;
     for i in 0..PROBES {
-        if let Some((_, ts)) = probe(&mut f, len / PROBES * i, parser, o)? {
+        if let Some((_, ts)) = probe(f, len / PROBES * i, parser, o)? {
             if last.is_some_and(|l| ts + SLACK_US < l) {
                 return Ok(None);
             }
@@ -83,11 +80,11 @@ pub fn window(
         return Ok(None);
     }
     let start = match o.since {
-        Some(since) => bound(&mut f, len, parser, o, |ts| ts < since - SLACK_US)?.0,
+        Some(since) => bound(f, len, parser, o, |ts| ts < since - SLACK_US)?.0,
         None => 0,
     };
     let end = match o.until {
-        Some(until) => bound(&mut f, len, parser, o, |ts| ts <= until + SLACK_US)?.1,
+        Some(until) => bound(f, len, parser, o, |ts| ts <= until + SLACK_US)?.1,
         None => len,
     };
     Ok((start > 0 || end < len).then_some((start, end.max(start))))
@@ -98,7 +95,7 @@ pub fn window(
 /// start with it and every line after it not `before`; `len` if none).
 /// Both err towards reading more.
 fn bound(
-    f: &mut File,
+    f: &File,
     len: u64,
     parser: &LineParser,
     o: &ScanOptions,

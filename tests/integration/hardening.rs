@@ -225,3 +225,63 @@ fn secrets_never_reach_an_output() {
         "a given key is stable"
     );
 }
+
+/// A file deleted after the run started is reported by name; the other
+/// inputs are analyzed. A FIFO read first holds the run at a known point
+/// (one worker reads inputs in order) while the file is deleted.
+#[cfg(unix)]
+#[test]
+fn a_file_that_disappears_mid_run_is_reported() {
+    use std::process::{Command as Std, Stdio};
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("live.pipe");
+    assert!(Std::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let victim = simulate(d.path(), "victim.log", &["--lines", "2000"]);
+    let other = simulate(d.path(), "other.log", &["--lines", "3000"]);
+    let bin_path = assert_cmd::cargo::cargo_bin("authstorm");
+    let child = Std::new(bin_path)
+        .args(["analyze", "-j1", "--no-progress", "--json", "-"])
+        .args([&fifo, &victim, &other])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opening blocks until authstorm has opened the pipe: the run is on.
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::fs::remove_file(&victim).unwrap();
+    let text = std::fs::read(&other).unwrap();
+    let sent = &text[..text.len() / 3];
+    w.write_all(sent).unwrap();
+    drop(w);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_accounting(&r);
+    let files = r["input"]["files"].as_array().unwrap();
+    let gone = files
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("victim.log"))
+        .expect("the deleted file is listed");
+    assert!(
+        gone["error"].as_str().unwrap().contains("No such file"),
+        "{gone}"
+    );
+    assert_eq!(gone["lines"], 0);
+    let n = |name: &str| {
+        files
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .unwrap()["lines"]
+            .as_u64()
+            .unwrap()
+    };
+    // Every line sent down the pipe is counted, the cut last one included.
+    let sent_lines =
+        sent.iter().filter(|b| **b == b'\n').count() + usize::from(!sent.ends_with(b"\n"));
+    assert_eq!(n("live.pipe"), sent_lines as u64);
+    assert!(n("other.log") > 0);
+}
