@@ -5,12 +5,12 @@ same run. Prints median wall time, MB/s, lines/s, peak RSS and ratios.
 
     python3 scripts/bench.py                  # 1M lines, 3 runs each
     python3 scripts/bench.py --lines 5000000 --runs 5
-    python3 scripts/bench.py --lines 1000000 20000000   # memory growth
+    python3 scripts/bench.py --memory 5000000      # peak RSS, N vs 4N lines of one fleet
 
 Peers are used when installed: `apt-get install goaccess`, `pip install duckdb`.
 Files are generated with `authstorm simulate` into bench-out/ (git-ignored).
 """
-import argparse, json, os, shutil, statistics, subprocess, sys, time
+import argparse, calendar, json, os, shutil, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "authstorm")
@@ -79,6 +79,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--formats", nargs="+", default=["combined", "json"])
     ap.add_argument("--json", help="also write the results as JSON here")
+    ap.add_argument("--memory", type=int, metavar="N",
+                    help="only the memory check: N lines vs the same log with every line 4 times")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     os.makedirs(OUT, exist_ok=True)
@@ -91,6 +93,9 @@ def main():
     goaccess = shutil.which("goaccess")
     results = []
     print(f"machine: {threads} cores; runs per command: {a.runs} (median wall time, max peak RSS)")
+    if a.memory:
+        memory_check(a.memory, a.runs)
+        return
     for lines in a.lines:
         for fmt in a.formats:
             for gz in (False, True):
@@ -113,6 +118,12 @@ def main():
                         for t in sorted({1, threads}):
                             q = duckdb_query(path, fmt, t)
                             rows.append(measure(f"duckdb -j{t} group-by", [sys.executable, "-c", f"import duckdb; duckdb.sql({q!r}).fetchall()"], a.runs))
+                    if fmt == "combined":
+                        # The first answer in an incident: the last hour only.
+                        with open(out) as f:
+                            end = json.load(f)["input"]["time_range"]["end"]
+                        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(time.strptime(end[:19], "%Y-%m-%dT%H:%M:%S")) - 3600))
+                        rows.append(measure(f"authstorm --since {since[11:16]}", [BIN, "analyze", "--no-progress", "--since", since, "--json", os.devnull, path], a.runs))
                     if goaccess and fmt == "combined":
                         rows.append(measure("goaccess --json", [goaccess, path, "--log-format=COMBINED", "-o", os.path.join(OUT, "goaccess.json")], a.runs))
                 base = rows[-1 if False else 0]["seconds"]
@@ -126,6 +137,27 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
+
+
+def memory_check(lines, runs):
+    """Peak RSS must follow the fleet and the time span, not the line count:
+    the same log with every request logged 4 times (same clients, same
+    buckets, 4x the lines) may use at most 1.2x the memory."""
+    base = generate(lines, "combined", False)
+    x4 = os.path.join(OUT, f"storm-{lines}-combined-x4.log")
+    if not os.path.exists(x4):
+        with open(base, "rb") as src, open(x4, "wb") as dst:
+            for line in src:
+                dst.write(line * 4)
+    rows = []
+    for name, path in ((f"{lines:,} lines", base), (f"{4 * lines:,} lines (each x4)", x4)):
+        r = measure(name, [BIN, "analyze", "--no-progress", "--json", os.devnull, path], runs)
+        r["bytes"] = os.path.getsize(path)
+        rows.append(r)
+    print(f"{'input':<32}{'median s':>10}{'MB/s':>9}{'peak RSS MiB':>14}")
+    for r in rows:
+        print(f"{r['name']:<32}{r['seconds']:>10.2f}{r['bytes'] / 2**20 / r['seconds']:>9.0f}{r['rss_mib']:>14.0f}")
+    print(f"peak RSS ratio 4x lines / 1x lines: {rows[1]['rss_mib'] / rows[0]['rss_mib']:.2f} (target <= 1.2)")
 
 
 if __name__ == "__main__":

@@ -285,3 +285,61 @@ fn a_file_that_disappears_mid_run_is_reported() {
     assert_eq!(n("live.pipe"), sent_lines as u64);
     assert!(n("other.log") > 0);
 }
+
+/// Peak resident memory of a finished child, in MiB.
+#[cfg(unix)]
+fn wait_peak_rss_mib(child: std::process::Child) -> (std::process::ExitStatus, f64) {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data; wait4 fills it for our own child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(got, pid, "wait4");
+    std::mem::forget(child); // already reaped
+    (
+        std::process::ExitStatus::from_raw(status),
+        ru.ru_maxrss as f64 / 1024.0,
+    )
+}
+
+/// A million distinct clients (one request each) stay within the bound the
+/// README documents: memory follows clients and buckets, with a small
+/// constant per client.
+#[cfg(unix)]
+#[test]
+fn a_million_distinct_clients_stay_within_the_memory_bound() {
+    use std::process::{Command as Std, Stdio};
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("fleet.log");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+    for i in 0..1_000_000u32 {
+        writeln!(
+            f,
+            r#"10.{}.{}.{} - - [02/Mar/2026:08:{:02}:{:02} +0000] "GET /v1/session HTTP/1.1" 401 5 "-" "acme/4.2.{}" device=d-{i}"#,
+            i >> 16,
+            (i >> 8) & 255,
+            i & 255,
+            (i / 16_667) % 60,
+            (i / 278) % 60,
+            i % 4
+        )
+        .unwrap();
+    }
+    drop(f);
+    let child = Std::new(assert_cmd::cargo::cargo_bin("authstorm"))
+        .args(["analyze", "--no-progress", "--json"])
+        .arg(d.path().join("r.json"))
+        .arg(&p)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, rss) = wait_peak_rss_mib(child);
+    assert!(status.success());
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("r.json")).unwrap()).unwrap();
+    assert_accounting(&r);
+    assert_eq!(r["totals"]["clients"], 1_000_000);
+    assert!(rss < 400.0, "peak RSS {rss:.0} MiB for 1M distinct clients");
+    eprintln!("1M distinct clients: peak RSS {rss:.0} MiB");
+}
