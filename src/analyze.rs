@@ -132,15 +132,23 @@ fn run(cfg: &AnalyzeConfig, sink: Option<&mut dyn RowSink>) -> Result<Analysis> 
             .collect();
         return Err(Error::NoInput(detail.join("; ")));
     }
-    // Detection spreads its per-cohort baselines over the same workers.
-    let storms = pool.install(|| detect(&result.cube, &cfg.detect));
-    let report = Report::build(
-        result.files,
-        errors,
-        &result.cube,
-        result.by.as_ref(),
-        storms,
-    );
+    // Detection (its per-cohort baselines spread over the workers) and the
+    // report's tables are independent readers of the cube.
+    let (storms, mut report) = pool.install(|| {
+        rayon::join(
+            || detect(&result.cube, &cfg.detect),
+            || {
+                Report::build(
+                    result.files,
+                    errors,
+                    &result.cube,
+                    result.by.as_ref(),
+                    Vec::new(),
+                )
+            },
+        )
+    });
+    report.storms = storms;
     Ok(Analysis {
         report,
         cube: result.cube,
