@@ -384,7 +384,7 @@ impl FieldMap {
                 Key::Name(n) => self.index.get(n).map_or(&[], Vec::as_slice),
             };
             for t in targets {
-                ev.offer(t, &v);
+                ev.offer(t, v.clone());
             }
         });
         if listed {
@@ -433,7 +433,7 @@ impl Default for RawEvent<'_> {
 
 impl<'r> RawEvent<'r> {
     /// Takes `v` for `t.field` if it beats the source seen so far.
-    fn offer(&mut self, t: &Target, v: &Cow<'r, str>) {
+    fn offer(&mut self, t: &Target, v: Cow<'r, str>) {
         let i = t.field.index();
         if t.rank >= self.ranks[i] {
             return;
@@ -446,7 +446,7 @@ impl<'r> RawEvent<'r> {
                 return;
             }
         }
-        self.values[i] = Some(v.clone());
+        self.values[i] = Some(v);
         self.ranks[i] = t.rank;
         if t.field == Field::Latency {
             self.latency_unit = Some(t.unit.unwrap_or(LatencyUnit::Ms));
