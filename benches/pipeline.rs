@@ -7,6 +7,7 @@ use std::io::Write;
 
 use authstorm::aggregate::Aggregate;
 use authstorm::analyze::{AnalyzeConfig, analyze};
+use authstorm::classify::Memo;
 use authstorm::detect::{DetectConfig, detect};
 use authstorm::event::FieldMap;
 use authstorm::format::LineParser;
@@ -34,7 +35,7 @@ fn stages(c: &mut Criterion) {
     let (_d, path, text) = sample(100_000);
     let lines: Vec<&str> = std::str::from_utf8(&text).unwrap().lines().collect();
     let fields = FieldMap::default();
-    let classifier = Default::default();
+    let classifier = authstorm::classify::Classifier::default();
 
     let mut g = c.benchmark_group("per_line");
     g.throughput(Throughput::Elements(lines.len() as u64));
@@ -57,12 +58,13 @@ fn stages(c: &mut Criterion) {
     g.bench_function("parse_map_classify", |b| {
         b.iter(|| {
             let mut p = LineParser::Clf;
+            let mut memo = Memo::default();
             let mut n = 0;
             for l in &lines {
                 if let Ok(rec) = p.parse(l)
                     && let Ok(e) = fields.resolve(rec.record()).normalize()
                 {
-                    n += authstorm::classify::Classifier::classify(&classifier, &e).client & 1;
+                    n += classifier.classify(&e, &mut memo).client & 1;
                 }
             }
             black_box(n)
@@ -72,11 +74,12 @@ fn stages(c: &mut Criterion) {
         b.iter(|| {
             let mut p = LineParser::Clf;
             let mut agg = Aggregate::new(60_000_000, &[]);
+            let mut memo = Memo::default();
             for l in &lines {
                 if let Ok(rec) = p.parse(l) {
                     let raw = fields.resolve(rec.record());
                     if let Ok(e) = raw.normalize() {
-                        let c = authstorm::classify::Classifier::classify(&classifier, &e);
+                        let c = classifier.classify(&e, &mut memo);
                         agg.add(&e, &c);
                     }
                 }

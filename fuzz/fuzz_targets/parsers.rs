@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(rec) = p.parse(l) {
                 let raw = fields.resolve(rec.record());
                 if let Ok(e) = raw.normalize() {
-                    let _ = classifier.classify(&e);
+                    let _ = classifier.classify(&e, &mut authstorm::classify::Memo::default());
                 }
             }
         }

@@ -7,27 +7,12 @@ use std::cmp::Ordering;
 
 use regex::Regex;
 
-use crate::event::Event;
-
 /// A user-agent rule from the config: a regex with optional `app` and
 /// `version` named captures, and/or a fixed app name.
 #[derive(Debug, Clone)]
 pub struct AppRule {
     pub pattern: Regex,
     pub app: Option<String>,
-}
-
-pub fn app_version<'e>(e: &Event<'e>, rules: &[AppRule]) -> (Cow<'e, str>, Cow<'e, str>) {
-    let mapped_app = e.client_app.map(Cow::Borrowed);
-    let mapped_ver = e.client_version.map(Cow::Borrowed);
-    if let (Some(a), Some(v)) = (&mapped_app, &mapped_ver) {
-        return (a.clone(), v.clone());
-    }
-    let (ua_app, ua_ver) = match e.user_agent {
-        Some(ua) => from_user_agent(ua, rules),
-        None => (Cow::Borrowed("unknown"), Cow::Borrowed("")),
-    };
-    (mapped_app.unwrap_or(ua_app), mapped_ver.unwrap_or(ua_ver))
 }
 
 const BOT_MARKERS: [&str; 6] = [

@@ -152,8 +152,9 @@ pub fn client_key(e: &Event<'_>) -> u64 {
 }
 
 impl Classifier {
-    /// [`Classifier::classify`] with the per-string work memoized in `memo`.
-    pub fn classify_memo<'x>(&self, e: &Event<'x>, memo: &'x mut Memo) -> Classified<'x> {
+    /// Classifies one request; the work that depends on one string only is
+    /// memoized in `memo` (one per worker).
+    pub fn classify<'x>(&self, e: &Event<'x>, memo: &'x mut Memo) -> Classified<'x> {
         let ua = match e.user_agent {
             Some(ua) => {
                 let i = memo_id(&mut memo.ua_ids, &mut memo.uas, ua, || {
@@ -209,30 +210,6 @@ impl Classifier {
             client: client_key(e),
             health: e.path.is_some_and(|p| self.health.is_health_path(p))
                 || ua.is_some_and(|u| u.health),
-            attempt: e.attempt,
-        }
-    }
-
-    pub fn classify<'e>(&self, e: &Event<'e>) -> Classified<'e> {
-        let (app, version) = client::app_version(e, &self.app_rules);
-        let version = match self.version_depth {
-            Some(d) => match client::truncate_version(&version, d) {
-                Some(v) => Cow::Owned(v),
-                None => version,
-            },
-            None => version,
-        };
-        Classified {
-            ts: e.ts,
-            app,
-            version,
-            token_state: token::token_state(e, &self.vocabulary),
-            method: e.method.unwrap_or("-"),
-            route: e.path.map(route::collapse).unwrap_or(Cow::Borrowed("-")),
-            status: e.status,
-            latency_ms: e.latency_ms,
-            client: client_key(e),
-            health: self.health.is_health(e.path, e.user_agent),
             attempt: e.attempt,
         }
     }

@@ -253,7 +253,7 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             p.filtered += 1;
             continue;
         }
-        let c = o.classifier.classify_memo(&ev, &mut p.memo);
+        let c = o.classifier.classify(&ev, &mut p.memo);
         let key = p.agg.add(&ev, &c);
         if o.rows {
             p.rows.push(Row {
