@@ -54,7 +54,7 @@ fn probe(
     Ok(None)
 }
 
-/// The byte range of `path` (`0..len`) that can hold lines inside
+/// The byte range of `f` (`0..len`) that can hold lines inside
 /// `--since`/`--until`, both ends at line starts; `None` to read it all.
 pub fn window(
     f: &File,
