@@ -48,10 +48,6 @@ impl Default for HealthRules {
 }
 
 impl HealthRules {
-    pub fn is_health(&self, path: Option<&str>, ua: Option<&str>) -> bool {
-        path.is_some_and(|p| self.is_health_path(p)) || ua.is_some_and(|u| self.is_health_ua(u))
-    }
-
     fn is_health_path(&self, p: &str) -> bool {
         let p = route::strip_query(p);
         self.paths.iter().any(|h| h == p)
@@ -152,6 +148,17 @@ pub fn client_key(e: &Event<'_>) -> u64 {
 }
 
 impl Classifier {
+    /// `version` cut to `--version-depth` components, if set.
+    fn to_depth<'v>(&self, version: Cow<'v, str>) -> Cow<'v, str> {
+        match self
+            .version_depth
+            .and_then(|d| client::truncate_version(&version, d))
+        {
+            Some(v) => Cow::Owned(v),
+            None => version,
+        }
+    }
+
     /// Classifies one request; the work that depends on one string only is
     /// memoized in `memo` (one per worker).
     pub fn classify<'x>(&self, e: &Event<'x>, memo: &'x mut Memo) -> Classified<'x> {
@@ -159,15 +166,9 @@ impl Classifier {
             Some(ua) => {
                 let i = memo_id(&mut memo.ua_ids, &mut memo.uas, ua, || {
                     let (app, version) = client::from_user_agent(ua, &self.app_rules);
-                    let version = match self.version_depth {
-                        Some(d) => client::truncate_version(&version, d)
-                            .map(Cow::Owned)
-                            .unwrap_or(version),
-                        None => version,
-                    };
                     UaInfo {
                         app: app.into(),
-                        version: version.into(),
+                        version: self.to_depth(version).into(),
                         health: self.health.is_health_ua(ua),
                     }
                 });
@@ -182,19 +183,13 @@ impl Classifier {
         });
         let memo: &'x Memo = memo;
         let ua = ua.map(|i| &memo.uas[i]);
-        let truncate = |v: &'x str| match self.version_depth {
-            Some(d) => client::truncate_version(v, d)
-                .map(Cow::Owned)
-                .unwrap_or(Cow::Borrowed(v)),
-            None => Cow::Borrowed(v),
-        };
         let app = match (e.client_app, ua) {
             (Some(a), _) => a,
             (None, Some(u)) => &u.app,
             (None, _) => "unknown",
         };
         let version = match (e.client_version, ua) {
-            (Some(v), _) => truncate(v),
+            (Some(v), _) => self.to_depth(Cow::Borrowed(v)),
             (None, Some(u)) => Cow::Borrowed(&*u.version),
             (None, None) => Cow::Borrowed(""),
         };

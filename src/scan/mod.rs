@@ -582,15 +582,13 @@ fn scan_inner(
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     // Large plain files are split into ranges read in parallel.
     // (Pipes and process substitutions, `<(zcat a.gz)`, are streamed.)
-    let regular = match &file {
-        Some(f) => f.metadata()?.is_file(),
-        None => false,
-    };
-    if let (Some(file), Compression::None, false, true) =
-        (&file, rep.compression, kind.is_stateful(), regular)
+    let meta = file.as_ref().map(File::metadata).transpose()?;
+    if let (Some(file), Some(meta), Compression::None, false) =
+        (&file, &meta, rep.compression, kind.is_stateful())
+        && meta.is_file()
     {
         drop(stream);
-        let len = file.metadata()?.len();
+        let len = meta.len();
         if len as usize > o.chunk_size {
             let (start, end) = seek::window(file, len, &parser, o)?.unwrap_or((0, len));
             rep.unread_bytes = len - (end - start);
