@@ -357,12 +357,17 @@ impl FieldMap {
             names
                 .iter()
                 .map(|aliases| {
-                    aliases
-                        .iter()
-                        .filter_map(|a| index.get(*a))
-                        .flatten()
-                        .copied()
-                        .collect()
+                    // One target per field, the best-ranked alias's: the
+                    // others could never win, so they are not offered.
+                    let mut best: Vec<Target> = Vec::new();
+                    for t in aliases.iter().filter_map(|a| index.get(*a)).flatten() {
+                        match best.iter_mut().find(|b| b.field == t.field) {
+                            Some(b) if t.rank < b.rank => *b = *t,
+                            Some(_) => {}
+                            None => best.push(*t),
+                        }
+                    }
+                    best
                 })
                 .collect()
         };
@@ -440,11 +445,8 @@ impl<'r> RawEvent<'r> {
         }
         // For auth fields `-` is information ("checked, no error" / "no
         // token"); elsewhere it means empty.
-        if !matches!(t.field, Field::TokenState | Field::Token) {
-            let s = v.trim();
-            if s.is_empty() || s == "-" {
-                return;
-            }
+        if !matches!(t.field, Field::TokenState | Field::Token) && is_blank(&v) {
+            return;
         }
         self.values[i] = Some(v);
         self.ranks[i] = t.rank;
@@ -490,7 +492,7 @@ impl<'r> RawEvent<'r> {
         }
         let latency_ms = self
             .get(Field::Latency)
-            .and_then(|v| v.trim().parse::<f64>().ok())
+            .and_then(parse_f64)
             .filter(|v| v.is_finite() && *v >= 0.0)
             .map(|v| self.latency_unit.unwrap_or(LatencyUnit::Ms).to_ms(v));
         let attempt = self.get(Field::Attempt).and_then(parse_attempt);
@@ -511,6 +513,54 @@ impl<'r> RawEvent<'r> {
             token: self.get(Field::Token),
             attempt,
         })
+    }
+}
+
+/// A number, with a fast path for plain decimals (`0.012`) that gives the
+/// same, correctly rounded result as `str::parse`: a mantissa below 2^53
+/// and a power of ten up to 10^22 are both exact, so one division rounds
+/// once, correctly.
+fn parse_f64(v: &str) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let b = v.as_bytes();
+    if !b.is_empty() && b.len() <= 16 {
+        let (mut m, mut frac, mut dot, mut digits) = (0u64, 0usize, false, 0);
+        let mut ok = true;
+        for &c in b {
+            match c {
+                b'0'..=b'9' => {
+                    m = m * 10 + (c - b'0') as u64;
+                    digits += 1;
+                    frac += dot as usize;
+                }
+                b'.' if !dot => dot = true,
+                _ => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok && (1..=15).contains(&digits) {
+            return Some(m as f64 / POW10[frac]);
+        }
+    }
+    v.trim().parse::<f64>().ok()
+}
+
+/// Empty, whitespace or `-` (the "no value" of access logs).
+fn is_blank(v: &str) -> bool {
+    let b = v.as_bytes();
+    // Most values start and end with a visible ASCII byte: no trimming
+    // needed (anything else takes the exact, Unicode-aware path).
+    match (b.first(), b.last()) {
+        (None, _) => true,
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => b == b"-",
+        _ => {
+            let t = v.trim();
+            t.is_empty() || t == "-"
+        }
     }
 }
 
@@ -676,6 +726,20 @@ mod tests {
                 check(&logfmt::parse(l).unwrap(), l);
             }
         }
+    }
+
+    #[test]
+    fn decimals_parse_like_std() {
+        for v in [
+            "0.012", "0", "12", "1.5", "0.1", "0.3", "123456789.012345", "999999999999999",
+            "0.000000000000001", "1.", ".5", "1e3", "-1", " 0.2 ", "1.2.3", "", ".", "nan",
+            "9999999999999999", "0.30000000000000004",
+        ] {
+            let want = v.trim().parse::<f64>().ok();
+            assert_eq!(parse_f64(v).map(f64::to_bits), want.map(f64::to_bits), "{v:?}");
+        }
+        assert!(is_blank(" - ") && is_blank("-") && is_blank("") && is_blank("\u{a0}"));
+        assert!(!is_blank("-1") && !is_blank("a"));
     }
 
     #[test]

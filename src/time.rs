@@ -1,7 +1,7 @@
 //! Timestamp parsing and formatting. Everything inside authstorm is UTC
 //! microseconds since the Unix epoch (`i64`); zones only matter on display.
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 
 /// Microseconds since the Unix epoch, UTC.
 pub type Micros = i64;
@@ -61,10 +61,30 @@ fn month(b: &[u8]) -> Option<u32> {
 }
 
 fn civil(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, micros: u32) -> Option<Micros> {
-    let date = NaiveDate::from_ymd_opt(y, mo, d)?;
     // Leap second 60 is folded into 59 rather than rejected.
-    let dt = date.and_hms_micro_opt(h, mi, s.min(59), micros)?;
-    Some(dt.and_utc().timestamp_micros())
+    if h > 23 || mi > 59 || s > 60 || micros > 999_999 || !(1..=12).contains(&mo) {
+        return None;
+    }
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = [31, 28 + leap as u32, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if d == 0 || d > month_days[mo as usize - 1] || !(-9999..=9999).contains(&y) {
+        return None;
+    }
+    let days = days_from_civil(y as i64, mo as i64, d as i64);
+    let secs = days * 86_400 + (h * 3600 + mi * 60 + s.min(59)) as i64;
+    Some(secs * MICROS_PER_SEC + micros as i64)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`): arithmetic only, no table or calendar object per line.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// `10/Oct/2000:13:55:36 -0700`
@@ -246,6 +266,23 @@ mod tests {
 
     fn utc(s: &str) -> Micros {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros()
+    }
+
+    #[test]
+    fn civil_matches_chrono() {
+        for y in [0, 1, 1600, 1899, 1900, 1970, 1999, 2000, 2023, 2024, 2100, 2400, 9999] {
+            for mo in 1..=12 {
+                for d in [0, 1, 15, 28, 29, 30, 31, 32] {
+                    let want = chrono::NaiveDate::from_ymd_opt(y, mo, d)
+                        .and_then(|dt| dt.and_hms_micro_opt(23, 59, 59, 999_999))
+                        .map(|dt| dt.and_utc().timestamp_micros());
+                    assert_eq!(civil(y, mo, d, 23, 59, 59, 999_999), want, "{y}-{mo}-{d}");
+                }
+            }
+        }
+        assert_eq!(civil(2024, 1, 1, 24, 0, 0, 0), None);
+        assert_eq!(civil(2024, 13, 1, 0, 0, 0, 0), None);
+        assert_eq!(civil(2016, 12, 31, 23, 59, 60, 0), civil(2016, 12, 31, 23, 59, 59, 0));
     }
 
     #[test]

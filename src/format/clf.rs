@@ -17,8 +17,9 @@ pub struct ClfRecord<'a> {
     pub bytes: &'a str,
     pub referer: Option<Cow<'a, str>>,
     pub user_agent: Option<Cow<'a, str>>,
-    /// Trailing fields: `(Some(key), value)` or `(None, value)`.
-    pub extras: Vec<(Option<&'a str>, Cow<'a, str>)>,
+    /// Trailing fields: `(Some(key), value)` or `(None, value)`. Inline
+    /// up to a typical nginx line's count: no allocation per line.
+    pub extras: smallvec::SmallVec<[(Option<&'a str>, Cow<'a, str>); 6]>,
 }
 
 impl ClfRecord<'_> {
@@ -175,15 +176,20 @@ impl<'a> Cursor<'a> {
         let bytes = self.s.as_bytes();
         let mut escaped = false;
         let mut j = start;
-        while j < bytes.len() {
-            match bytes[j] {
-                b'\\' => {
-                    escaped = true;
-                    j += 2;
-                    continue;
+        loop {
+            match memchr::memchr2(b'"', b'\\', bytes.get(j..).unwrap_or_default()) {
+                None => {
+                    j = bytes.len();
+                    break;
                 }
-                b'"' => break,
-                _ => j += 1,
+                Some(k) if bytes[j + k] == b'"' => {
+                    j += k;
+                    break;
+                }
+                Some(k) => {
+                    escaped = true;
+                    j += k + 2;
+                }
             }
         }
         let end = j.min(bytes.len());
@@ -243,7 +249,7 @@ pub fn parse(line: &str) -> Result<ClfRecord<'_>, SkipReason> {
         bytes,
         referer: None,
         user_agent: None,
-        extras: Vec::new(),
+        extras: Default::default(),
     };
     c.skip_spaces();
     if c.peek() == Some(b'"') {
@@ -265,7 +271,7 @@ pub fn parse(line: &str) -> Result<ClfRecord<'_>, SkipReason> {
         }
         let start = c.i;
         let rest = &line.as_bytes()[start..];
-        let eq = rest.iter().position(|&b| b == b'=' || b == b' ');
+        let eq = memchr::memchr2(b'=', b' ', rest);
         match eq {
             Some(k) if rest[k] == b'=' && k > 0 && is_key(&rest[..k]) => {
                 let key = &line[start..start + k];
@@ -287,8 +293,18 @@ pub fn parse(line: &str) -> Result<ClfRecord<'_>, SkipReason> {
 }
 
 fn is_key(k: &[u8]) -> bool {
-    k.iter()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'@'))
+    // A table lookup per byte: this runs on every key of every line.
+    const KEY: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            t[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'@');
+            b += 1;
+        }
+        t
+    };
+    k.iter().all(|b| KEY[*b as usize])
 }
 
 #[cfg(test)]

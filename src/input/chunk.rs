@@ -39,58 +39,89 @@ fn read_at(f: &File, buf: &mut [u8], off: u64) -> io::Result<usize> {
 /// Reads up to `len` bytes at `off` (fewer if the file ends first).
 pub fn read_exact_at(f: &File, off: u64, len: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len];
+    let got = fill_at(f, off, &mut buf)?;
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// Fills `buf` from `off`; returns how much was read (less at end of file).
+fn fill_at(f: &File, off: u64, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
-    while got < len {
+    while got < buf.len() {
         let n = read_at(f, &mut buf[got..], off + got as u64)?;
         if n == 0 {
             break; // truncated since it was measured: read what is there
         }
         got += n;
     }
-    buf.truncate(got);
-    Ok(buf)
+    Ok(got)
 }
 
 /// Reads the lines of `f` that start in `start..end`.
 pub fn read_range(f: &File, start: u64, end: u64, max_line: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let span = read_range_into(f, start, end, max_line, &mut buf)?;
+    buf.truncate(span.end);
+    buf.drain(..span.start);
+    Ok(buf)
+}
+
+/// Like [`read_range`], into `buf` (reused across calls: a worker keeps
+/// one buffer, so an 8 MiB chunk costs no allocation, zeroing, page
+/// faults or copies); returns where the lines are in `buf`.
+pub fn read_range_into(
+    f: &File,
+    start: u64,
+    end: u64,
+    max_line: usize,
+    buf: &mut Vec<u8>,
+) -> io::Result<std::ops::Range<usize>> {
     let begin = start.saturating_sub(1);
-    let mut buf = read_exact_at(f, begin, (end - begin) as usize)?;
+    let want = (end - begin) as usize;
+    if buf.len() < want {
+        buf.resize(want, 0);
+    }
+    let got = fill_at(f, begin, &mut buf[..want])?;
     let skip = if start == 0 {
         0
     } else {
-        match memchr::memchr(b'\n', &buf) {
+        match memchr::memchr(b'\n', &buf[..got]) {
             Some(i) => i + 1,
-            None => return Ok(Vec::new()), // inside one long line that began earlier
+            None => return Ok(0..0), // inside one long line that began earlier
         }
     };
-    buf.drain(..skip);
-    if buf.is_empty() || buf.last() == Some(&b'\n') {
-        return Ok(buf);
+    if got == skip || buf[got - 1] == b'\n' || got < want {
+        return Ok(skip..got);
     }
     // Finish the last line, which may run past `end`.
-    let last_start = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
-    let mut piece = vec![0u8; 64 * 1024];
+    let last_start = memchr::memrchr(b'\n', &buf[skip..got]).map_or(skip, |i| skip + i + 1);
+    let mut len = got;
     let mut off = end;
+    const PIECE: usize = 64 * 1024;
     loop {
-        let n = read_at(f, &mut piece, off)?;
+        if buf.len() < len + PIECE {
+            buf.resize(len + PIECE, 0);
+        }
+        let n = read_at(f, &mut buf[len..len + PIECE], off)?;
         if n == 0 {
             break;
         }
         off += n as u64;
-        let (take, done) = match memchr::memchr(b'\n', &piece[..n]) {
+        let (take, done) = match memchr::memchr(b'\n', &buf[len..len + n]) {
             Some(i) => (i + 1, true),
             None => (n, false),
         };
-        let room = (max_line + 1).saturating_sub(buf.len() - last_start);
-        buf.extend_from_slice(&piece[..take.min(room)]);
+        let room = (max_line + 1).saturating_sub(len - last_start);
+        len += take.min(room);
         if done {
             if take > room {
-                buf.push(b'\n');
+                buf[len] = b'\n';
+                len += 1;
             }
             break;
         }
     }
-    Ok(buf)
+    Ok(skip..len)
 }
 
 /// Cuts a stream into blocks of about `size` bytes ending at line ends.
