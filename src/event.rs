@@ -131,6 +131,8 @@ pub trait Record {
 pub enum Key<'k> {
     Name(&'k str),
     Slot(usize),
+    /// The n-th (from 1) unnamed trailing field, addressed as `extra_n`.
+    Extra(usize),
 }
 
 /// A format's fixed slots and the names each answers to (`remote_addr`
@@ -161,6 +163,8 @@ pub struct FieldMap {
     index: rustc_hash::FxHashMap<Box<str>, Vec<Target>>,
     /// Per fixed slot of the combined/common format, the fields it feeds.
     clf_slots: Vec<Vec<Target>>,
+    /// Whether any source is an unnamed field (`extra_1`...).
+    numbered: bool,
 }
 
 /// Default source names, per field, covering the formats and the common
@@ -372,23 +376,68 @@ impl FieldMap {
                 .collect()
         };
         let clf_slots = slots(crate::format::clf::SLOTS);
+        let numbered = index.keys().any(|k| k.starts_with("extra_"));
         FieldMap {
             sources,
             index,
             clf_slots,
+            numbered,
         }
+    }
+
+    /// The fields a source key feeds.
+    fn targets(&self, key: Key<'_>) -> &[Target] {
+        match key {
+            Key::Slot(i) => self.clf_slots.get(i).map_or(&[], Vec::as_slice),
+            Key::Name(n) => self.index.get(n).map_or(&[], Vec::as_slice),
+            Key::Extra(n) if self.numbered => self
+                .index
+                .get(format!("extra_{n}").as_str())
+                .map_or(&[], Vec::as_slice),
+            Key::Extra(_) => &[],
+        }
+    }
+
+    /// Parses a combined/common line straight into its fields: the same
+    /// result as [`FieldMap::resolve`] of [`crate::format::clf::parse`],
+    /// without building the record in between (the scan's hot path).
+    pub fn resolve_clf<'r>(
+        &self,
+        line: &'r str,
+    ) -> Result<RawEvent<'r>, crate::format::SkipReason> {
+        let mut ev = RawEvent::default();
+        // `resolve` offers named extras before the slots and unnamed
+        // extras, so on equal rank a named extra wins; here they come in
+        // line order, so a named extra may replace an equal-ranked value
+        // that came from a slot or an unnamed extra.
+        let mut weak = 0u32;
+        crate::format::clf::parse_with(line, |key, v| {
+            for t in self.targets(key) {
+                let i = t.field.index();
+                if let Key::Name(_) = key {
+                    let tie = t.rank == ev.ranks[i] && weak & (1 << i) != 0;
+                    let held = ev.ranks[i];
+                    if tie {
+                        ev.ranks[i] = u8::MAX;
+                    }
+                    if ev.offer(t, v.clone()) {
+                        weak &= !(1 << i);
+                    } else if tie {
+                        ev.ranks[i] = held;
+                    }
+                } else if ev.offer(t, v.clone()) {
+                    weak |= 1 << i;
+                }
+            }
+        })?;
+        Ok(ev)
     }
 
     /// Resolves every normalized field from a record.
     pub fn resolve<'r>(&self, rec: &'r dyn Record) -> RawEvent<'r> {
         let mut ev = RawEvent::default();
-        let slots = self.clf_slots.as_slice();
         let listed = rec.visit(&mut |key, v| {
-            let targets: &[Target] = match key {
-                Key::Slot(i) => slots.get(i).map_or(&[], Vec::as_slice),
-                Key::Name(n) => self.index.get(n).map_or(&[], Vec::as_slice),
-            };
-            for t in targets {
+            for t in self.targets(key) {
                 ev.offer(t, v.clone());
             }
         });
@@ -438,21 +487,24 @@ impl Default for RawEvent<'_> {
 
 impl<'r> RawEvent<'r> {
     /// Takes `v` for `t.field` if it beats the source seen so far.
-    fn offer(&mut self, t: &Target, v: Cow<'r, str>) {
+    /// Takes `v` for `t.field` if it beats the source seen so far; returns
+    /// whether it did.
+    fn offer(&mut self, t: &Target, v: Cow<'r, str>) -> bool {
         let i = t.field.index();
         if t.rank >= self.ranks[i] {
-            return;
+            return false;
         }
         // For auth fields `-` is information ("checked, no error" / "no
         // token"); elsewhere it means empty.
         if !matches!(t.field, Field::TokenState | Field::Token) && is_blank(&v) {
-            return;
+            return false;
         }
         self.values[i] = Some(v);
         self.ranks[i] = t.rank;
         if t.field == Field::Latency {
             self.latency_unit = Some(t.unit.unwrap_or(LatencyUnit::Ms));
         }
+        true
     }
 
     pub fn get(&self, f: Field) -> Option<&str> {
@@ -697,6 +749,9 @@ mod tests {
             r#"10.0.0.1 - - [01/May/2024:10:00:00 +0000] "\x16\x03" 400 0 "-" "-""#,
             r#"10.0.0.1 - frank [01/May/2024:10:00:00 +0000] "GET / HTTP/1.0" 200 -"#,
             r#"10.0.0.1 - - [01/May/2024:10:00:00 +0000] "GET / HTTP/1.0" 200 5 "-" "ua" remote_user=- status=503 time=1716723772"#,
+            r#"10.0.0.1 - carol [01/May/2024:10:00:00 +0000] "GET /a\"b HTTP/1.0" 200 5 "-" "ua" "d-1" user=- remote_addr=10.9.9.9 extra_1=x client_ip=1.1.1.1 path="/p q""#,
+            r#"10.0.0.1 - - [01/May/2024:10:00:00 +0000] "GET" 200 5 "r" "u a" a=1 = "x" b="" c"#,
+            r#"10.0.0.1 - - [01/May/2024:10:00:00 +0000] "GET /" 2000 5"#,
         ];
         let json_lines = [
             r#"{"time":"2024-05-01T10:00:00Z","status":401,"req":{"auth":{"err":"expired"},"ua":["x/1"]},"duration_ms":3,"user":"-"}"#,
@@ -717,7 +772,17 @@ mod tests {
                 assert_eq!(fast.latency_unit, slow.latency_unit, "{line}");
             };
             for l in clf_lines {
-                check(&clf::parse(l).unwrap(), l);
+                let Ok(rec) = clf::parse(l) else {
+                    assert!(m.resolve_clf(l).is_err(), "{l}");
+                    continue;
+                };
+                check(&rec, l);
+                // The streaming path the scan uses gives the same event.
+                let (fast, slow) = (m.resolve_clf(l).unwrap(), m.resolve(&rec));
+                for f in FIELDS {
+                    assert_eq!(fast.get(f), slow.get(f), "streamed {f:?} of {l}");
+                }
+                assert_eq!(fast.latency_unit, slow.latency_unit, "{l}");
             }
             for l in json_lines {
                 check(&json::parse(l).unwrap(), l);

@@ -52,7 +52,57 @@ struct HotCell {
     retries: u64,
     status: Vec<(u16, u64)>,
     latency: LatencySketch,
-    clients: FxHashSet<u64>,
+    clients: ClientSet,
+}
+
+/// Distinct client hashes of one cell. Most cells (one minute of one
+/// cohort) see a handful of clients: those stay in an inline list, with no
+/// allocation or hashing; a busy cell switches to a hash set.
+#[derive(Debug, Clone)]
+enum ClientSet {
+    Few(smallvec::SmallVec<[u64; 8]>),
+    Many(FxHashSet<u64>),
+}
+
+impl Default for ClientSet {
+    fn default() -> Self {
+        ClientSet::Few(Default::default())
+    }
+}
+
+impl ClientSet {
+    const FEW: usize = 32;
+
+    fn insert(&mut self, c: u64) {
+        match self {
+            ClientSet::Few(v) if v.contains(&c) => {}
+            ClientSet::Few(v) if v.len() < Self::FEW => v.push(c),
+            ClientSet::Few(v) => {
+                let mut set: FxHashSet<u64> = v.drain(..).collect();
+                set.insert(c);
+                *self = ClientSet::Many(set);
+            }
+            ClientSet::Many(set) => {
+                set.insert(c);
+            }
+        }
+    }
+
+    fn extend(&mut self, o: ClientSet) {
+        match o {
+            ClientSet::Few(v) => v.into_iter().for_each(|c| self.insert(c)),
+            ClientSet::Many(set) => set.into_iter().for_each(|c| self.insert(c)),
+        }
+    }
+
+    fn into_sorted(self) -> Vec<u64> {
+        let mut v: Vec<u64> = match self {
+            ClientSet::Few(v) => v.into_vec(),
+            ClientSet::Many(set) => set.into_iter().collect(),
+        };
+        v.sort_unstable();
+        v
+    }
 }
 
 impl HotCell {
@@ -92,6 +142,8 @@ pub struct Aggregate {
     chains: FxHashMap<CellKey, ChainStats>,
     retry_clients: FxHashMap<u64, ClientRetries>,
     pub by: Option<ByAgg>,
+    /// Scratch space for endpoint keys.
+    scratch: String,
 }
 
 impl Aggregate {
@@ -116,6 +168,7 @@ impl Aggregate {
             chains: FxHashMap::default(),
             retry_clients: FxHashMap::default(),
             by: (!by.is_empty()).then(|| ByAgg::new(by.to_vec(), privacy)),
+            scratch: String::new(),
         }
     }
 
@@ -205,18 +258,15 @@ impl Aggregate {
     }
 
     fn endpoint_id(&mut self, method: &str, route: &str) -> u32 {
-        // Avoid allocating the joined string when it is already interned.
-        let mut buf = [0u8; 256];
-        let n = method.len() + 1 + route.len();
-        if n <= buf.len() {
-            buf[..method.len()].copy_from_slice(method.as_bytes());
-            buf[method.len()] = b' ';
-            buf[method.len() + 1..n].copy_from_slice(route.as_bytes());
-            let s = std::str::from_utf8(&buf[..n]).unwrap_or("-");
-            self.endpoints.id(s)
-        } else {
-            self.endpoints.id(&format!("{method} {route}"))
-        }
+        // A reused buffer: no allocation when the endpoint is interned.
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        buf.push_str(method);
+        buf.push(' ');
+        buf.push_str(route);
+        let id = self.endpoints.id(&buf);
+        self.scratch = buf;
+        id
     }
 
     /// Merges `o` into `self`; the result does not depend on merge order.
@@ -278,8 +328,7 @@ impl Aggregate {
                 token_state: t,
                 endpoint: self.endpoints.name(e).to_string(),
             };
-            let mut clients: Vec<u64> = hc.clients.into_iter().collect();
-            clients.sort_unstable();
+            let clients = hc.clients.into_sorted();
             let cell = Cell {
                 requests: hc.requests,
                 errors: hc.errors,

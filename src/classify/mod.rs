@@ -75,7 +75,8 @@ pub struct Memo {
     ua_ids: FxHashMap<Box<str>, u32>,
     uas: Vec<UaInfo>,
     route_ids: FxHashMap<Box<str>, u32>,
-    routes: Vec<Box<str>>,
+    /// Per path: its route, and whether it is a health-check path.
+    routes: Vec<(Box<str>, bool)>,
 }
 
 const MEMO_ENTRIES: usize = 16 * 1024;
@@ -178,7 +179,7 @@ impl Classifier {
         };
         let route = e.path.map(|p| {
             memo_id(&mut memo.route_ids, &mut memo.routes, p, || {
-                route::collapse(p).into()
+                (route::collapse(p).into(), self.health.is_health_path(p))
             })
         });
         let memo: &'x Memo = memo;
@@ -199,12 +200,11 @@ impl Classifier {
             version,
             token_state: token::token_state(e, &self.vocabulary),
             method: e.method.unwrap_or("-"),
-            route: Cow::Borrowed(route.map_or("-", |i| &memo.routes[i])),
+            route: Cow::Borrowed(route.map_or("-", |i| &memo.routes[i].0)),
             status: e.status,
             latency_ms: e.latency_ms,
             client: client_key(e),
-            health: e.path.is_some_and(|p| self.health.is_health_path(p))
-                || ua.is_some_and(|u| u.health),
+            health: route.is_some_and(|i| memo.routes[i].1) || ua.is_some_and(|u| u.health),
             attempt: e.attempt,
         }
     }

@@ -8,13 +8,13 @@ use super::SkipReason;
 use crate::event::{Key, Record, SlotNames};
 
 pub struct ClfRecord<'a> {
-    pub remote_addr: &'a str,
-    pub ident: &'a str,
-    pub remote_user: &'a str,
-    pub time: &'a str,
+    pub remote_addr: Cow<'a, str>,
+    pub ident: Cow<'a, str>,
+    pub remote_user: Cow<'a, str>,
+    pub time: Cow<'a, str>,
     pub request: Cow<'a, str>,
-    pub status: &'a str,
-    pub bytes: &'a str,
+    pub status: Cow<'a, str>,
+    pub bytes: Cow<'a, str>,
     pub referer: Option<Cow<'a, str>>,
     pub user_agent: Option<Cow<'a, str>>,
     /// Trailing fields: `(Some(key), value)` or `(None, value)`. Inline
@@ -25,15 +25,27 @@ pub struct ClfRecord<'a> {
 impl ClfRecord<'_> {
     /// Method, target and protocol of the request line.
     fn request_parts(&self) -> (Option<&str>, Option<&str>, Option<&str>) {
-        let r = self.request.as_ref();
-        let mut parts = r.splitn(3, ' ');
-        let method = parts.next().unwrap_or("");
-        // A request line that is not `METHOD target [PROTO]` (scanners send
-        // raw TLS bytes) has no method or path.
-        if method.is_empty() || !method.bytes().all(|c| c.is_ascii_uppercase()) {
-            return (None, None, None);
-        }
-        (Some(method), parts.next(), parts.next())
+        request_parts(self.request.as_ref())
+    }
+}
+
+/// Method, target and protocol of a request line.
+fn request_parts(r: &str) -> (Option<&str>, Option<&str>, Option<&str>) {
+    let b = r.as_bytes();
+    let m = memchr::memchr(b' ', b).unwrap_or(b.len());
+    let method = &r[..m];
+    // A request line that is not `METHOD target [PROTO]` (scanners send
+    // raw TLS bytes) has no method or path.
+    if method.is_empty() || !method.bytes().all(|c| c.is_ascii_uppercase()) {
+        return (None, None, None);
+    }
+    if m == b.len() {
+        return (Some(method), None, None);
+    }
+    let rest = &r[m + 1..];
+    match memchr::memchr(b' ', rest.as_bytes()) {
+        Some(p) => (Some(method), Some(&rest[..p]), Some(&rest[p + 1..])),
+        None => (Some(method), Some(rest), None),
     }
 }
 
@@ -62,10 +74,10 @@ impl Record for ClfRecord<'_> {
                 f(Key::Name(k), b(v.as_ref()));
             }
         }
-        f(Key::Slot(0), b(self.remote_addr));
-        f(Key::Slot(1), b(self.remote_user));
-        f(Key::Slot(2), b(self.ident));
-        f(Key::Slot(3), b(self.time));
+        f(Key::Slot(0), b(&self.remote_addr));
+        f(Key::Slot(1), b(&self.remote_user));
+        f(Key::Slot(2), b(&self.ident));
+        f(Key::Slot(3), b(&self.time));
         f(Key::Slot(4), b(self.request.as_ref()));
         let (method, path, proto) = self.request_parts();
         for (i, v) in [(5, method), (6, path), (7, proto)] {
@@ -73,20 +85,16 @@ impl Record for ClfRecord<'_> {
                 f(Key::Slot(i), b(v));
             }
         }
-        f(Key::Slot(8), b(self.status));
-        f(Key::Slot(9), b(self.bytes));
+        f(Key::Slot(8), b(&self.status));
+        f(Key::Slot(9), b(&self.bytes));
         if let Some(r) = &self.referer {
             f(Key::Slot(10), b(r.as_ref()));
         }
         if let Some(ua) = &self.user_agent {
             f(Key::Slot(11), b(ua.as_ref()));
         }
-        let mut name = String::new();
         for (n, (_, v)) in self.extras.iter().filter(|(k, _)| k.is_none()).enumerate() {
-            use std::fmt::Write;
-            name.clear();
-            let _ = write!(name, "extra_{}", n + 1);
-            f(Key::Name(&name), b(v.as_ref()));
+            f(Key::Extra(n + 1), b(v.as_ref()));
         }
         true
     }
@@ -97,16 +105,16 @@ impl Record for ClfRecord<'_> {
         }
         let b = Cow::Borrowed;
         match key {
-            "remote_addr" | "client_ip" => Some(b(self.remote_addr)),
-            "remote_user" => Some(b(self.remote_user)),
-            "ident" => Some(b(self.ident)),
-            "time_local" | "time" | "timestamp" => Some(b(self.time)),
+            "remote_addr" | "client_ip" => Some(b(&self.remote_addr)),
+            "remote_user" => Some(b(&self.remote_user)),
+            "ident" => Some(b(&self.ident)),
+            "time_local" | "time" | "timestamp" => Some(b(&self.time)),
             "request" => Some(b(&self.request)),
             "method" | "request_method" => self.request_parts().0.map(b),
             "path" | "uri" | "request_uri" => self.request_parts().1.map(b),
             "protocol" | "server_protocol" => self.request_parts().2.map(b),
-            "status" => Some(b(self.status)),
-            "body_bytes_sent" | "bytes" => Some(b(self.bytes)),
+            "status" => Some(b(&self.status)),
+            "body_bytes_sent" | "bytes" => Some(b(&self.bytes)),
             "http_referer" | "referer" => self.referer.as_deref().map(b),
             "http_user_agent" | "user_agent" => self.user_agent.as_deref().map(b),
             _ => {
@@ -146,7 +154,9 @@ impl<'a> Cursor<'a> {
         self.skip_spaces();
         let start = self.i;
         let rest = &self.s.as_bytes()[start..];
-        let n = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        // Tokens are short (an address, `-`, a status): a plain loop beats
+        // the setup of a vectorized search.
+        let n = rest.iter().position(|b| *b == b' ').unwrap_or(rest.len());
         self.i += n;
         (n > 0).then(|| &self.s[start..start + n])
     }
@@ -223,7 +233,48 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// Parses a line into a [`ClfRecord`] (format detection, `get`, tests).
 pub fn parse(line: &str) -> Result<ClfRecord<'_>, SkipReason> {
+    let e = Cow::Borrowed("");
+    let mut rec = ClfRecord {
+        remote_addr: e.clone(),
+        ident: e.clone(),
+        remote_user: e.clone(),
+        time: e.clone(),
+        request: e.clone(),
+        status: e.clone(),
+        bytes: e,
+        referer: None,
+        user_agent: None,
+        extras: Default::default(),
+    };
+    parse_with(line, |key, v| match key {
+        Key::Slot(0) => rec.remote_addr = v,
+        Key::Slot(1) => rec.remote_user = v,
+        Key::Slot(2) => rec.ident = v,
+        Key::Slot(3) => rec.time = v,
+        Key::Slot(4) => rec.request = v,
+        Key::Slot(8) => rec.status = v,
+        Key::Slot(9) => rec.bytes = v,
+        Key::Slot(10) => rec.referer = Some(v),
+        Key::Slot(11) => rec.user_agent = Some(v),
+        Key::Slot(_) => {} // request parts: derived from `request` on demand
+        Key::Name(k) => rec.extras.push((Some(k), v)),
+        Key::Extra(_) => rec.extras.push((None, v)),
+    })?;
+    Ok(rec)
+}
+
+/// Tokenizes a line and hands each field to `f` as it is met: the fixed
+/// [`SLOTS`] in order (request parts right after the request), then the
+/// trailing extras, named (`Key::Name`) or numbered (`Key::Extra`, from 1).
+/// The scan's hot path maps these straight into the normalized event,
+/// without building a record first. On a malformed line, `f` may have
+/// seen some fields before the error.
+pub fn parse_with<'a>(
+    line: &'a str,
+    mut f: impl FnMut(Key<'a>, Cow<'a, str>),
+) -> Result<(), SkipReason> {
     let bad = SkipReason::Unparsable;
     let mut c = Cursor { s: line, i: 0 };
     let remote_addr = c.token().ok_or(bad)?;
@@ -239,26 +290,46 @@ pub fn parse(line: &str) -> Result<ClfRecord<'_>, SkipReason> {
     if bytes != "-" && !bytes.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad);
     }
-    let mut rec = ClfRecord {
-        remote_addr,
-        ident,
-        remote_user,
-        time,
-        request,
-        status,
-        bytes,
-        referer: None,
-        user_agent: None,
-        extras: Default::default(),
-    };
-    c.skip_spaces();
-    if c.peek() == Some(b'"') {
-        rec.referer = c.quoted();
-        c.skip_spaces();
-        if c.peek() == Some(b'"') {
-            rec.user_agent = c.quoted();
+    let b = Cow::Borrowed;
+    f(Key::Slot(0), b(remote_addr));
+    f(Key::Slot(1), b(remote_user));
+    f(Key::Slot(2), b(ident));
+    f(Key::Slot(3), b(time));
+    match &request {
+        Cow::Borrowed(r) => {
+            let (method, path, proto) = request_parts(r);
+            f(Key::Slot(4), b(r));
+            for (i, v) in [(5, method), (6, path), (7, proto)] {
+                if let Some(v) = v {
+                    f(Key::Slot(i), b(v));
+                }
+            }
+        }
+        Cow::Owned(r) => {
+            let (method, path, proto) = request_parts(r);
+            for (i, v) in [(5, method), (6, path), (7, proto)] {
+                if let Some(v) = v {
+                    f(Key::Slot(i), Cow::Owned(v.to_string()));
+                }
+            }
+            f(Key::Slot(4), request);
         }
     }
+    f(Key::Slot(8), b(status));
+    f(Key::Slot(9), b(bytes));
+    c.skip_spaces();
+    if c.peek() == Some(b'"') {
+        if let Some(r) = c.quoted() {
+            f(Key::Slot(10), r);
+        }
+        c.skip_spaces();
+        if c.peek() == Some(b'"')
+            && let Some(ua) = c.quoted()
+        {
+            f(Key::Slot(11), ua);
+        }
+    }
+    let mut unnamed = 0;
     loop {
         c.skip_spaces();
         if c.at_end() {
@@ -266,14 +337,16 @@ pub fn parse(line: &str) -> Result<ClfRecord<'_>, SkipReason> {
         }
         if c.peek() == Some(b'"') {
             let v = c.quoted().ok_or(bad)?;
-            rec.extras.push((None, v));
+            unnamed += 1;
+            f(Key::Extra(unnamed), v);
             continue;
         }
         let start = c.i;
         let rest = &line.as_bytes()[start..];
-        let eq = memchr::memchr2(b'=', b' ', rest);
-        match eq {
-            Some(k) if rest[k] == b'=' && k > 0 && is_key(&rest[..k]) => {
+        // The key's length: key bytes up to `=` (anything else: no key).
+        let k = rest.iter().position(|b| !is_key_byte(*b)).unwrap_or(rest.len());
+        match rest.get(k) {
+            Some(b'=') if k > 0 => {
                 let key = &line[start..start + k];
                 c.i = start + k + 1;
                 let v = if c.peek() == Some(b'"') {
@@ -281,19 +354,20 @@ pub fn parse(line: &str) -> Result<ClfRecord<'_>, SkipReason> {
                 } else {
                     Cow::Borrowed(c.token().unwrap_or(""))
                 };
-                rec.extras.push((Some(key), v));
+                f(Key::Name(key), v);
             }
             _ => {
                 let v = c.token().ok_or(bad)?;
-                rec.extras.push((None, Cow::Borrowed(v)));
+                unnamed += 1;
+                f(Key::Extra(unnamed), Cow::Borrowed(v));
             }
         }
     }
-    Ok(rec)
+    Ok(())
 }
 
-fn is_key(k: &[u8]) -> bool {
-    // A table lookup per byte: this runs on every key of every line.
+fn is_key_byte(b: u8) -> bool {
+    // A table lookup: this runs on every byte of every key of every line.
     const KEY: [bool; 256] = {
         let mut t = [false; 256];
         let mut b = 0;
@@ -304,7 +378,7 @@ fn is_key(k: &[u8]) -> bool {
         }
         t
     };
-    k.iter().all(|b| KEY[*b as usize])
+    KEY[b as usize]
 }
 
 #[cfg(test)]
@@ -332,6 +406,21 @@ mod tests {
         assert_eq!(r.get("extra_1").as_deref(), Some("1.2.3.4"));
         assert_eq!(r.get("extra_2"), None);
         assert_eq!(r.get("extra_0"), None);
+    }
+
+    #[test]
+    fn request_line_parts() {
+        for line in ["GET /a HTTP/1.1", "GET /a", "GET", "GET  /a", "GET /a b c", "", "get /", " /"] {
+            let mut r = parse(r#"1.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "x" 200 5"#).unwrap();
+            r.request = Cow::Borrowed(line);
+            let mut p = line.splitn(3, ' ');
+            let m = p.next().filter(|m| !m.is_empty() && m.bytes().all(|c| c.is_ascii_uppercase()));
+            let want = match m {
+                Some(m) => (Some(m), p.next(), p.next()),
+                None => (None, None, None),
+            };
+            assert_eq!(r.request_parts(), want, "{line:?}");
+        }
     }
 
     #[test]

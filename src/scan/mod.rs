@@ -232,14 +232,25 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
             continue;
         }
-        let parsed = match parser.parse(&text) {
+        let parsed;
+        let rawev = match parser {
+            // Combined/common lines are mapped as they are tokenized.
+            LineParser::Clf => o.fields.resolve_clf(&text),
+            _ => match parser.parse(&text) {
+                Ok(r) => {
+                    parsed = r;
+                    Ok(o.fields.resolve(parsed.record()))
+                }
+                Err(e) => Err(e),
+            },
+        };
+        let rawev = match rawev {
             Ok(r) => r,
             Err(reason) => {
                 p.skip(seq, n, reason, raw, &o.privacy);
                 continue;
             }
         };
-        let rawev = o.fields.resolve(parsed.record());
         let ev = match rawev.normalize() {
             Ok(e) => e,
             Err(reason) => {
