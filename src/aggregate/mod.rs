@@ -320,25 +320,35 @@ impl Aggregate {
         cube.time_max = self.time_max;
         cube.chains = self.chains.into_iter().collect::<BTreeMap<_, _>>();
         cube.retry_clients = self.retry_clients.into_iter().collect();
-        for ((b, a, v, t, e), hc) in self.cells {
-            let key = CellKey {
-                bucket: b,
-                app: self.apps.name(a).to_string(),
-                version: self.versions.name(v).to_string(),
-                token_state: t,
-                endpoint: self.endpoints.name(e).to_string(),
-            };
-            let clients = hc.clients.into_sorted();
-            let cell = Cell {
-                requests: hc.requests,
-                errors: hc.errors,
-                retries: hc.retries,
-                status: hc.status.into_iter().collect(),
-                latency: hc.latency,
-                clients,
-            };
-            cube.cells.entry(key).or_default().merge(&cell);
-        }
+        // Keys are unique within one aggregate, so cells convert
+        // independently (in parallel), and the sorted list builds the map
+        // in one pass.
+        use rayon::prelude::*;
+        let (apps, versions, endpoints) = (&self.apps, &self.versions, &self.endpoints);
+        let mut cells: Vec<(CellKey, Cell)> = self
+            .cells
+            .into_par_iter()
+            .map(|((b, a, v, t, e), hc)| {
+                let key = CellKey {
+                    bucket: b,
+                    app: apps.name(a).to_string(),
+                    version: versions.name(v).to_string(),
+                    token_state: t,
+                    endpoint: endpoints.name(e).to_string(),
+                };
+                let cell = Cell {
+                    requests: hc.requests,
+                    errors: hc.errors,
+                    retries: hc.retries,
+                    status: hc.status.into_iter().collect(),
+                    latency: hc.latency,
+                    clients: hc.clients.into_sorted(),
+                };
+                (key, cell)
+            })
+            .collect();
+        cells.par_sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        cube.cells = cells.into_iter().collect();
         cube
     }
 }
