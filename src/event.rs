@@ -386,6 +386,7 @@ impl FieldMap {
     }
 
     /// The fields a source key feeds.
+    #[inline]
     fn targets(&self, key: Key<'_>) -> &[Target] {
         match key {
             Key::Slot(i) => self.clf_slots.get(i).map_or(&[], Vec::as_slice),
@@ -489,6 +490,7 @@ impl<'r> RawEvent<'r> {
     /// Takes `v` for `t.field` if it beats the source seen so far.
     /// Takes `v` for `t.field` if it beats the source seen so far; returns
     /// whether it did.
+    #[inline]
     fn offer(&mut self, t: &Target, v: Cow<'r, str>) -> bool {
         let i = t.field.index();
         if t.rank >= self.ranks[i] {
@@ -796,12 +798,33 @@ mod tests {
     #[test]
     fn decimals_parse_like_std() {
         for v in [
-            "0.012", "0", "12", "1.5", "0.1", "0.3", "123456789.012345", "999999999999999",
-            "0.000000000000001", "1.", ".5", "1e3", "-1", " 0.2 ", "1.2.3", "", ".", "nan",
-            "9999999999999999", "0.30000000000000004",
+            "0.012",
+            "0",
+            "12",
+            "1.5",
+            "0.1",
+            "0.3",
+            "123456789.012345",
+            "999999999999999",
+            "0.000000000000001",
+            "1.",
+            ".5",
+            "1e3",
+            "-1",
+            " 0.2 ",
+            "1.2.3",
+            "",
+            ".",
+            "nan",
+            "9999999999999999",
+            "0.30000000000000004",
         ] {
             let want = v.trim().parse::<f64>().ok();
-            assert_eq!(parse_f64(v).map(f64::to_bits), want.map(f64::to_bits), "{v:?}");
+            assert_eq!(
+                parse_f64(v).map(f64::to_bits),
+                want.map(f64::to_bits),
+                "{v:?}"
+            );
         }
         assert!(is_blank(" - ") && is_blank("-") && is_blank("") && is_blank("\u{a0}"));
         assert!(!is_blank("-1") && !is_blank("a"));

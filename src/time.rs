@@ -270,7 +270,9 @@ mod tests {
 
     #[test]
     fn civil_matches_chrono() {
-        for y in [0, 1, 1600, 1899, 1900, 1970, 1999, 2000, 2023, 2024, 2100, 2400, 9999] {
+        for y in [
+            0, 1, 1600, 1899, 1900, 1970, 1999, 2000, 2023, 2024, 2100, 2400, 9999,
+        ] {
             for mo in 1..=12 {
                 for d in [0, 1, 15, 28, 29, 30, 31, 32] {
                     let want = chrono::NaiveDate::from_ymd_opt(y, mo, d)
@@ -282,7 +284,10 @@ mod tests {
         }
         assert_eq!(civil(2024, 1, 1, 24, 0, 0, 0), None);
         assert_eq!(civil(2024, 13, 1, 0, 0, 0, 0), None);
-        assert_eq!(civil(2016, 12, 31, 23, 59, 60, 0), civil(2016, 12, 31, 23, 59, 59, 0));
+        assert_eq!(
+            civil(2016, 12, 31, 23, 59, 60, 0),
+            civil(2016, 12, 31, 23, 59, 59, 0)
+        );
     }
 
     #[test]

@@ -11,6 +11,19 @@ fuzz_target!(|data: &[u8]| {
     let _ = format::detect(&lines, custom.as_ref());
     let fields = FieldMap::default();
     let classifier = authstorm::classify::Classifier::default();
+    // The scan's streaming combined-log mapping equals parse-then-map.
+    for l in &lines {
+        match (format::clf::parse(l), fields.resolve_clf(l)) {
+            (Ok(rec), Ok(fast)) => {
+                let slow = fields.resolve(&rec);
+                for f in authstorm::event::FIELDS {
+                    assert_eq!(fast.get(f), slow.get(f), "{f:?} of {l:?}");
+                }
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            _ => panic!("parse and resolve_clf disagree on {l:?}"),
+        }
+    }
     for kind in FormatKind::ALL {
         let Ok(mut p) = LineParser::new(kind, custom.as_ref()) else { continue };
         for l in &lines {

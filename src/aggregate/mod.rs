@@ -352,3 +352,26 @@ impl Aggregate {
         cube
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ClientSet;
+
+    #[test]
+    fn client_sets_count_each_client_once_at_any_size() {
+        for n in [0u64, 1, 31, 32, 33, 200] {
+            let (mut a, mut b) = (ClientSet::default(), ClientSet::default());
+            for c in 0..n {
+                a.insert(c * 7 % (n + 1));
+                a.insert(c * 7 % (n + 1));
+                b.insert(c + n / 2);
+            }
+            a.extend(b);
+            let mut want: Vec<u64> = (0..n).map(|c| c * 7 % (n + 1)).collect();
+            want.extend((0..n).map(|c| c + n / 2));
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(a.into_sorted(), want, "n = {n}");
+        }
+    }
+}

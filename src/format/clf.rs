@@ -344,7 +344,10 @@ pub fn parse_with<'a>(
         let start = c.i;
         let rest = &line.as_bytes()[start..];
         // The key's length: key bytes up to `=` (anything else: no key).
-        let k = rest.iter().position(|b| !is_key_byte(*b)).unwrap_or(rest.len());
+        let k = rest
+            .iter()
+            .position(|b| !is_key_byte(*b))
+            .unwrap_or(rest.len());
         match rest.get(k) {
             Some(b'=') if k > 0 => {
                 let key = &line[start..start + k];
@@ -410,11 +413,22 @@ mod tests {
 
     #[test]
     fn request_line_parts() {
-        for line in ["GET /a HTTP/1.1", "GET /a", "GET", "GET  /a", "GET /a b c", "", "get /", " /"] {
+        for line in [
+            "GET /a HTTP/1.1",
+            "GET /a",
+            "GET",
+            "GET  /a",
+            "GET /a b c",
+            "",
+            "get /",
+            " /",
+        ] {
             let mut r = parse(r#"1.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "x" 200 5"#).unwrap();
             r.request = Cow::Borrowed(line);
             let mut p = line.splitn(3, ' ');
-            let m = p.next().filter(|m| !m.is_empty() && m.bytes().all(|c| c.is_ascii_uppercase()));
+            let m = p
+                .next()
+                .filter(|m| !m.is_empty() && m.bytes().all(|c| c.is_ascii_uppercase()));
             let want = match m {
                 Some(m) => (Some(m), p.next(), p.next()),
                 None => (None, None, None),

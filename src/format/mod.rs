@@ -97,7 +97,9 @@ impl SkipReason {
 
 /// A line parsed by some format.
 pub enum Parsed<'a> {
-    Clf(clf::ClfRecord<'a>),
+    /// Boxed: the scan maps combined lines without this record (see
+    /// `FieldMap::resolve_clf`), and the other variants stay small.
+    Clf(Box<clf::ClfRecord<'a>>),
     Json(json::JsonRecord<'a>),
     Kv(logfmt::KvRecord<'a>),
     Indexed(IndexedRecord<'a>),
@@ -106,7 +108,7 @@ pub enum Parsed<'a> {
 impl Parsed<'_> {
     pub fn record(&self) -> &dyn Record {
         match self {
-            Parsed::Clf(r) => r,
+            Parsed::Clf(r) => r.as_ref(),
             Parsed::Json(r) => r,
             Parsed::Kv(r) => r,
             Parsed::Indexed(r) => r,
@@ -164,7 +166,7 @@ impl LineParser {
     /// Parses one line (without its newline).
     pub fn parse<'a>(&mut self, line: &'a str) -> Result<Parsed<'a>, SkipReason> {
         match self {
-            LineParser::Clf => clf::parse(line).map(Parsed::Clf),
+            LineParser::Clf => clf::parse(line).map(|r| Parsed::Clf(Box::new(r))),
             LineParser::Json => json::parse(line).map(Parsed::Json),
             LineParser::Logfmt => logfmt::parse(line).map(Parsed::Kv),
             LineParser::W3c(p) => p.parse(line).map(Parsed::Indexed),
