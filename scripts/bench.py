@@ -6,6 +6,8 @@ same run. Prints median wall time, MB/s, lines/s, peak RSS and ratios.
     python3 scripts/bench.py                  # 1M lines, 3 runs each
     python3 scripts/bench.py --lines 5000000 --runs 5
     python3 scripts/bench.py --memory 5000000      # peak RSS, N vs 4N lines of one fleet
+    python3 scripts/bench.py --baseline /tmp/old-authstorm  # old and new binary, same run
+    python3 scripts/bench.py --instructions        # exact instructions per line (valgrind)
 
 Peers are used when installed: `apt-get install goaccess`, `pip install duckdb`.
 Files are generated with `authstorm simulate` into bench-out/ (git-ignored).
@@ -81,6 +83,10 @@ def main():
     ap.add_argument("--json", help="also write the results as JSON here")
     ap.add_argument("--memory", type=int, metavar="N",
                     help="only the memory check: N lines vs the same log with every line 4 times")
+    ap.add_argument("--baseline", metavar="BIN",
+                    help="also time this authstorm binary (an older build), in the same run")
+    ap.add_argument("--instructions", action="store_true",
+                    help="only count instructions per line (valgrind cachegrind, 100k lines, one thread)")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     os.makedirs(OUT, exist_ok=True)
@@ -96,6 +102,9 @@ def main():
     if a.memory:
         memory_check(a.memory, a.runs)
         return
+    if a.instructions:
+        instructions(a.formats, a.baseline)
+        return
     for lines in a.lines:
         for fmt in a.formats:
             for gz in (False, True):
@@ -109,6 +118,8 @@ def main():
                 out = os.path.join(OUT, "report.json")
                 for t in sorted({1, threads}):
                     rows.append(measure(f"authstorm analyze -j{t}", [BIN, "analyze", "-j", str(t), "--no-progress", "--json", out, path], a.runs))
+                    if a.baseline:
+                        rows.append(measure(f"baseline analyze -j{t}", [a.baseline, "analyze", "-j", str(t), "--no-progress", "--json", os.devnull, path], a.runs))
                 if gz:
                     rows.append(measure("zcat > /dev/null", ["zcat", path], a.runs))
                 else:
@@ -137,6 +148,30 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
+
+
+def instructions(formats, baseline):
+    """Instructions executed per line, one thread, on the first 100k lines
+    of each 1M-line log: exact and repeatable where wall time on a shared
+    machine is not, so small changes can be compared."""
+    import re
+    for fmt in formats:
+        src = generate(1_000_000, fmt, False)
+        sample = os.path.join(OUT, f"sample-100k-{fmt}.log")
+        if not os.path.exists(sample):
+            with open(src, "rb") as f, open(sample, "wb") as g:
+                for i, line in enumerate(f):
+                    if i == 100_000:
+                        break
+                    g.write(line)
+        for name, binary in (("authstorm", BIN), ("baseline", baseline)):
+            if not binary:
+                continue
+            p = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+                                binary, "analyze", "-j1", "--no-progress", "--json", os.devnull, sample],
+                               capture_output=True, text=True, check=True)
+            ir = int(re.search(r"I\s+refs:\s+([\d,]+)", p.stderr).group(1).replace(",", ""))
+            print(f"{fmt:<10}{name:<12}{ir:>16,} instructions  {ir / 100_000:>8,.0f} per line")
 
 
 def memory_check(lines, runs):
