@@ -414,20 +414,10 @@ impl FieldMap {
         let mut weak = 0u32;
         crate::format::clf::parse_with(line, |key, v| {
             for t in self.targets(key) {
-                let i = t.field.index();
-                if let Key::Name(_) = key {
-                    let tie = t.rank == ev.ranks[i] && weak & (1 << i) != 0;
-                    let held = ev.ranks[i];
-                    if tie {
-                        ev.ranks[i] = u8::MAX;
-                    }
-                    if ev.offer(t, v.clone()) {
-                        weak &= !(1 << i);
-                    } else if tie {
-                        ev.ranks[i] = held;
-                    }
-                } else if ev.offer(t, v.clone()) {
-                    weak |= 1 << i;
+                let bit = 1 << t.field.index();
+                let named = matches!(key, Key::Name(_));
+                if ev.offer_over(t, v.clone(), named && weak & bit != 0) {
+                    weak = if named { weak & !bit } else { weak | bit };
                 }
             }
         })?;
@@ -492,8 +482,15 @@ impl<'r> RawEvent<'r> {
     /// whether it did.
     #[inline]
     fn offer(&mut self, t: &Target, v: Cow<'r, str>) -> bool {
+        self.offer_over(t, v, false)
+    }
+
+    /// [`RawEvent::offer`]; with `equal`, a source of the same rank as the
+    /// held one also wins.
+    #[inline]
+    fn offer_over(&mut self, t: &Target, v: Cow<'r, str>, equal: bool) -> bool {
         let i = t.field.index();
-        if t.rank >= self.ranks[i] {
+        if t.rank > self.ranks[i] || (t.rank == self.ranks[i] && !equal) {
             return false;
         }
         // For auth fields `-` is information ("checked, no error" / "no

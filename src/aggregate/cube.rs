@@ -66,10 +66,21 @@ impl Cell {
 
 /// Union of two sorted, deduplicated slices.
 pub fn union(a: &[u64], b: &[u64]) -> Vec<u64> {
+    merge_sorted(a, b, |x| *x, |x, _| *x)
+}
+
+/// Merges two slices sorted by `key` into one sorted vector; items with
+/// equal keys (one from each side) become `both(a, b)`.
+pub fn merge_sorted<T: Copy, K: Ord>(
+    a: &[T],
+    b: &[T],
+    key: impl Fn(&T) -> K,
+    both: impl Fn(&T, &T) -> T,
+) -> Vec<T> {
     let mut out = Vec::with_capacity(a.len().max(b.len()));
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
+        match key(&a[i]).cmp(&key(&b[j])) {
             std::cmp::Ordering::Less => {
                 out.push(a[i]);
                 i += 1;
@@ -79,7 +90,7 @@ pub fn union(a: &[u64], b: &[u64]) -> Vec<u64> {
                 j += 1;
             }
             std::cmp::Ordering::Equal => {
-                out.push(a[i]);
+                out.push(both(&a[i], &b[j]));
                 i += 1;
                 j += 1;
             }

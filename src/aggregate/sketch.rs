@@ -62,29 +62,8 @@ impl LatencySketch {
             }
             return;
         }
-        let mut out = Vec::with_capacity(self.bins.len() + other.bins.len());
-        let (a, b) = (&self.bins, &other.bins);
-        let (mut x, mut y) = (0, 0);
-        while x < a.len() && y < b.len() {
-            match a[x].0.cmp(&b[y].0) {
-                std::cmp::Ordering::Less => {
-                    out.push(a[x]);
-                    x += 1;
-                }
-                std::cmp::Ordering::Greater => {
-                    out.push(b[y]);
-                    y += 1;
-                }
-                std::cmp::Ordering::Equal => {
-                    out.push((a[x].0, a[x].1 + b[y].1));
-                    x += 1;
-                    y += 1;
-                }
-            }
-        }
-        out.extend_from_slice(&a[x..]);
-        out.extend_from_slice(&b[y..]);
-        self.bins = out;
+        self.bins =
+            super::cube::merge_sorted(&self.bins, &other.bins, |b| b.0, |x, y| (x.0, x.1 + y.1));
     }
 
     pub fn count(&self) -> u64 {
