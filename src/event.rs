@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::time::{Micros, parse_timestamp};
+use crate::time::{Micros, TsCache};
 
 /// A normalized field. The config's `[fields]` table is keyed by these names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -521,16 +521,25 @@ impl<'r> RawEvent<'r> {
 
     /// Types the fields. Errors are skip reasons.
     pub fn normalize(&self) -> Result<Event<'_>, crate::format::SkipReason> {
+        self.normalize_with(&mut TsCache::default())
+    }
+
+    /// [`RawEvent::normalize`] for a stream of lines, which share the
+    /// timestamp cache `ts`.
+    pub fn normalize_with(
+        &self,
+        ts: &mut TsCache,
+    ) -> Result<Event<'_>, crate::format::SkipReason> {
         use crate::format::SkipReason;
         let ts_raw = self.get(Field::Timestamp).ok_or(SkipReason::NoTimestamp)?;
-        let ts = parse_timestamp(ts_raw).ok_or(SkipReason::BadTimestamp)?;
+        let ts = ts.parse(ts_raw).ok_or(SkipReason::BadTimestamp)?;
         if !plausible(ts) {
             return Err(SkipReason::ImplausibleTimestamp);
         }
         let status = match self.get(Field::Status) {
             None => None,
             Some(s) => Some(
-                s.trim()
+                crate::text::trim(s)
                     .parse::<u16>()
                     .ok()
                     .filter(|c| (100..=999).contains(c))
@@ -555,7 +564,9 @@ impl<'r> RawEvent<'r> {
             method: self.get(Field::Method),
             path: self.get(Field::Path),
             status,
-            bytes: self.get(Field::Bytes).and_then(|b| b.trim().parse().ok()),
+            bytes: self
+                .get(Field::Bytes)
+                .and_then(|b| crate::text::trim(b).parse().ok()),
             user_agent: self.get(Field::UserAgent),
             client_app: self.get(Field::ClientApp),
             client_version: self.get(Field::ClientVersion),

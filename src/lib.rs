@@ -22,6 +22,7 @@ pub mod report;
 pub mod retry;
 pub mod scan;
 pub mod simulate;
+pub mod text;
 pub mod time;
 
 pub use error::{Error, Result};

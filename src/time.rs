@@ -13,7 +13,7 @@ pub const MICROS_PER_SEC: i64 = 1_000_000;
 /// (no zone means UTC), `YYYY-MM-DD HH:MM:SS`, and epoch seconds or
 /// milliseconds (with an optional fraction).
 pub fn parse_timestamp(s: &str) -> Option<Micros> {
-    let s = s.trim().trim_start_matches('[').trim_end_matches(']');
+    let s = unbracket(s);
     let b = s.as_bytes();
     if b.is_empty() {
         return None;
@@ -28,6 +28,51 @@ pub fn parse_timestamp(s: &str) -> Option<Micros> {
         return parse_epoch(s);
     }
     None
+}
+
+fn unbracket(s: &str) -> &str {
+    crate::text::trim(s)
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+}
+
+/// [`parse_timestamp`] for a stream of lines: the lines of one minute
+/// share the date, hour and minute, so the last minute is kept and only the
+/// seconds, fraction and zone of the next timestamp are read.
+#[derive(Debug, Default, Clone)]
+pub struct TsCache {
+    /// The bytes before the seconds of the last CLF/ISO timestamp parsed.
+    prefix: [u8; CLF_SECONDS],
+    len: usize,
+    minute: Micros,
+}
+
+impl TsCache {
+    /// Same result as [`parse_timestamp`].
+    pub fn parse(&mut self, s: &str) -> Option<Micros> {
+        let b = unbracket(s).as_bytes();
+        // The same dispatch as `parse_timestamp`.
+        if !b.first().is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        let (n, iso) = if b.len() >= 11 && b[2] == b'/' {
+            if b.len() < 20 {
+                return None;
+            }
+            (CLF_SECONDS, false)
+        } else if b.len() >= 19 && b[4] == b'-' {
+            (ISO_SECONDS, true)
+        } else {
+            return parse_timestamp(s);
+        };
+        if self.len != n || b[..n] != self.prefix[..n] {
+            let minute = if iso { iso_minute(b) } else { clf_minute(b) }?;
+            self.prefix[..n].copy_from_slice(&b[..n]);
+            self.len = n;
+            self.minute = minute;
+        }
+        Some(self.minute + seconds(&b[n..], iso)?)
+    }
 }
 
 fn num(b: &[u8]) -> Option<u32> {
@@ -89,7 +134,21 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// `10/Oct/2000:13:55:36 -0700`
 fn parse_clf(b: &[u8]) -> Option<Micros> {
-    if b.len() < 20 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' {
+    if b.len() < 20 {
+        return None;
+    }
+    Some(clf_minute(b)? + seconds(&b[CLF_SECONDS..], false)?)
+}
+
+/// Where the seconds start in a CLF and in an ISO timestamp: the bytes
+/// before them are what the lines of one minute share.
+const CLF_SECONDS: usize = 18;
+const ISO_SECONDS: usize = 17;
+
+/// The minute a CLF timestamp falls in (UTC before its zone is applied),
+/// from the bytes before [`CLF_SECONDS`].
+fn clf_minute(b: &[u8]) -> Option<Micros> {
+    if b.len() < CLF_SECONDS || b[2] != b'/' || b[6] != b'/' || b[11] != b':' {
         return None;
     }
     let d = num(&b[0..2])?;
@@ -97,16 +156,26 @@ fn parse_clf(b: &[u8]) -> Option<Micros> {
     let y = num(&b[7..11])? as i32;
     let h = num(&b[12..14])?;
     let mi = num(&b[15..17])?;
-    let s = num(&b[18..20])?;
-    let mut rest = &b[20..];
+    civil(y, mo, d, h, mi, 0, 0)
+}
+
+/// `SS[.ffffff][ zone]` after the minute: what to add to it. A leap
+/// second (60) folds into 59, as in [`civil`]. ISO also allows `,` before
+/// the fraction.
+fn seconds(b: &[u8], iso: bool) -> Option<Micros> {
+    let s = num(b.get(..2)?)?;
+    if s > 60 {
+        return None;
+    }
+    let mut rest = &b[2..];
     let mut frac = 0;
-    if rest.first() == Some(&b'.') {
+    if rest.first() == Some(&b'.') || (iso && rest.first() == Some(&b',')) {
         let (f, r) = fraction(&rest[1..]);
         frac = f;
         rest = r;
     }
     let off = zone(trim_start(rest))?;
-    civil(y, mo, d, h, mi, s, frac).map(|t| t - off)
+    Some(s.min(59) as i64 * MICROS_PER_SEC + frac as i64 - off)
 }
 
 fn trim_start(b: &[u8]) -> &[u8] {
@@ -146,7 +215,18 @@ fn zone(b: &[u8]) -> Option<i64> {
 
 /// `2024-01-02T03:04:05.123+02:00`, `2024-01-02 03:04:05`, ...
 fn parse_iso(b: &[u8]) -> Option<Micros> {
-    if b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ' || b[10] == b't') || b[13] != b':' {
+    Some(iso_minute(b)? + seconds(&b[ISO_SECONDS..], true)?)
+}
+
+/// The minute an ISO timestamp falls in, from the bytes before
+/// [`ISO_SECONDS`].
+fn iso_minute(b: &[u8]) -> Option<Micros> {
+    if b.len() < ISO_SECONDS
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b' ' || b[10] == b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let y = num(&b[0..4])? as i32;
@@ -154,19 +234,7 @@ fn parse_iso(b: &[u8]) -> Option<Micros> {
     let d = num(&b[8..10])?;
     let h = num(&b[11..13])?;
     let mi = num(&b[14..16])?;
-    if b[16] != b':' {
-        return None;
-    }
-    let s = num(&b[17..19])?;
-    let mut rest = &b[19..];
-    let mut frac = 0;
-    if matches!(rest.first(), Some(b'.') | Some(b',')) {
-        let (f, r) = fraction(&rest[1..]);
-        frac = f;
-        rest = r;
-    }
-    let off = zone(trim_start(rest))?;
-    civil(y, mo, d, h, mi, s, frac).map(|t| t - off)
+    civil(y, mo, d, h, mi, 0, 0)
 }
 
 /// Epoch seconds (10 digits) or milliseconds (13 digits), optional fraction.
@@ -263,6 +331,39 @@ pub fn parse_time_bound(s: &str, now: Micros) -> Result<Micros, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_gives_parse_timestamp() {
+        let bases = [
+            "02/Mar/2026:06:00:00 +0000",
+            "[02/Mar/2026:06:00:00 -0700]",
+            "02/Mar/2026:06:00:00.250 +01:00",
+            "2026-03-02T06:00:00Z",
+            "2026-03-02T06:00:00.123456+02:00",
+            "2026-03-02 06:00:00,5",
+            "1772431200",
+            "1772431200123.5",
+        ];
+        let mut cache = TsCache::default();
+        let mut n = 0;
+        for base in bases {
+            let b = base.as_bytes();
+            // Every byte of every position replaced by a few others, in
+            // one stream: hits, misses and bad input all go through the cache.
+            for i in 0..b.len() {
+                for c in [b'0', b'5', b'9', b'6', b':', b'/', b' ', b'x', b'.', b','] {
+                    let mut v = b.to_vec();
+                    v[i] = c;
+                    let v = String::from_utf8(v).unwrap();
+                    for s in [base, v.as_str(), &v[..i], base] {
+                        assert_eq!(cache.parse(s), parse_timestamp(s), "{s:?}");
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert!(n > 1000);
+    }
 
     fn utc(s: &str) -> Micros {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros()

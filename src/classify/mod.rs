@@ -77,6 +77,9 @@ pub struct Memo {
     route_ids: FxHashMap<Box<str>, u32>,
     /// Per path: its route, and whether it is a health-check path.
     routes: Vec<(Box<str>, bool)>,
+    /// Per token-state field value: what the vocabulary makes of it.
+    token_ids: FxHashMap<Box<str>, u32>,
+    tokens: Vec<Option<TokenState>>,
 }
 
 const MEMO_ENTRIES: usize = 16 * 1024;
@@ -182,6 +185,12 @@ impl Classifier {
                 (route::collapse(p).into(), self.health.is_health_path(p))
             })
         });
+        let token_state = token::token_state_by(e, |raw| {
+            let i = memo_id(&mut memo.token_ids, &mut memo.tokens, raw, || {
+                self.vocabulary.normalize(raw)
+            });
+            memo.tokens[i]
+        });
         let memo: &'x Memo = memo;
         let ua = ua.map(|i| &memo.uas[i]);
         let app = match (e.client_app, ua) {
@@ -198,7 +207,7 @@ impl Classifier {
             ts: e.ts,
             app: Cow::Borrowed(app),
             version,
-            token_state: token::token_state(e, &self.vocabulary),
+            token_state,
             method: e.method.unwrap_or("-"),
             route: Cow::Borrowed(route.map_or("-", |i| &memo.routes[i].0)),
             status: e.status,

@@ -70,7 +70,7 @@ const NO_ERROR: [&str; 8] = [
 impl TokenVocabulary {
     /// Normalizes a token-state field value. `None` means "no error reported".
     pub fn normalize(&self, raw: &str) -> Option<TokenState> {
-        let t = raw.trim().trim_matches('"');
+        let t = crate::text::trim(raw).trim_matches('"');
         // The common case, "-", needs no lower-casing.
         if self.extra.is_empty() && (t.is_empty() || t == "-") {
             return None;
@@ -148,10 +148,17 @@ fn from_status(status: Option<u16>, auth_info: bool) -> TokenState {
 }
 
 pub fn token_state(e: &Event<'_>, vocab: &TokenVocabulary) -> TokenState {
+    token_state_by(e, |raw| vocab.normalize(raw))
+}
+
+/// [`token_state`], with the vocabulary lookup of a token-state field
+/// value done by `normalize` (which may memoize it).
+pub(crate) fn token_state_by(
+    e: &Event<'_>,
+    normalize: impl FnOnce(&str) -> Option<TokenState>,
+) -> TokenState {
     if let Some(raw) = e.token_state {
-        return vocab
-            .normalize(raw)
-            .unwrap_or_else(|| from_status(e.status, true));
+        return normalize(raw).unwrap_or_else(|| from_status(e.status, true));
     }
     if let Some(tok) = e.token {
         let t = tok.trim();

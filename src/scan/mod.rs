@@ -135,6 +135,7 @@ struct Partial {
     /// Peak clients held by the retry stage.
     retry_clients_peak: usize,
     memo: crate::classify::Memo,
+    ts: crate::time::TsCache,
 }
 
 impl Partial {
@@ -152,6 +153,7 @@ impl Partial {
             rows: Vec::new(),
             retry_clients_peak: 0,
             memo: Default::default(),
+            ts: Default::default(),
         }
     }
 
@@ -228,7 +230,7 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             Ok(t) => std::borrow::Cow::Borrowed(t),
             Err(_) => String::from_utf8_lossy(raw),
         };
-        if text.trim().is_empty() {
+        if crate::text::trim(&text).is_empty() {
             p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
             continue;
         }
@@ -251,7 +253,7 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
                 continue;
             }
         };
-        let ev = match rawev.normalize() {
+        let ev = match rawev.normalize_with(&mut p.ts) {
             Ok(e) => e,
             Err(reason) => {
                 p.skip(seq, n, reason, raw, &o.privacy);
