@@ -399,29 +399,79 @@ impl FieldMap {
         }
     }
 
-    /// Parses a combined/common line straight into its fields: the same
-    /// result as [`FieldMap::resolve`] of [`crate::format::clf::parse`],
-    /// without building the record in between (the scan's hot path).
+    /// Parses a combined/common line into its fields: the same result as
+    /// [`FieldMap::resolve`] of [`crate::format::clf::parse`].
     pub fn resolve_clf<'r>(
         &self,
         line: &'r str,
     ) -> Result<RawEvent<'r>, crate::format::SkipReason> {
+        self.resolve_clf_with(line, &mut ClfShapes::default())
+    }
+
+    /// [`FieldMap::resolve_clf`] for a stream of lines (the scan's hot
+    /// path). The lines of one log share a few sequences of trailing keys;
+    /// `shapes` keeps, per sequence, which source each field takes, so a
+    /// line costs no key lookups and no ranking.
+    pub fn resolve_clf_with<'r>(
+        &self,
+        line: &'r str,
+        shapes: &mut ClfShapes,
+    ) -> Result<RawEvent<'r>, crate::format::SkipReason> {
+        let rec = crate::format::clf::parse(line)?;
+        let shape = shapes.find(self, &rec);
         let mut ev = RawEvent::default();
-        // `resolve` offers named extras before the slots and unnamed
-        // extras, so on equal rank a named extra wins; here they come in
-        // line order, so a named extra may replace an equal-ranked value
-        // that came from a slot or an unnamed extra.
-        let mut weak = 0u32;
-        crate::format::clf::parse_with(line, |key, v| {
-            for t in self.targets(key) {
-                let bit = 1 << t.field.index();
-                let named = matches!(key, Key::Name(_));
-                if ev.offer_over(t, v.clone(), named && weak & bit != 0) {
-                    weak = if named { weak & !bit } else { weak | bit };
+        for (field, sources) in &shape.plan {
+            let auth = matches!(field, Field::TokenState | Field::Token);
+            let value = sources.iter().find_map(|&(src, unit)| {
+                let v = match src {
+                    Src::Slot(i) => rec.slot(i as usize)?,
+                    Src::Extra(j) => rec.extra_value(j as usize),
+                };
+                (auth || !is_blank(&v)).then_some((v, unit))
+            });
+            if let Some((v, unit)) = value {
+                ev.values[field.index()] = Some(v);
+                if *field == Field::Latency {
+                    ev.latency_unit = Some(unit.unwrap_or(LatencyUnit::Ms));
                 }
             }
-        })?;
+        }
         Ok(ev)
+    }
+
+    /// Every source a combined line with these trailing keys offers each
+    /// field, best first, as [`FieldMap::resolve`] ranks them: by rank, then
+    /// named extras before the fixed slots before unnamed extras, then in
+    /// line order.
+    fn clf_plan(&self, keys: &[Option<&str>]) -> Vec<(Field, Vec<(Src, Option<LatencyUnit>)>)> {
+        let mut found: Vec<(Field, u8, u8, usize, Src, Option<LatencyUnit>)> = Vec::new();
+        let mut unnamed = 0;
+        for (j, k) in keys.iter().enumerate() {
+            let (class, targets) = match k {
+                Some(k) => (0, self.targets(Key::Name(k))),
+                None => {
+                    unnamed += 1;
+                    (2, self.targets(Key::Extra(unnamed)))
+                }
+            };
+            for t in targets {
+                found.push((t.field, t.rank, class, j, Src::Extra(j as u16), t.unit));
+            }
+        }
+        for (i, targets) in self.clf_slots.iter().enumerate() {
+            for t in targets {
+                found.push((t.field, t.rank, 1, i, Src::Slot(i as u8), t.unit));
+            }
+        }
+        found.sort_by_key(|c| (c.0, c.1, c.2, c.3));
+        let mut plan: Vec<(Field, Vec<(Src, Option<LatencyUnit>)>)> = Vec::new();
+        for (field, _, _, _, src, unit) in found {
+            match plan.last_mut() {
+                Some((f, list)) if *f == field => list.push((src, unit)),
+                _ => plan.push((field, vec![(src, unit)])),
+            }
+        }
+        plan
     }
 
     /// Resolves every normalized field from a record.
@@ -454,6 +504,51 @@ impl FieldMap {
             }
         }
         ev
+    }
+}
+
+/// Where a field's value is on a combined line.
+#[derive(Debug, Clone, Copy)]
+enum Src {
+    Slot(u8),
+    /// Position among the trailing fields.
+    Extra(u16),
+}
+
+/// One sequence of trailing keys and its plan (see [`FieldMap::resolve_clf_with`]).
+#[derive(Debug)]
+struct ClfShape {
+    keys: Vec<Option<Box<str>>>,
+    plan: Vec<(Field, Vec<(Src, Option<LatencyUnit>)>)>,
+}
+
+/// A worker's plans for the sequences of trailing keys it has met. Bounded:
+/// a log whose keys vary from line to line costs planning time, not memory.
+#[derive(Debug, Default)]
+pub struct ClfShapes {
+    shapes: Vec<ClfShape>,
+}
+
+impl ClfShapes {
+    const MAX: usize = 16;
+
+    fn find(&mut self, map: &FieldMap, rec: &crate::format::clf::ClfRecord<'_>) -> &ClfShape {
+        let same = |s: &ClfShape| {
+            s.keys.len() == rec.extras_len()
+                && (s.keys.iter().enumerate()).all(|(j, k)| k.as_deref() == rec.extra_key(j))
+        };
+        if let Some(i) = self.shapes.iter().position(same) {
+            return &self.shapes[i];
+        }
+        if self.shapes.len() >= Self::MAX {
+            self.shapes.remove(0);
+        }
+        let keys: Vec<Option<&str>> = (0..rec.extras_len()).map(|j| rec.extra_key(j)).collect();
+        self.shapes.push(ClfShape {
+            plan: map.clf_plan(&keys),
+            keys: keys.iter().map(|k| k.map(Box::from)).collect(),
+        });
+        self.shapes.last().expect("just pushed")
     }
 }
 

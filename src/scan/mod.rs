@@ -136,6 +136,7 @@ struct Partial {
     retry_clients_peak: usize,
     memo: crate::classify::Memo,
     ts: crate::time::TsCache,
+    shapes: crate::event::ClfShapes,
 }
 
 impl Partial {
@@ -154,6 +155,7 @@ impl Partial {
             retry_clients_peak: 0,
             memo: Default::default(),
             ts: Default::default(),
+            shapes: Default::default(),
         }
     }
 
@@ -237,7 +239,7 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
         let parsed;
         let rawev = match parser {
             // Combined/common lines are mapped as they are tokenized.
-            LineParser::Clf => o.fields.resolve_clf(&text),
+            LineParser::Clf => o.fields.resolve_clf_with(&text, &mut p.shapes),
             _ => match parser.parse(&text) {
                 Ok(r) => {
                     parsed = r;
