@@ -443,7 +443,7 @@ impl FieldMap {
     /// field, best first, as [`FieldMap::resolve`] ranks them: by rank, then
     /// named extras before the fixed slots before unnamed extras, then in
     /// line order.
-    fn clf_plan(&self, keys: &[Option<&str>]) -> Vec<(Field, Vec<(Src, Option<LatencyUnit>)>)> {
+    fn clf_plan(&self, keys: &[Option<&str>]) -> Plan {
         let mut found: Vec<(Field, u8, u8, usize, Src, Option<LatencyUnit>)> = Vec::new();
         let mut unnamed = 0;
         for (j, k) in keys.iter().enumerate() {
@@ -464,7 +464,7 @@ impl FieldMap {
             }
         }
         found.sort_by_key(|c| (c.0, c.1, c.2, c.3));
-        let mut plan: Vec<(Field, Vec<(Src, Option<LatencyUnit>)>)> = Vec::new();
+        let mut plan: Plan = Vec::new();
         for (field, _, _, _, src, unit) in found {
             match plan.last_mut() {
                 Some((f, list)) if *f == field => list.push((src, unit)),
@@ -515,11 +515,15 @@ enum Src {
     Extra(u16),
 }
 
+/// Per field, its sources on the line, best first, with the latency unit
+/// of each.
+type Plan = Vec<(Field, Vec<(Src, Option<LatencyUnit>)>)>;
+
 /// One sequence of trailing keys and its plan (see [`FieldMap::resolve_clf_with`]).
 #[derive(Debug)]
 struct ClfShape {
     keys: Vec<Option<Box<str>>>,
-    plan: Vec<(Field, Vec<(Src, Option<LatencyUnit>)>)>,
+    plan: Plan,
 }
 
 /// A worker's plans for the sequences of trailing keys it has met. Bounded:
@@ -621,10 +625,7 @@ impl<'r> RawEvent<'r> {
 
     /// [`RawEvent::normalize`] for a stream of lines, which share the
     /// timestamp cache `ts`.
-    pub fn normalize_with(
-        &self,
-        ts: &mut TsCache,
-    ) -> Result<Event<'_>, crate::format::SkipReason> {
+    pub fn normalize_with(&self, ts: &mut TsCache) -> Result<Event<'_>, crate::format::SkipReason> {
         use crate::format::SkipReason;
         let ts_raw = self.get(Field::Timestamp).ok_or(SkipReason::NoTimestamp)?;
         let ts = ts.parse(ts_raw).ok_or(SkipReason::BadTimestamp)?;

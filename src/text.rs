@@ -15,7 +15,17 @@ mod tests {
     #[test]
     fn trim_is_str_trim() {
         for s in [
-            "", " ", "-", "a", " a", "a ", "\u{a0}x\u{2003}", "x\u{2003}", "\t200\r", "é", "ü ",
+            "",
+            " ",
+            "-",
+            "a",
+            " a",
+            "a ",
+            "\u{a0}x\u{2003}",
+            "x\u{2003}",
+            "\t200\r",
+            "é",
+            "ü ",
         ] {
             assert_eq!(super::trim(s), s.trim(), "{s:?}");
         }

@@ -211,10 +211,7 @@ pub fn detect(sample: &[&str], custom: Option<&regex::RegexFormat>) -> Option<Fo
         lines.iter().filter(|l| json::parse(l).is_ok()).count(),
     );
     let clf: Vec<_> = lines.iter().filter_map(|l| clf::parse(l).ok()).collect();
-    let combined = clf
-        .iter()
-        .filter(|r| r.has_slot(clf::USER_AGENT))
-        .count();
+    let combined = clf.iter().filter(|r| r.has_slot(clf::USER_AGENT)).count();
     if combined * 2 >= clf.len() {
         consider(FormatKind::Combined, clf.len());
     } else {
