@@ -10,7 +10,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 pub use by::{ByAgg, ByField};
 pub use cube::{Cell, CellKey, Cube};
-pub use sketch::LatencySketch;
+pub use sketch::{BinCache, LatencySketch};
 
 use std::collections::BTreeMap;
 
@@ -144,6 +144,7 @@ pub struct Aggregate {
     pub by: Option<ByAgg>,
     /// Scratch space for endpoint keys.
     scratch: String,
+    bins: BinCache,
 }
 
 impl Aggregate {
@@ -169,6 +170,7 @@ impl Aggregate {
             retry_clients: FxHashMap::default(),
             by: (!by.is_empty()).then(|| ByAgg::new(by.to_vec(), privacy)),
             scratch: String::new(),
+            bins: BinCache::default(),
         }
     }
 
@@ -206,7 +208,7 @@ impl Aggregate {
             }
         }
         if let Some(l) = c.latency_ms {
-            cell.latency.add(l);
+            cell.latency.add_bin(self.bins.bin(l));
         }
         cell.clients.insert(c.client);
         if let Some(by) = &mut self.by {

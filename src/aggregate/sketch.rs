@@ -43,9 +43,44 @@ fn value(i: i16) -> f64 {
     2.0 * GAMMA.powi(i as i32) / (GAMMA + 1.0)
 }
 
+/// Bin indexes of recently seen values. Logs write latencies with a few
+/// digits, so a stream repeats the same values, and the logarithm is the
+/// costly part of adding one.
+#[derive(Debug, Clone)]
+pub struct BinCache {
+    slots: Box<[(u64, i16); 256]>,
+}
+
+impl Default for BinCache {
+    fn default() -> Self {
+        // NaN bits: never a latency (they are finite), so every slot starts empty.
+        BinCache {
+            slots: Box::new([(u64::MAX, 0); 256]),
+        }
+    }
+}
+
+impl BinCache {
+    /// The bin of `ms`, as [`LatencySketch::add`] would compute it.
+    #[inline]
+    pub fn bin(&mut self, ms: f64) -> i16 {
+        let bits = ms.to_bits();
+        let slot = &mut self.slots[(bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize];
+        if slot.0 != bits {
+            *slot = (bits, index(ms));
+        }
+        slot.1
+    }
+}
+
 impl LatencySketch {
     pub fn add(&mut self, ms: f64) {
         self.add_n(index(ms), 1);
+    }
+
+    /// Adds one value of bin `bin` (from [`BinCache::bin`]).
+    pub fn add_bin(&mut self, bin: i16) {
+        self.add_n(bin, 1);
     }
 
     fn add_n(&mut self, i: i16, n: u64) {
@@ -107,6 +142,18 @@ mod tests {
             assert!((got - want).abs() / want < 0.02, "q{q}: {got} vs {want}");
         }
         assert_eq!(LatencySketch::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn cached_bins_are_bins() {
+        let mut cache = BinCache::default();
+        // Enough distinct values that slots are overwritten, each seen twice.
+        for round in 0..2 {
+            for i in 0..5000 {
+                let v = [0.0, -0.0, 1e-9, 0.001, 1e300][i % 5] + (i / 5) as f64 * 0.013;
+                assert_eq!(cache.bin(v), index(v), "{v} round {round}");
+            }
+        }
     }
 
     #[test]

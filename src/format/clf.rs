@@ -39,6 +39,7 @@ impl Span {
         }
     }
 
+    #[inline]
     fn of(self, line: &str) -> &str {
         &line[self.start as usize..self.end as usize]
     }
@@ -51,7 +52,18 @@ pub const USER_AGENT: usize = 11;
 
 impl<'a> ClfRecord<'a> {
     /// The value of fixed slot `i`, unescaped.
+    #[inline(always)]
     pub fn slot(&self, i: usize) -> Option<Cow<'a, str>> {
+        if self.escaped != 0 {
+            return self.slot_escaped(i);
+        }
+        Some(Cow::Borrowed(
+            self.slots.get(i).copied().flatten()?.of(self.line),
+        ))
+    }
+
+    #[cold]
+    fn slot_escaped(&self, i: usize) -> Option<Cow<'a, str>> {
         if self.escaped & (1 << REQUEST) != 0 && (REQUEST + 1..=REQUEST + 3).contains(&i) {
             // The parts of an escaped request line come from its unescaped text.
             let request = self.slot(REQUEST)?;
@@ -85,6 +97,7 @@ impl<'a> ClfRecord<'a> {
     }
 
     /// Value of trailing field `j`, unescaped.
+    #[inline(always)]
     pub fn extra_value(&self, j: usize) -> Cow<'a, str> {
         let (_, v, escaped) = self.extras[j];
         let raw = v.of(self.line);
@@ -225,6 +238,16 @@ impl Cursor<'_> {
         let bytes = self.b;
         let mut escaped = false;
         let mut j = start;
+        // `"-"` and `""` (an empty referer or field) are the most common
+        // strings of all: no search for them.
+        match bytes.get(start..start + 2) {
+            Some([b'"', ..]) | Some([b'-', b'"']) => {
+                let end = start + (bytes[start] == b'-') as usize;
+                self.i = end + 1;
+                return Some((Span::new(start, end), false));
+            }
+            _ => {}
+        }
         loop {
             match memchr::memchr2(b'"', b'\\', bytes.get(j..).unwrap_or_default()) {
                 None => {
