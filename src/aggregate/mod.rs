@@ -10,7 +10,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 pub use by::{ByAgg, ByField};
 pub use cube::{Cell, CellKey, Cube};
-pub use sketch::{BinCache, LatencySketch};
+pub use sketch::{BinCache, LatencySketch, SketchSum};
 
 use std::collections::BTreeMap;
 

@@ -35,66 +35,102 @@ pub struct Scan {
     pub anomalous: Vec<bool>,
 }
 
+/// The median (0 for none). Reorders `v`.
 pub fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
+    let n = v.len();
+    if n == 0 {
         return 0.0;
     }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
+    // A selection, not a sort: the same middle values in linear time (the
+    // detector takes several medians per bucket of every series).
+    let (below, mid, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    let mid = *mid;
     if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
+        return mid;
     }
+    let lower = below.iter().copied().max_by(f64::total_cmp).unwrap_or(mid);
+    (lower + mid) / 2.0
+}
+
+/// The median of values already in ascending order.
+fn sorted_median(v: impl ExactSizeIterator<Item = f64> + Clone) -> f64 {
+    let n = v.len();
+    let mut at = v.skip(n.saturating_sub(1) / 2);
+    match (n, at.next(), at.next()) {
+        (0, ..) => 0.0,
+        (n, Some(a), Some(b)) if n % 2 == 0 => (a + b) / 2.0,
+        (_, Some(a), _) => a,
+        _ => 0.0,
+    }
+}
+
+/// Buffers reused across the buckets of one series: a forecast takes
+/// several medians, and allocating for each was most of its cost.
+#[derive(Default)]
+struct Scratch {
+    pts: Vec<(f64, f64)>,
+    vals: Vec<f64>,
+    resid: Vec<f64>,
 }
 
 /// Forecast and scale for bucket `i`, or `None` without enough history.
 #[allow(clippy::needless_range_loop)] // indexes parallel series
-pub fn forecast(
+fn forecast(
     x: &[f64],
     grid: &Grid,
     masked: &[bool],
     i: usize,
     p: &Params,
+    s: &mut Scratch,
 ) -> Option<(f64, f64)> {
     let lookback = i.saturating_sub(6 * p.window);
-    let mut pts: Vec<(f64, f64)> = (lookback..i)
-        .rev()
-        .filter(|&j| grid.observed[j] && !masked[j])
-        .take(p.window)
-        .map(|j| (j as f64, x[j]))
-        .collect();
+    let pts = &mut s.pts;
+    pts.clear();
+    pts.extend(
+        (lookback..i)
+            .rev()
+            .filter(|&j| grid.observed[j] && !masked[j])
+            .take(p.window)
+            .map(|j| (j as f64, x[j])),
+    );
     pts.reverse();
+    let scratch = &mut s.vals;
     let trend = if pts.len() >= p.window / 2 && pts.len() >= 4 {
         let half = pts.len() / 2;
         let (a, b) = pts.split_at(half);
+        // Bucket indexes are in ascending order already.
         let (ta, tb) = (
-            median(&mut a.iter().map(|p| p.0).collect::<Vec<_>>()),
-            median(&mut b.iter().map(|p| p.0).collect::<Vec<_>>()),
+            sorted_median(a.iter().map(|p| p.0)),
+            sorted_median(b.iter().map(|p| p.0)),
         );
-        let (ma, mb) = (
-            median(&mut a.iter().map(|p| p.1).collect::<Vec<_>>()),
-            median(&mut b.iter().map(|p| p.1).collect::<Vec<_>>()),
-        );
+        scratch.clear();
+        scratch.extend(a.iter().map(|p| p.1));
+        let ma = median(scratch);
+        scratch.clear();
+        scratch.extend(b.iter().map(|p| p.1));
+        let mb = median(scratch);
         let slope = if tb > ta {
             ((mb - ma) / (tb - ta)).max(0.0)
         } else {
             0.0
         };
         let level = mb + slope * (i as f64 - tb);
-        let mut resid: Vec<f64> = pts
-            .iter()
-            .map(|(t, v)| v - (mb + slope * (t - tb)))
-            .collect();
-        let med = median(&mut resid.clone());
-        let mut dev: Vec<f64> = resid.iter_mut().map(|r| (*r - med).abs()).collect();
-        let mad = median(&mut dev);
+        let resid = &mut s.resid;
+        resid.clear();
+        resid.extend(pts.iter().map(|(t, v)| v - (mb + slope * (t - tb))));
+        scratch.clear();
+        scratch.extend_from_slice(resid);
+        let med = median(scratch);
+        scratch.clear();
+        scratch.extend(resid.iter().map(|r| (*r - med).abs()));
+        let mad = median(scratch);
         Some((level.max(0.0), 1.4826 * mad))
     } else {
         None
     };
     let seasonal = grid.day.and_then(|day| {
-        let mut v = Vec::new();
+        let v = &mut s.vals;
+        v.clear();
         for k in 1..=7 {
             let Some(c) = i.checked_sub(k * day) else {
                 break;
@@ -107,7 +143,7 @@ pub fn forecast(
                 }
             }
         }
-        (!v.is_empty()).then(|| median(&mut v))
+        (!v.is_empty()).then(|| median(v))
     });
     let (f, spread) = match (trend, seasonal) {
         (Some((t, s)), Some(se)) => (t.max(se), s),
@@ -127,11 +163,12 @@ pub fn scan(x: &[f64], grid: &Grid, p: &Params) -> Scan {
         z: vec![0.0; n],
         anomalous: vec![false; n],
     };
+    let mut scratch = Scratch::default();
     for i in 0..n {
         if !grid.observed[i] {
             continue;
         }
-        if let Some((f, scale)) = forecast(x, grid, &s.anomalous, i, p) {
+        if let Some((f, scale)) = forecast(x, grid, &s.anomalous, i, p, &mut scratch) {
             s.forecast[i] = f;
             s.scale[i] = scale;
             s.z[i] = (x[i] - f) / scale;
@@ -195,6 +232,40 @@ pub fn cusum_onset(z: &[f64], observed: &[bool], from: usize, to: usize) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn medians_are_sorted_middles() {
+        let sorted_mid = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            let n = v.len();
+            match n {
+                0 => 0.0,
+                n if n % 2 == 1 => v[n / 2],
+                n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+            }
+        };
+        let mut seed = 7u64;
+        for n in 0..40 {
+            let v: Vec<f64> = (0..n)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((seed >> 33) % 9) as f64 * 0.5
+                })
+                .collect();
+            let want = sorted_mid(&v);
+            assert_eq!(median(&mut v.clone()).to_bits(), want.to_bits(), "{v:?}");
+            let mut s = v.clone();
+            s.sort_by(f64::total_cmp);
+            assert_eq!(
+                sorted_median(s.iter().copied()).to_bits(),
+                want.to_bits(),
+                "{s:?}"
+            );
+        }
+    }
 
     fn grid(n: usize) -> Grid {
         Grid {

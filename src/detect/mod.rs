@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use rayon::prelude::*;
 
-use crate::aggregate::{Cell, CellKey, Cube, LatencySketch};
+use crate::aggregate::{Cell, CellKey, Cube, SketchSum};
 use crate::classify::{TokenState, Version};
 use crate::report::is_timeout;
 use crate::retry::{Backoff, ChainStats};
@@ -702,7 +702,7 @@ fn impact(ctx: &Ctx, lead: &Combo, before: &[usize], during: &[usize]) -> Impact
             .any(|r| k.endpoint.contains(r.as_str()))
     };
     let stats = |idx: &[usize]| {
-        let (mut req, mut e5, mut lat) = (0u64, 0u64, LatencySketch::default());
+        let (mut req, mut e5, mut lat) = (0u64, 0u64, SketchSum::default());
         let (mut la, mut lt, mut lf) = (0u64, 0u64, 0u64);
         for &i in idx {
             for (k, c) in &ctx.by_bucket[i] {
@@ -711,7 +711,7 @@ fn impact(ctx: &Ctx, lead: &Combo, before: &[usize], during: &[usize]) -> Impact
                 }
                 req += c.requests;
                 e5 += c.count_status(|s| (500..600).contains(&s));
-                lat.merge(&c.latency);
+                lat.add(&c.latency);
                 if login(k) {
                     la += c.requests;
                     lt += c.count_status(is_timeout);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::aggregate::{ByAgg, Cell, Cube, LatencySketch};
+use crate::aggregate::{ByAgg, Cell, Cube, SketchSum};
 use crate::classify::{TokenState, Version};
 use crate::detect::Storm;
 use crate::format::SkipReason;
@@ -160,7 +160,7 @@ struct Acc {
     errors: u64,
     retries: u64,
     clients: rustc_hash::FxHashSet<u64>,
-    latency: LatencySketch,
+    latency: SketchSum,
 }
 
 impl Acc {
@@ -169,7 +169,7 @@ impl Acc {
         self.errors += c.errors;
         self.retries += c.retries;
         self.clients.extend(&c.clients);
-        self.latency.merge(&c.latency);
+        self.latency.add(&c.latency);
     }
 }
 
