@@ -11,9 +11,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = format::detect(&lines, custom.as_ref());
     let fields = FieldMap::default();
     let classifier = authstorm::classify::Classifier::default();
-    // The scan's streaming combined-log mapping equals parse-then-map.
+    // The scan's planned combined-log mapping equals parse-then-map, with
+    // one plan cache over all lines as in a scan.
+    let mut shapes = authstorm::event::ClfShapes::default();
     for l in &lines {
-        match (format::clf::parse(l), fields.resolve_clf(l)) {
+        match (format::clf::parse(l), fields.resolve_clf_with(l, &mut shapes)) {
             (Ok(rec), Ok(fast)) => {
                 let slow = fields.resolve(&rec);
                 for f in authstorm::event::FIELDS {
@@ -21,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             (Err(a), Err(b)) => assert_eq!(a, b),
-            _ => panic!("parse and resolve_clf disagree on {l:?}"),
+            _ => panic!("parse and resolve_clf_with disagree on {l:?}"),
         }
     }
     for kind in FormatKind::ALL {

@@ -97,8 +97,9 @@ impl SkipReason {
 
 /// A line parsed by some format.
 pub enum Parsed<'a> {
-    /// Boxed: the scan maps combined lines without this record (see
-    /// `FieldMap::resolve_clf`), and the other variants stay small.
+    /// Boxed: the scan maps combined lines on its own path, not through
+    /// `Parsed` (see `FieldMap::resolve_clf_with`), and the other variants
+    /// stay small.
     Clf(Box<clf::ClfRecord<'a>>),
     Json(json::JsonRecord<'a>),
     Kv(logfmt::KvRecord<'a>),
