@@ -442,6 +442,7 @@ mod tests {
                     client,
                     health: false,
                     attempt,
+                    slots: Default::default(),
                 };
                 let key = agg.add(&e, &c).unwrap();
                 events.push(RetryEvent {
@@ -541,6 +542,7 @@ mod tests {
                 client,
                 health: false,
                 attempt: None,
+                slots: Default::default(),
             };
             let key = agg.add(&e, &c).unwrap();
             stage.apply(

@@ -70,7 +70,7 @@ struct UaInfo {
 /// (the user agent → app, version, probe; the path → route), because a
 /// fleet sends few distinct user agents and paths. Bounded: it starts over
 /// when full, so hostile input costs time, never memory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Memo {
     ua_ids: FxHashMap<Box<str>, u32>,
     uas: Vec<UaInfo>,
@@ -80,6 +80,38 @@ pub struct Memo {
     /// Per token-state field value: what the vocabulary makes of it.
     token_ids: FxHashMap<Box<str>, u32>,
     tokens: Vec<Option<TokenState>>,
+    /// This memo, among all (so a cache keyed by its slots cannot be fed
+    /// by another memo's), and a count bumped whenever a slot comes to mean
+    /// another string.
+    id: u64,
+    epoch: u32,
+}
+
+impl Default for Memo {
+    fn default() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Memo {
+            ua_ids: Default::default(),
+            uas: Default::default(),
+            route_ids: Default::default(),
+            routes: Default::default(),
+            token_ids: Default::default(),
+            tokens: Default::default(),
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            epoch: 0,
+        }
+    }
+}
+
+/// Where a request's user agent and path sit in the worker's [`Memo`], so
+/// later stages can keep their own per-string work by index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoSlots {
+    /// The memo's identity and epoch (0 for none: no slots).
+    pub memo: (u64, u32),
+    /// Set only when both app and version came from the user agent.
+    pub ua: Option<u32>,
+    pub route: Option<u32>,
 }
 
 const MEMO_ENTRIES: usize = 16 * 1024;
@@ -88,6 +120,7 @@ const MEMO_ENTRIES: usize = 16 * 1024;
 fn memo_id<T>(
     ids: &mut FxHashMap<Box<str>, u32>,
     vals: &mut Vec<T>,
+    epoch: &mut u32,
     key: &str,
     make: impl FnOnce() -> T,
 ) -> usize {
@@ -97,6 +130,7 @@ fn memo_id<T>(
     if vals.len() >= MEMO_ENTRIES {
         ids.clear();
         vals.clear();
+        *epoch = epoch.wrapping_add(1);
     }
     vals.push(make());
     ids.insert(key.into(), (vals.len() - 1) as u32);
@@ -127,6 +161,7 @@ pub struct Classified<'e> {
     pub client: u64,
     pub health: bool,
     pub attempt: Option<u32>,
+    pub slots: MemoSlots,
 }
 
 impl Classified<'_> {
@@ -168,7 +203,7 @@ impl Classifier {
     pub fn classify<'x>(&self, e: &Event<'x>, memo: &'x mut Memo) -> Classified<'x> {
         let ua = match e.user_agent {
             Some(ua) => {
-                let i = memo_id(&mut memo.ua_ids, &mut memo.uas, ua, || {
+                let i = memo_id(&mut memo.ua_ids, &mut memo.uas, &mut memo.epoch, ua, || {
                     let (app, version) = client::from_user_agent(ua, &self.app_rules);
                     UaInfo {
                         app: app.into(),
@@ -181,17 +216,26 @@ impl Classifier {
             None => None,
         };
         let route = e.path.map(|p| {
-            memo_id(&mut memo.route_ids, &mut memo.routes, p, || {
-                (route::collapse(p).into(), self.health.is_health_path(p))
-            })
+            memo_id(
+                &mut memo.route_ids,
+                &mut memo.routes,
+                &mut memo.epoch,
+                p,
+                || (route::collapse(p).into(), self.health.is_health_path(p)),
+            )
         });
         let token_state = token::token_state_by(e, |raw| {
-            let i = memo_id(&mut memo.token_ids, &mut memo.tokens, raw, || {
-                self.vocabulary.normalize(raw)
-            });
+            let i = memo_id(
+                &mut memo.token_ids,
+                &mut memo.tokens,
+                &mut memo.epoch,
+                raw,
+                || self.vocabulary.normalize(raw),
+            );
             memo.tokens[i]
         });
         let memo: &'x Memo = memo;
+        let ua_slot = ua.map(|i| i as u32);
         let ua = ua.map(|i| &memo.uas[i]);
         let app = match (e.client_app, ua) {
             (Some(a), _) => a,
@@ -215,6 +259,11 @@ impl Classifier {
             client: client_key(e),
             health: route.is_some_and(|i| memo.routes[i].1) || ua.is_some_and(|u| u.health),
             attempt: e.attempt,
+            slots: MemoSlots {
+                memo: (memo.id, memo.epoch),
+                ua: ua_slot.filter(|_| e.client_app.is_none() && e.client_version.is_none()),
+                route: route.map(|i| i as u32),
+            },
         }
     }
 }
