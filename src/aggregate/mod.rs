@@ -42,6 +42,8 @@ impl Interner {
     }
 }
 
+type MethodId = (Box<str>, u32);
+
 /// Interned ids by [`MemoSlots`]: a user agent's app and version ids, and a
 /// path's endpoint ids per method, found once per distinct string of the
 /// worker's memo instead of hashing three strings on every line.
@@ -49,7 +51,8 @@ impl Interner {
 struct SlotIds {
     memo: (u64, u32),
     ua: Vec<Option<(u32, u32)>>,
-    route: Vec<smallvec::SmallVec<[(Box<str>, u32); 2]>>,
+    /// Per path slot: (method, endpoint id).
+    route: Vec<smallvec::SmallVec<[MethodId; 2]>>,
 }
 
 impl SlotIds {
