@@ -49,6 +49,11 @@ impl<'de> Deserialize<'de> for Members<'de> {
 fn scalar(raw: &RawValue) -> Option<Cow<'_, str>> {
     let t = raw.get();
     match t.as_bytes().first()? {
+        // `raw` is valid JSON already: a string without escapes is the text
+        // between its quotes, with no second parse.
+        b'"' if t.len() >= 2 && memchr::memchr(b'\\', t.as_bytes()).is_none() => {
+            Some(Cow::Borrowed(&t[1..t.len() - 1]))
+        }
         b'"' => serde_json::from_str::<Text>(t).ok().map(|s| s.0),
         b'[' => serde_json::from_str::<Vec<&RawValue>>(t)
             .ok()?
@@ -133,5 +138,10 @@ mod tests {
         let r = parse(r#"caddy  | {"status":304}"#).unwrap();
         assert_eq!(r.get("status").as_deref(), Some("304"));
         assert!(parse("{broken").is_err());
+        let r = parse(r#"{"a":"x\"y\u00e9","b":"","c":["q\\"],"d":"plain é"}"#).unwrap();
+        assert_eq!(r.get("a").as_deref(), Some("x\"yé"));
+        assert_eq!(r.get("b").as_deref(), Some(""));
+        assert_eq!(r.get("c").as_deref(), Some("q\\"));
+        assert_eq!(r.get("d").as_deref(), Some("plain é"));
     }
 }
