@@ -402,41 +402,41 @@ impl FieldMap {
     /// Parses a combined/common line into its fields: the same result as
     /// [`FieldMap::resolve`] of [`crate::format::clf::parse`], for a stream
     /// of lines (the scan's hot path). The lines of one log share a few
-    /// sequences of trailing keys;
-    /// `shapes` keeps, per sequence, which source each field takes, so a
-    /// line costs no key lookups and no ranking.
+    /// sequences of trailing keys; `plans` keeps, per sequence, which
+    /// source each field takes, so a line costs no key lookups and no
+    /// ranking.
     pub fn resolve_clf_with<'r>(
         &self,
         line: &'r str,
-        shapes: &mut ClfShapes,
+        plans: &mut Plans,
     ) -> Result<RawEvent<'r>, crate::format::SkipReason> {
         let rec = crate::format::clf::parse(line)?;
-        let shape = shapes.find(self, &rec);
-        let mut ev = RawEvent::default();
-        for (field, sources) in &shape.plan {
-            let auth = matches!(field, Field::TokenState | Field::Token);
-            let value = sources.iter().find_map(|&(src, unit)| {
-                let v = match src {
-                    Src::Slot(i) => rec.slot(i as usize)?,
-                    Src::Extra(j) => rec.extra_value(j as usize),
-                };
-                (auth || !is_blank(&v)).then_some((v, unit))
-            });
-            if let Some((v, unit)) = value {
-                ev.values[field.index()] = Some(v);
-                if *field == Field::Latency {
-                    ev.latency_unit = Some(unit.unwrap_or(LatencyUnit::Ms));
-                }
-            }
-        }
-        Ok(ev)
+        let plan = plans.find(self, true, rec.extras_len(), |j| rec.extra_key(j));
+        Ok(apply(plan, |src| match src {
+            Src::Slot(i) => rec.slot(i as usize),
+            Src::Extra(j) => Some(rec.extra_value(j as usize)),
+        }))
     }
 
-    /// Every source a combined line with these trailing keys offers each
-    /// field, best first, as [`FieldMap::resolve`] ranks them: by rank, then
-    /// named extras before the fixed slots before unnamed extras, then in
-    /// line order.
-    fn clf_plan(&self, keys: &[Option<&str>]) -> Plan {
+    /// [`FieldMap::resolve`] of a JSON record, by a plan per sequence of
+    /// keys as in [`FieldMap::resolve_clf_with`].
+    pub fn resolve_json_with<'r>(
+        &self,
+        rec: &'r crate::format::json::JsonRecord<'_>,
+        plans: &mut Plans,
+    ) -> RawEvent<'r> {
+        let plan = plans.find(self, false, rec.len(), |j| Some(rec.key(j)));
+        apply(plan, |src| match src {
+            Src::Extra(j) => Some(Cow::Borrowed(rec.value(j as usize))),
+            Src::Slot(_) => None,
+        })
+    }
+
+    /// Every source a line with these keys offers each field, best first,
+    /// as [`FieldMap::resolve`] ranks them: by rank, then named keys before
+    /// the fixed CLF slots (with `slots`) before unnamed fields, then in line
+    /// order.
+    fn plan(&self, keys: &[Option<&str>], slots: bool) -> Plan {
         let mut found: Vec<(Field, u8, u8, usize, Src, Option<LatencyUnit>)> = Vec::new();
         let mut unnamed = 0;
         for (j, k) in keys.iter().enumerate() {
@@ -448,10 +448,10 @@ impl FieldMap {
                 }
             };
             for t in targets {
-                found.push((t.field, t.rank, class, j, Src::Extra(j as u16), t.unit));
+                found.push((t.field, t.rank, class, j, Src::Extra(j as u32), t.unit));
             }
         }
-        for (i, targets) in self.clf_slots.iter().enumerate() {
+        for (i, targets) in self.clf_slots.iter().enumerate().filter(|_| slots) {
             for t in targets {
                 found.push((t.field, t.rank, 1, i, Src::Slot(i as u8), t.unit));
             }
@@ -503,49 +503,82 @@ impl FieldMap {
 /// Where a field's value is on a combined line.
 #[derive(Debug, Clone, Copy)]
 enum Src {
+    /// A fixed slot of a combined line.
     Slot(u8),
-    /// Position among the trailing fields.
-    Extra(u16),
+    /// Position among the keyed (and unkeyed) fields.
+    Extra(u32),
 }
 
 /// Per field, its sources on the line, best first, with the latency unit
 /// of each.
 type Plan = Vec<(Field, Vec<(Src, Option<LatencyUnit>)>)>;
 
-/// One sequence of trailing keys and its plan (see [`FieldMap::resolve_clf_with`]).
+/// Fills each field with its first non-blank source (`-` counts for the
+/// auth fields, where it is information).
+fn apply<'r>(plan: &Plan, value: impl Fn(Src) -> Option<Cow<'r, str>>) -> RawEvent<'r> {
+    let mut ev = RawEvent::default();
+    for (field, sources) in plan {
+        let auth = matches!(field, Field::TokenState | Field::Token);
+        let found = sources.iter().find_map(|&(src, unit)| {
+            let v = value(src)?;
+            (auth || !is_blank(&v)).then_some((v, unit))
+        });
+        if let Some((v, unit)) = found {
+            ev.values[field.index()] = Some(v);
+            if *field == Field::Latency {
+                ev.latency_unit = Some(unit.unwrap_or(LatencyUnit::Ms));
+            }
+        }
+    }
+    ev
+}
+
+/// One sequence of keys and its plan.
 #[derive(Debug)]
-struct ClfShape {
+struct Shape {
+    slots: bool,
     keys: Vec<Option<Box<str>>>,
     plan: Plan,
 }
 
-/// A worker's plans for the sequences of trailing keys it has met. Bounded:
-/// a log whose keys vary from line to line costs planning time, not memory.
+/// A worker's mapping plans, one per sequence of keys met (see
+/// [`FieldMap::resolve_clf_with`]). Bounded: a log whose keys vary from
+/// line to line costs planning time, not memory.
 #[derive(Debug, Default)]
-pub struct ClfShapes {
-    shapes: Vec<ClfShape>,
+pub struct Plans {
+    shapes: Vec<Shape>,
 }
 
-impl ClfShapes {
+impl Plans {
     const MAX: usize = 16;
 
-    fn find(&mut self, map: &FieldMap, rec: &crate::format::clf::ClfRecord<'_>) -> &ClfShape {
-        let same = |s: &ClfShape| {
-            s.keys.len() == rec.extras_len()
-                && (s.keys.iter().enumerate()).all(|(j, k)| k.as_deref() == rec.extra_key(j))
+    /// The plan for a line with `n` keys, `key(j)` (`None`: an unkeyed
+    /// field); with `slots`, the line also has the fixed CLF slots.
+    fn find<'k>(
+        &mut self,
+        map: &FieldMap,
+        slots: bool,
+        n: usize,
+        key: impl Fn(usize) -> Option<&'k str>,
+    ) -> &Plan {
+        let same = |s: &Shape| {
+            s.slots == slots
+                && s.keys.len() == n
+                && (s.keys.iter().enumerate()).all(|(j, k)| k.as_deref() == key(j))
         };
         if let Some(i) = self.shapes.iter().position(same) {
-            return &self.shapes[i];
+            return &self.shapes[i].plan;
         }
         if self.shapes.len() >= Self::MAX {
             self.shapes.remove(0);
         }
-        let keys: Vec<Option<&str>> = (0..rec.extras_len()).map(|j| rec.extra_key(j)).collect();
-        self.shapes.push(ClfShape {
-            plan: map.clf_plan(&keys),
+        let keys: Vec<Option<&str>> = (0..n).map(key).collect();
+        self.shapes.push(Shape {
+            slots,
+            plan: map.plan(&keys, slots),
             keys: keys.iter().map(|k| k.map(Box::from)).collect(),
         });
-        self.shapes.last().expect("just pushed")
+        &self.shapes.last().expect("just pushed").plan
     }
 }
 
@@ -862,7 +895,7 @@ mod tests {
         ];
         for m in &maps {
             // One cache over all lines, as in a scan: shapes are met again.
-            let mut shapes = ClfShapes::default();
+            let mut shapes = Plans::default();
             let check = |rec: &dyn Record, line: &str| {
                 let fast = m.resolve(rec);
                 let reference = GetOnly(rec);
@@ -886,8 +919,15 @@ mod tests {
                 }
                 assert_eq!(fast.latency_unit, slow.latency_unit, "{l}");
             }
-            for l in json_lines {
-                check(&json::parse(l).unwrap(), l);
+            for l in json_lines.iter().chain(&json_lines) {
+                let rec = json::parse(l).unwrap();
+                check(&rec, l);
+                let fast = m.resolve_json_with(&rec, &mut shapes);
+                let slow = m.resolve(&rec);
+                for f in FIELDS {
+                    assert_eq!(fast.get(f), slow.get(f), "planned {f:?} of {l}");
+                }
+                assert_eq!(fast.latency_unit, slow.latency_unit, "{l}");
             }
             for l in kv_lines {
                 check(&logfmt::parse(l).unwrap(), l);

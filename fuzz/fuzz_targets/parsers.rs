@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let classifier = authstorm::classify::Classifier::default();
     // The scan's planned combined-log mapping equals parse-then-map, with
     // one plan cache over all lines as in a scan.
-    let mut shapes = authstorm::event::ClfShapes::default();
+    let mut shapes = authstorm::event::Plans::default();
     for l in &lines {
         match (format::clf::parse(l), fields.resolve_clf_with(l, &mut shapes)) {
             (Ok(rec), Ok(fast)) => {
@@ -24,6 +24,16 @@ fuzz_target!(|data: &[u8]| {
             }
             (Err(a), Err(b)) => assert_eq!(a, b),
             _ => panic!("parse and resolve_clf_with disagree on {l:?}"),
+        }
+    }
+    // The same for JSON records, with its own plan cache.
+    let mut plans = authstorm::event::Plans::default();
+    for l in &lines {
+        if let Ok(rec) = format::json::parse(l) {
+            let (fast, slow) = (fields.resolve_json_with(&rec, &mut plans), fields.resolve(&rec));
+            for f in authstorm::event::FIELDS {
+                assert_eq!(fast.get(f), slow.get(f), "{f:?} of {l:?}");
+            }
         }
     }
     for kind in FormatKind::ALL {

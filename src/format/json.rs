@@ -105,6 +105,27 @@ pub fn parse(line: &str) -> Result<JsonRecord<'_>, SkipReason> {
     Ok(JsonRecord { pairs })
 }
 
+impl JsonRecord<'_> {
+    /// Number of (path, value) pairs.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Dotted path of pair `j`.
+    pub fn key(&self, j: usize) -> &str {
+        &self.pairs[j].0
+    }
+
+    /// Value of pair `j`.
+    pub fn value(&self, j: usize) -> &str {
+        &self.pairs[j].1
+    }
+}
+
 impl Record for JsonRecord<'_> {
     fn visit<'s>(&'s self, f: &mut dyn FnMut(Key<'_>, Cow<'s, str>)) -> bool {
         for (k, v) in &self.pairs {

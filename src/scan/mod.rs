@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::aggregate::{Aggregate, ByAgg, ByField, Cube};
 use crate::classify::Classifier;
 use crate::event::{FIELDS, FieldMap};
-use crate::format::{self, FormatKind, LineParser, SkipReason, regex::RegexFormat};
+use crate::format::{self, FormatKind, LineParser, Parsed, SkipReason, regex::RegexFormat};
 use crate::input::chunk::{self, Blocks};
 use crate::input::{Compression, Source};
 use crate::retry::{DEFAULT_WINDOW_US, RetryEvent, RetryStage};
@@ -136,7 +136,7 @@ struct Partial {
     retry_clients_peak: usize,
     memo: crate::classify::Memo,
     ts: crate::time::TsCache,
-    shapes: crate::event::ClfShapes,
+    plans: crate::event::Plans,
 }
 
 impl Partial {
@@ -155,7 +155,7 @@ impl Partial {
             retry_clients_peak: 0,
             memo: Default::default(),
             ts: Default::default(),
-            shapes: Default::default(),
+            plans: Default::default(),
         }
     }
 
@@ -239,11 +239,15 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
         let parsed;
         let rawev = match parser {
             // Combined/common lines are mapped as they are tokenized.
-            LineParser::Clf => o.fields.resolve_clf_with(&text, &mut p.shapes),
+            LineParser::Clf => o.fields.resolve_clf_with(&text, &mut p.plans),
             _ => match parser.parse(&text) {
                 Ok(r) => {
                     parsed = r;
-                    Ok(o.fields.resolve(parsed.record()))
+                    Ok(match &parsed {
+                        // JSON keys come in the same order line after line.
+                        Parsed::Json(j) => o.fields.resolve_json_with(j, &mut p.plans),
+                        other => o.fields.resolve(other.record()),
+                    })
                 }
                 Err(e) => Err(e),
             },
