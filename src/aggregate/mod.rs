@@ -345,13 +345,20 @@ impl Aggregate {
         for (k, v) in o.health {
             *self.health.entry(k).or_default() += v;
         }
+        // `o`'s ids to ours, once per name rather than once per cell.
+        let to_ours = |ours: &mut Interner, theirs: &Interner| -> Vec<u32> {
+            theirs.names.iter().map(|n| ours.id(n)).collect()
+        };
+        let apps = to_ours(&mut self.apps, &o.apps);
+        let versions = to_ours(&mut self.versions, &o.versions);
+        let endpoints = to_ours(&mut self.endpoints, &o.endpoints);
         for ((b, a, v, t, e), cell) in o.cells {
             let key = (
                 b,
-                self.apps.id(o.apps.name(a)),
-                self.versions.id(o.versions.name(v)),
+                apps[a as usize],
+                versions[v as usize],
                 t,
-                self.endpoints.id(o.endpoints.name(e)),
+                endpoints[e as usize],
             );
             self.cells.entry(key).or_default().merge(cell);
         }
