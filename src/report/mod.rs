@@ -202,13 +202,13 @@ impl Report {
         };
 
         let mut all_clients = Acc::default();
-        let mut cohorts: BTreeMap<(String, String, TokenState), Acc> = BTreeMap::new();
+        let mut cohorts: BTreeMap<(&str, &str, TokenState), Acc> = BTreeMap::new();
         let mut endpoints: BTreeMap<&str, Acc> = BTreeMap::new();
         let mut buckets: BTreeMap<i64, (Acc, BucketRow)> = BTreeMap::new();
         for (k, c) in &cube.cells {
             all_clients.clients.extend(&c.clients);
             cohorts
-                .entry((k.app.clone(), k.version.clone(), k.token_state))
+                .entry((&k.app, &k.version, k.token_state))
                 .or_default()
                 .add(c);
             endpoints.entry(&k.endpoint).or_default().add(c);
@@ -277,8 +277,8 @@ impl Report {
         let mut cohort_rows: Vec<CohortRow> = cohorts
             .into_iter()
             .map(|((app, version, token_state), a)| CohortRow {
-                app,
-                version,
+                app: app.to_string(),
+                version: version.to_string(),
                 token_state,
                 requests: a.requests,
                 clients: a.clients.len() as u64,

@@ -446,12 +446,17 @@ pub fn scan_rows(
 }
 
 fn merge_results(results: Vec<(FileReport, Partial)>, o: &ScanOptions) -> ScanResult {
-    let mut agg = Aggregate::new(o.bucket_us, &o.by);
+    let mut agg: Option<Aggregate> = None;
     let mut files = Vec::with_capacity(results.len());
     for (f, p) in results {
         files.push(f);
-        agg.merge(p.agg);
+        // The first file's aggregate is taken as it is, not copied.
+        match &mut agg {
+            Some(a) => a.merge(p.agg),
+            None => agg = Some(p.agg),
+        }
     }
+    let mut agg = agg.unwrap_or_else(|| Aggregate::new(o.bucket_us, &o.by));
     let by = agg.by.take();
     ScanResult {
         files,
