@@ -40,6 +40,17 @@ impl Interner {
     fn name(&self, i: u32) -> &str {
         &self.names[i as usize]
     }
+
+    /// Each id's position among the names in sorted order.
+    fn ranks(&self) -> Vec<u32> {
+        let mut by_name: Vec<u32> = (0..self.names.len() as u32).collect();
+        by_name.sort_unstable_by(|a, b| self.names[*a as usize].cmp(&self.names[*b as usize]));
+        let mut rank = vec![0; by_name.len()];
+        for (r, i) in by_name.into_iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        rank
+    }
 }
 
 type MethodId = (Box<str>, u32);
@@ -389,13 +400,19 @@ impl Aggregate {
         cube.time_max = self.time_max;
         cube.chains = self.chains.into_iter().collect::<BTreeMap<_, _>>();
         cube.retry_clients = self.retry_clients.into_iter().collect();
-        // Keys are unique within one aggregate, so cells convert
+        // Cells are put in key order by their ids first: ranking the few
+        // distinct names once is far cheaper than comparing strings in a
+        // sort of every cell. Keys are unique, so cells then convert
         // independently (in parallel), and the sorted list builds the map
         // in one pass.
         use rayon::prelude::*;
         let (apps, versions, endpoints) = (&self.apps, &self.versions, &self.endpoints);
-        let mut cells: Vec<(CellKey, Cell)> = self
-            .cells
+        let (ra, rv, re) = (apps.ranks(), versions.ranks(), endpoints.ranks());
+        let mut hot: Vec<(HotKey, HotCell)> = self.cells.into_iter().collect();
+        hot.par_sort_unstable_by_key(|((b, a, v, t, e), _)| {
+            (*b, ra[*a as usize], rv[*v as usize], *t, re[*e as usize])
+        });
+        let cells: Vec<(CellKey, Cell)> = hot
             .into_par_iter()
             .map(|((b, a, v, t, e), hc)| {
                 let key = CellKey {
@@ -416,7 +433,7 @@ impl Aggregate {
                 (key, cell)
             })
             .collect();
-        cells.par_sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        debug_assert!(cells.windows(2).all(|w| w[0].0 < w[1].0));
         cube.cells = cells.into_iter().collect();
         cube
     }
