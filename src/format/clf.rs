@@ -112,13 +112,14 @@ impl<'a> ClfRecord<'a> {
 /// Method, target and protocol of a request line.
 fn request_parts(r: &str) -> (Option<&str>, Option<&str>, Option<&str>) {
     let b = r.as_bytes();
-    let m = memchr::memchr(b' ', b).unwrap_or(b.len());
-    let method = &r[..m];
-    // A request line that is not `METHOD target [PROTO]` (scanners send
-    // raw TLS bytes) has no method or path.
-    if method.is_empty() || !method.bytes().all(|c| c.is_ascii_uppercase()) {
+    // The method: upper-case letters up to the first space. A request line
+    // that is not `METHOD target [PROTO]` (scanners send raw TLS bytes)
+    // has no method or path.
+    let m = b.iter().position(|c| !c.is_ascii_uppercase()).unwrap_or(b.len());
+    if m == 0 || b.get(m).is_some_and(|c| *c != b' ') {
         return (None, None, None);
     }
+    let method = &r[..m];
     if m == b.len() {
         return (Some(method), None, None);
     }
@@ -438,6 +439,12 @@ mod tests {
             "",
             "get /",
             " /",
+            "GEt /a",
+            "GET\t/a",
+            "É /a",
+            "G-ET /a",
+            "POST",
+            "PUT ",
         ] {
             let mut p = line.splitn(3, ' ');
             let m = p
