@@ -564,7 +564,10 @@ impl Plans {
         let same = |s: &Shape| {
             s.slots == slots
                 && s.keys.len() == n
-                && (s.keys.iter().enumerate()).all(|(j, k)| k.as_deref() == key(j))
+                && (s.keys.iter().enumerate()).all(|(j, k)| match (k.as_deref(), key(j)) {
+                    (Some(a), Some(b)) => crate::text::eq(a, b),
+                    (a, b) => a.is_none() && b.is_none(),
+                })
         };
         if let Some(i) = self.shapes.iter().position(same) {
             return &self.shapes[i].plan;

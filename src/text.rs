@@ -10,8 +10,55 @@ pub fn trim(s: &str) -> &str {
     }
 }
 
+/// `a == b`, inline for the short strings the hot path compares (keys,
+/// methods): two overlapping 8-byte words instead of a `memcmp` call.
+#[inline]
+pub fn eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    match n {
+        0 => true,
+        1..=7 => a.iter().zip(b).all(|(x, y)| x == y),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn eq_is_str_eq() {
+        let words = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "abcdefg",
+            "abcdefh",
+            "abcdefgh",
+            "abcdefgi",
+            "bbcdefgh",
+            "request_time",
+            "request_timf",
+            "sequest_time",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "abcdefghijklmnopq",
+            "abcdefghijklmnopr",
+            "é",
+            "e",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(super::eq(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
     #[test]
     fn trim_is_str_trim() {
         for s in [

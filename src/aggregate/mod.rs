@@ -322,7 +322,7 @@ impl Aggregate {
         };
         self.slot_ids.sync(memo);
         let known = slot(&mut self.slot_ids.route, route);
-        if let Some((_, id)) = known.iter().find(|(m, _)| **m == *c.method) {
+        if let Some((_, id)) = known.iter().find(|(m, _)| crate::text::eq(m, c.method)) {
             return *id;
         }
         let id = self.endpoint_id(c.method, &c.route);

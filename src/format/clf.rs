@@ -115,7 +115,10 @@ fn request_parts(r: &str) -> (Option<&str>, Option<&str>, Option<&str>) {
     // The method: upper-case letters up to the first space. A request line
     // that is not `METHOD target [PROTO]` (scanners send raw TLS bytes)
     // has no method or path.
-    let m = b.iter().position(|c| !c.is_ascii_uppercase()).unwrap_or(b.len());
+    let m = b
+        .iter()
+        .position(|c| !c.is_ascii_uppercase())
+        .unwrap_or(b.len());
     if m == 0 || b.get(m).is_some_and(|c| *c != b' ') {
         return (None, None, None);
     }
