@@ -201,34 +201,51 @@ impl Report {
             errors,
         };
 
-        let mut all_clients = Acc::default();
-        let mut cohorts: BTreeMap<(&str, &str, TokenState), Acc> = BTreeMap::new();
-        let mut endpoints: BTreeMap<&str, Acc> = BTreeMap::new();
-        let mut buckets: BTreeMap<i64, (Acc, BucketRow)> = BTreeMap::new();
-        for (k, c) in &cube.cells {
-            all_clients.clients.extend(&c.clients);
+        // Three independent passes over the cells, run in parallel: the
+        // report is built while detection runs, and should not outlast it.
+        let by_cohort = || {
+            let mut cohorts: BTreeMap<(&str, &str, TokenState), Acc> = BTreeMap::new();
+            for (k, c) in &cube.cells {
+                cohorts
+                    .entry((&k.app, &k.version, k.token_state))
+                    .or_default()
+                    .add(c);
+            }
             cohorts
-                .entry((&k.app, &k.version, k.token_state))
-                .or_default()
-                .add(c);
-            endpoints.entry(&k.endpoint).or_default().add(c);
-            let (acc, row) = buckets
-                .entry(k.bucket)
-                .or_insert_with(|| (Acc::default(), empty_bucket(cube, k.bucket)));
-            acc.add(c);
-            *row.by_token_state.entry(k.token_state).or_default() += c.requests;
-            for (s, n) in &c.status {
-                *row.by_status_class
-                    .entry(status_class(Some(*s)))
-                    .or_default() += n;
-                match *s {
-                    401 => row.status_401 += n,
-                    429 => row.status_429 += n,
-                    s if is_timeout(s) => row.timeouts += n,
-                    _ => {}
+        };
+        let by_endpoint = || {
+            let mut endpoints: BTreeMap<&str, Acc> = BTreeMap::new();
+            for (k, c) in &cube.cells {
+                endpoints.entry(&k.endpoint).or_default().add(c);
+            }
+            endpoints
+        };
+        let by_bucket = || {
+            let mut all_clients = Acc::default();
+            let mut buckets: BTreeMap<i64, (Acc, BucketRow)> = BTreeMap::new();
+            for (k, c) in &cube.cells {
+                all_clients.clients.extend(&c.clients);
+                let (acc, row) = buckets
+                    .entry(k.bucket)
+                    .or_insert_with(|| (Acc::default(), empty_bucket(cube, k.bucket)));
+                acc.add(c);
+                *row.by_token_state.entry(k.token_state).or_default() += c.requests;
+                for (s, n) in &c.status {
+                    *row.by_status_class
+                        .entry(status_class(Some(*s)))
+                        .or_default() += n;
+                    match *s {
+                        401 => row.status_401 += n,
+                        429 => row.status_429 += n,
+                        s if is_timeout(s) => row.timeouts += n,
+                        _ => {}
+                    }
                 }
             }
-        }
+            (all_clients, buckets)
+        };
+        let ((all_clients, mut buckets), (cohorts, endpoints)) =
+            rayon::join(by_bucket, || rayon::join(by_cohort, by_endpoint));
         for (b, n) in &cube.health {
             buckets
                 .entry(*b)
