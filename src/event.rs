@@ -590,7 +590,8 @@ impl Plans {
 pub struct RawEvent<'r> {
     values: [Option<Cow<'r, str>>; FIELDS.len()],
     latency_unit: Option<LatencyUnit>,
-    /// Rank of the source each value came from; `u8::MAX` when unset.
+    /// Rank of the source each offered value came from ([`FieldMap::resolve`]);
+    /// `u8::MAX` when unset. A plan fills values without ranking them.
     ranks: [u8; FIELDS.len()],
 }
 
@@ -605,33 +606,24 @@ impl Default for RawEvent<'_> {
 }
 
 impl<'r> RawEvent<'r> {
-    /// Takes `v` for `t.field` if it beats the source seen so far.
-    /// Takes `v` for `t.field` if it beats the source seen so far; returns
-    /// whether it did.
+    /// Takes `v` for `t.field` if it beats the source seen so far (a lower
+    /// rank; on equal rank the first offered stays).
     #[inline]
-    fn offer(&mut self, t: &Target, v: Cow<'r, str>) -> bool {
-        self.offer_over(t, v, false)
-    }
-
-    /// [`RawEvent::offer`]; with `equal`, a source of the same rank as the
-    /// held one also wins.
-    #[inline]
-    fn offer_over(&mut self, t: &Target, v: Cow<'r, str>, equal: bool) -> bool {
+    fn offer(&mut self, t: &Target, v: Cow<'r, str>) {
         let i = t.field.index();
-        if t.rank > self.ranks[i] || (t.rank == self.ranks[i] && !equal) {
-            return false;
+        if t.rank >= self.ranks[i] {
+            return;
         }
         // For auth fields `-` is information ("checked, no error" / "no
         // token"); elsewhere it means empty.
         if !matches!(t.field, Field::TokenState | Field::Token) && is_blank(&v) {
-            return false;
+            return;
         }
         self.values[i] = Some(v);
         self.ranks[i] = t.rank;
         if t.field == Field::Latency {
             self.latency_unit = Some(t.unit.unwrap_or(LatencyUnit::Ms));
         }
-        true
     }
 
     pub fn get(&self, f: Field) -> Option<&str> {
