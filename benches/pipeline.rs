@@ -1,6 +1,6 @@
 //! Micro benchmarks of the pipeline stages, and of what detection adds to
 //! a scan: `cargo bench`. Whole-process benchmarks against peer tools are
-//! in `scripts/bench.sh`.
+//! in `scripts/bench.py`.
 
 use std::hint::black_box;
 use std::io::Write;
@@ -9,10 +9,11 @@ use authstorm::aggregate::Aggregate;
 use authstorm::analyze::{AnalyzeConfig, analyze};
 use authstorm::classify::Memo;
 use authstorm::detect::{DetectConfig, detect};
-use authstorm::event::FieldMap;
+use authstorm::event::{FieldMap, Plans};
 use authstorm::format::LineParser;
 use authstorm::scan::ScanOptions;
 use authstorm::simulate::{SimOptions, simulate};
+use authstorm::time::TsCache;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn sample(lines: u64) -> (tempfile::TempDir, String, Vec<u8>) {
@@ -45,7 +46,19 @@ fn stages(c: &mut Criterion) {
             lines.iter().filter(|l| p.parse(l).is_ok()).count()
         })
     });
+    // The scan's path: a plan per sequence of keys, the minute cache.
     g.bench_function("parse_map", |b| {
+        b.iter(|| {
+            let (mut plans, mut ts) = (Plans::default(), TsCache::default());
+            lines
+                .iter()
+                .filter_map(|l| fields.resolve_clf_with(l, &mut plans).ok())
+                .filter(|raw| raw.normalize_with(&mut ts).is_ok())
+                .count()
+        })
+    });
+    // The general mapping every format can use, for comparison.
+    g.bench_function("parse_map_general", |b| {
         b.iter(|| {
             let mut p = LineParser::Clf;
             lines
@@ -57,12 +70,12 @@ fn stages(c: &mut Criterion) {
     });
     g.bench_function("parse_map_classify", |b| {
         b.iter(|| {
-            let mut p = LineParser::Clf;
+            let (mut plans, mut ts) = (Plans::default(), TsCache::default());
             let mut memo = Memo::default();
             let mut n = 0;
             for l in &lines {
-                if let Ok(rec) = p.parse(l)
-                    && let Ok(e) = fields.resolve(rec.record()).normalize()
+                if let Ok(raw) = fields.resolve_clf_with(l, &mut plans)
+                    && let Ok(e) = raw.normalize_with(&mut ts)
                 {
                     n += classifier.classify(&e, &mut memo).client & 1;
                 }
@@ -72,16 +85,15 @@ fn stages(c: &mut Criterion) {
     });
     g.bench_function("parse_map_classify_aggregate", |b| {
         b.iter(|| {
-            let mut p = LineParser::Clf;
+            let (mut plans, mut ts) = (Plans::default(), TsCache::default());
             let mut agg = Aggregate::new(60_000_000, &[]);
             let mut memo = Memo::default();
             for l in &lines {
-                if let Ok(rec) = p.parse(l) {
-                    let raw = fields.resolve(rec.record());
-                    if let Ok(e) = raw.normalize() {
-                        let c = classifier.classify(&e, &mut memo);
-                        agg.add(&e, &c);
-                    }
+                if let Ok(raw) = fields.resolve_clf_with(l, &mut plans)
+                    && let Ok(e) = raw.normalize_with(&mut ts)
+                {
+                    let c = classifier.classify(&e, &mut memo);
+                    agg.add(&e, &c);
                 }
             }
             black_box(agg.requests())
