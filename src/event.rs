@@ -889,8 +889,8 @@ mod tests {
             r#"ts=1716723772 level=info msg=started took_us=12"#,
         ];
         for m in &maps {
-            // One cache over all lines, as in a scan: shapes are met again.
-            let mut shapes = Plans::default();
+            // One cache over all lines, as in a scan: key sequences recur.
+            let mut plans = Plans::default();
             let check = |rec: &dyn Record, line: &str| {
                 let fast = m.resolve(rec);
                 let reference = GetOnly(rec);
@@ -902,22 +902,22 @@ mod tests {
             };
             for l in clf_lines.iter().chain(&clf_lines) {
                 let Ok(rec) = clf::parse(l) else {
-                    assert!(m.resolve_clf_with(l, &mut shapes).is_err(), "{l}");
+                    assert!(m.resolve_clf_with(l, &mut plans).is_err(), "{l}");
                     continue;
                 };
                 check(&rec, l);
                 // The planned path the scan uses gives the same event.
-                let fast = m.resolve_clf_with(l, &mut shapes).unwrap();
+                let fast = m.resolve_clf_with(l, &mut plans).unwrap();
                 let slow = m.resolve(&rec);
                 for f in FIELDS {
-                    assert_eq!(fast.get(f), slow.get(f), "streamed {f:?} of {l}");
+                    assert_eq!(fast.get(f), slow.get(f), "planned {f:?} of {l}");
                 }
                 assert_eq!(fast.latency_unit, slow.latency_unit, "{l}");
             }
             for l in json_lines.iter().chain(&json_lines) {
                 let rec = json::parse(l).unwrap();
                 check(&rec, l);
-                let fast = m.resolve_json_with(&rec, &mut shapes);
+                let fast = m.resolve_json_with(&rec, &mut plans);
                 let slow = m.resolve(&rec);
                 for f in FIELDS {
                     assert_eq!(fast.get(f), slow.get(f), "planned {f:?} of {l}");
