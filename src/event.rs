@@ -730,17 +730,8 @@ fn parse_f64(v: &str) -> Option<f64> {
 
 /// Empty, whitespace or `-` (the "no value" of access logs).
 fn is_blank(v: &str) -> bool {
-    let b = v.as_bytes();
-    // Most values start and end with a visible ASCII byte: no trimming
-    // needed (anything else takes the exact, Unicode-aware path).
-    match (b.first(), b.last()) {
-        (None, _) => true,
-        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => b == b"-",
-        _ => {
-            let t = v.trim();
-            t.is_empty() || t == "-"
-        }
-    }
+    let t = crate::text::trim(v);
+    t.is_empty() || t == "-"
 }
 
 /// 1990-01-01 to a day from now: outside it a clock is broken, and one such

@@ -111,19 +111,7 @@ impl LatencySketch {
 
     /// The q-quantile (0..=1) in ms, or `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        let n = self.count();
-        if n == 0 {
-            return None;
-        }
-        let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
-        let mut seen = 0;
-        for (k, c) in &self.bins {
-            seen += c;
-            if seen > rank {
-                return Some(value(*k));
-            }
-        }
-        self.bins.last().map(|b| value(b.0))
+        quantile(self.bins.iter().copied(), q)
     }
 }
 
@@ -161,20 +149,27 @@ impl SketchSum {
 
     /// As [`LatencySketch::quantile`] of the merged sketches.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        let n: u64 = self.counts.iter().sum();
-        if n == 0 {
-            return None;
-        }
-        let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
-        let mut seen = 0;
-        for (k, c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen > rank {
-                return Some(value((self.base + k as i32) as i16));
-            }
-        }
-        None
+        let bins = self.counts.iter().enumerate();
+        quantile(bins.map(|(k, c)| ((self.base + k as i32) as i16, *c)), q)
     }
+}
+
+/// The q-quantile of `(bin, count)` pairs in bin order, or `None` when the
+/// counts sum to 0.
+fn quantile(bins: impl Iterator<Item = (i16, u64)> + Clone, q: f64) -> Option<f64> {
+    let n: u64 = bins.clone().map(|b| b.1).sum();
+    if n == 0 {
+        return None;
+    }
+    let rank = (q.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
+    let mut seen = 0;
+    for (k, c) in bins {
+        seen += c;
+        if seen > rank {
+            return Some(value(k));
+        }
+    }
+    None
 }
 
 #[cfg(test)]
