@@ -15,19 +15,31 @@ pub const MICROS_PER_SEC: i64 = 1_000_000;
 pub fn parse_timestamp(s: &str) -> Option<Micros> {
     let s = unbracket(s);
     let b = s.as_bytes();
-    if b.is_empty() {
+    match shape(b)? {
+        Shape::Clf => parse_clf(b),
+        Shape::Iso => parse_iso(b),
+        Shape::Epoch => parse_epoch(s),
+    }
+}
+
+enum Shape {
+    Clf,
+    Iso,
+    Epoch,
+}
+
+/// Which parser a timestamp (unbracketed) is for; `None`: no timestamp.
+fn shape(b: &[u8]) -> Option<Shape> {
+    if !b.first()?.is_ascii_digit() {
         return None;
     }
-    if b[0].is_ascii_digit() {
-        if b.len() >= 11 && b[2] == b'/' {
-            return parse_clf(b);
-        }
-        if b.len() >= 19 && b[4] == b'-' {
-            return parse_iso(b);
-        }
-        return parse_epoch(s);
-    }
-    None
+    Some(if b.len() >= 11 && b[2] == b'/' {
+        Shape::Clf
+    } else if b.len() >= 19 && b[4] == b'-' {
+        Shape::Iso
+    } else {
+        Shape::Epoch
+    })
 }
 
 fn unbracket(s: &str) -> &str {
@@ -51,20 +63,15 @@ impl TsCache {
     /// Same result as [`parse_timestamp`].
     pub fn parse(&mut self, s: &str) -> Option<Micros> {
         let b = unbracket(s).as_bytes();
-        // The same dispatch as `parse_timestamp`.
-        if !b.first().is_some_and(u8::is_ascii_digit) {
+        let (n, iso) = match shape(b)? {
+            Shape::Clf => (CLF_SECONDS, false),
+            Shape::Iso => (ISO_SECONDS, true),
+            Shape::Epoch => return parse_timestamp(s),
+        };
+        // Two digits of seconds at least, as `parse_clf`/`parse_iso` require.
+        if b.len() < n + 2 {
             return None;
         }
-        let (n, iso) = if b.len() >= 11 && b[2] == b'/' {
-            if b.len() < 20 {
-                return None;
-            }
-            (CLF_SECONDS, false)
-        } else if b.len() >= 19 && b[4] == b'-' {
-            (ISO_SECONDS, true)
-        } else {
-            return parse_timestamp(s);
-        };
         if self.len != n || b[..n] != self.prefix[..n] {
             let minute = if iso { iso_minute(b) } else { clf_minute(b) }?;
             self.prefix[..n].copy_from_slice(&b[..n]);
