@@ -118,6 +118,11 @@ pub struct AnalyzeArgs {
     /// Lines longer than this many bytes are skipped as too long.
     #[arg(long, default_value_t = authstorm::scan::DEFAULT_MAX_LINE, value_name = "BYTES")]
     pub max_line: usize,
+    /// Read files with plain reads, never through memory maps. Use it on
+    /// a log that may be truncated while it is read (copytruncate
+    /// rotation): a mapped file cut short can end the process.
+    #[arg(long)]
+    pub no_mmap: bool,
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -288,6 +293,7 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
         until,
         by,
         max_line: a.max_line,
+        mmap: !a.no_mmap,
         progress: !a.no_progress,
         retry_window_us: file.retry_window_us().map_err(anyhow::Error::msg)?,
         privacy: authstorm::privacy::Privacy {

@@ -50,6 +50,8 @@ pub struct ScanOptions {
     pub retry_window_us: i64,
     /// Keep every request as a [`Row`] for a [`RowSink`] (`authstorm export`).
     pub rows: bool,
+    /// Read large files through memory maps (see [`chunk::map_range`]).
+    pub mmap: bool,
     pub privacy: crate::privacy::Privacy,
 }
 
@@ -69,6 +71,7 @@ impl Default for ScanOptions {
             progress: false,
             retry_window_us: DEFAULT_WINDOW_US,
             rows: false,
+            mmap: true,
             privacy: Default::default(),
         }
     }
@@ -633,7 +636,7 @@ fn scan_inner(
             let (start, end) = seek::window(file, len, &parser, o)?.unwrap_or((0, len));
             rep.unread_bytes = len - (end - start);
             bar.inc(len - (end - start));
-            return scan_ranges(file, start, end, parser, o, bar, sink);
+            return scan_ranges(file, len, (start, end), parser, o, bar, sink);
         }
         let mut p = Partial::new(o);
         let data = chunk::read_range(file, 0, len, o.max_line)?;
@@ -653,10 +656,11 @@ thread_local! {
     static CHUNK_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Scans the lines of `file` (`len` bytes long) that start in `window`.
 fn scan_ranges(
     file: &File,
-    start: u64,
-    end: u64,
+    len: u64,
+    (start, end): (u64, u64),
     parser: LineParser,
     o: &ScanOptions,
     bar: &ProgressBar,
@@ -671,15 +675,19 @@ fn scan_ranges(
                 .par_iter()
                 .enumerate()
                 .map(|(i, &(s, e))| {
-                    CHUNK_BUF.with_borrow_mut(|buf| {
-                        let span = chunk::read_range_into(file, s, e, o.max_line, buf)?;
-                        let mut p = Partial::new(o);
-                        let mut parser = parser.clone();
-                        let seq = (w * window() + i) as u64;
-                        process(&buf[span], seq, &mut parser, o, &mut p);
-                        bar.inc(e - s);
-                        Ok(p)
-                    })
+                    let mut p = Partial::new(o);
+                    let mut parser = parser.clone();
+                    let seq = (w * window() + i) as u64;
+                    match o.mmap.then(|| chunk::map_range(file, s, e, len)).flatten() {
+                        Some(lines) => process(&lines, seq, &mut parser, o, &mut p),
+                        None => CHUNK_BUF.with_borrow_mut(|buf| -> io::Result<()> {
+                            let span = chunk::read_range_into(file, s, e, o.max_line, buf)?;
+                            process(&buf[span], seq, &mut parser, o, &mut p);
+                            Ok(())
+                        })?,
+                    }
+                    bar.inc(e - s);
+                    Ok(p)
                 })
                 .collect()
         };

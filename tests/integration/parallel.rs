@@ -13,11 +13,16 @@ fn report(path: &str, threads: usize, chunk: usize) -> String {
 
 /// The report as JSON, or the error (a sample of junk lines has no format).
 fn try_report(path: &str, threads: usize, chunk: usize) -> Result<String, String> {
+    report_with(path, threads, chunk, true)
+}
+
+fn report_with(path: &str, threads: usize, chunk: usize, mmap: bool) -> Result<String, String> {
     let cfg = AnalyzeConfig {
         inputs: vec![path.to_string()],
         scan: ScanOptions {
             chunk_size: chunk,
             progress: false,
+            mmap,
             ..ScanOptions::default()
         },
         threads: Some(threads),
@@ -48,6 +53,34 @@ fn threads_and_chunks_do_not_change_results() {
                 report(p, threads, chunk),
                 want,
                 "{p}: threads {threads}, chunk {chunk}"
+            );
+        }
+    }
+}
+
+/// Chunks read through memory maps and chunks read with plain reads hold
+/// the same lines, over-long ones included (a map leaves a line running
+/// far past its chunk to the reader).
+#[test]
+fn mapped_and_read_chunks_agree() {
+    let d = tempfile::tempdir().unwrap();
+    let src = simulate(d.path(), "s.log", &["--lines", "20000"]);
+    let text = std::fs::read_to_string(&src).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for (at, len) in [(10, 70_000), (5_000, 300_000), (12_000, 65_000)] {
+        lines.insert(at, format!("10.0.0.1 - - {}", "y".repeat(len)));
+    }
+    let p = d.path().join("long.log");
+    std::fs::write(&p, lines.join("\n")).unwrap();
+    let p = p.to_str().unwrap();
+    let want = report(p, 1, usize::MAX / 2);
+    assert!(want.contains("too_long"), "the long lines are counted");
+    for chunk in [4096, 100_000, 1 << 20] {
+        for mmap in [true, false] {
+            assert_eq!(
+                report_with(p, 2, chunk, mmap).unwrap(),
+                want,
+                "chunk {chunk}, mmap {mmap}"
             );
         }
     }
