@@ -410,12 +410,27 @@ impl FieldMap {
         line: &'r str,
         plans: &mut Plans,
     ) -> Result<RawEvent<'r>, crate::format::SkipReason> {
-        let rec = crate::format::clf::parse(line)?;
+        let mut ev = RawEvent::default();
+        self.resolve_clf_into(line, plans, &mut ev)?;
+        Ok(ev)
+    }
+
+    /// [`FieldMap::resolve_clf_with`] into an empty event made by the
+    /// caller (the scan's path: no event is moved per line).
+    pub fn resolve_clf_into<'r>(
+        &self,
+        line: &'r str,
+        plans: &mut Plans,
+        ev: &mut RawEvent<'r>,
+    ) -> Result<(), crate::format::SkipReason> {
+        let mut rec = crate::format::clf::ClfRecord::empty(line);
+        crate::format::clf::parse_into(&mut rec)?;
         let plan = plans.find(self, true, rec.extras_len(), |j| rec.extra_key(j));
-        Ok(apply(plan, |src| match src {
+        apply(plan, ev, |src| match src {
             Src::Slot(i) => rec.slot(i as usize),
             Src::Extra(j) => Some(rec.extra_value(j as usize)),
-        }))
+        });
+        Ok(())
     }
 
     /// [`FieldMap::resolve`] of a JSON record, by a plan per sequence of
@@ -425,8 +440,21 @@ impl FieldMap {
         rec: &'r crate::format::json::JsonRecord<'_>,
         plans: &mut Plans,
     ) -> RawEvent<'r> {
+        let mut ev = RawEvent::default();
+        self.resolve_json_into(rec, plans, &mut ev);
+        ev
+    }
+
+    /// [`FieldMap::resolve_json_with`] into an empty event made by the
+    /// caller.
+    pub fn resolve_json_into<'r>(
+        &self,
+        rec: &'r crate::format::json::JsonRecord<'_>,
+        plans: &mut Plans,
+        ev: &mut RawEvent<'r>,
+    ) {
         let plan = plans.find(self, false, rec.len(), |j| Some(rec.key(j)));
-        apply(plan, |src| match src {
+        apply(plan, ev, |src| match src {
             Src::Extra(j) => Some(Cow::Borrowed(rec.value(j as usize))),
             Src::Slot(_) => None,
         })
@@ -513,10 +541,9 @@ enum Src {
 /// of each.
 type Plan = Vec<(Field, Vec<(Src, Option<LatencyUnit>)>)>;
 
-/// Fills each field with its first non-blank source (`-` counts for the
-/// auth fields, where it is information).
-fn apply<'r>(plan: &Plan, value: impl Fn(Src) -> Option<Cow<'r, str>>) -> RawEvent<'r> {
-    let mut ev = RawEvent::default();
+/// Fills each field of the empty `ev` with its first non-blank source
+/// (`-` counts for the auth fields, where it is information).
+fn apply<'r>(plan: &Plan, ev: &mut RawEvent<'r>, value: impl Fn(Src) -> Option<Cow<'r, str>>) {
     for (field, sources) in plan {
         let auth = matches!(field, Field::TokenState | Field::Token);
         let found = sources.iter().find_map(|&(src, unit)| {
@@ -530,7 +557,6 @@ fn apply<'r>(plan: &Plan, value: impl Fn(Src) -> Option<Cow<'r, str>>) -> RawEve
             }
         }
     }
-    ev
 }
 
 /// One sequence of keys and its plan.

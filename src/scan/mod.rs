@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::aggregate::{Aggregate, ByAgg, ByField, Cube};
 use crate::classify::Classifier;
-use crate::event::{FIELDS, FieldMap};
+use crate::event::{FIELDS, FieldMap, RawEvent};
 use crate::format::{self, FormatKind, LineParser, Parsed, SkipReason, regex::RegexFormat};
 use crate::input::chunk::{self, Blocks};
 use crate::input::{Compression, Source};
@@ -240,28 +240,29 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             continue;
         }
         let parsed;
-        let rawev = match parser {
+        // Filled in place: an event is a few hundred bytes, and moving it
+        // per line shows in profiles.
+        let mut rawev = RawEvent::default();
+        let mapped = match parser {
             // Combined/common lines are mapped as they are tokenized.
-            LineParser::Clf => o.fields.resolve_clf_with(&text, &mut p.plans),
+            LineParser::Clf => o.fields.resolve_clf_into(&text, &mut p.plans, &mut rawev),
             _ => match parser.parse(&text) {
                 Ok(r) => {
                     parsed = r;
-                    Ok(match &parsed {
+                    match &parsed {
                         // JSON keys come in the same order line after line.
-                        Parsed::Json(j) => o.fields.resolve_json_with(j, &mut p.plans),
-                        other => o.fields.resolve(other.record()),
-                    })
+                        Parsed::Json(j) => o.fields.resolve_json_into(j, &mut p.plans, &mut rawev),
+                        other => rawev = o.fields.resolve(other.record()),
+                    }
+                    Ok(())
                 }
                 Err(e) => Err(e),
             },
         };
-        let rawev = match rawev {
-            Ok(r) => r,
-            Err(reason) => {
-                p.skip(seq, n, reason, raw, &o.privacy);
-                continue;
-            }
-        };
+        if let Err(reason) = mapped {
+            p.skip(seq, n, reason, raw, &o.privacy);
+            continue;
+        }
         let ev = match rawev.normalize_with(&mut p.ts) {
             Ok(e) => e,
             Err(reason) => {
