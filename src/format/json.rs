@@ -4,8 +4,6 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde::de::{self, MapAccess, Visitor};
-use serde_json::value::RawValue;
 
 use super::SkipReason;
 use crate::event::{Key, Record};
@@ -18,91 +16,341 @@ pub struct JsonRecord<'a> {
     pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-/// The members of one object, values left unparsed.
-struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
+/// A key or string value with escapes: unescaped by `serde_json` (a
+/// rare, cold path), which also rejects what JSON does not allow (a lone
+/// surrogate).
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
-                let mut v = Vec::with_capacity(m.size_hint().unwrap_or(16));
-                while let Some((k, val)) = m.next_entry::<Text<'de>, &'de RawValue>()? {
-                    v.push((k.0, val));
-                }
-                Ok(Members(v))
-            }
-        }
-        d.deserialize_map(V)
-    }
+#[cold]
+fn unescape(quoted: &str) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<Text>(quoted).ok().map(|t| t.0)
 }
 
-/// The text of a scalar (first element of an array); `None` for null,
-/// objects and empty arrays.
-fn scalar(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let t = raw.get();
-    match t.as_bytes().first()? {
-        // `raw` is valid JSON already: a string without escapes is the text
-        // between its quotes, with no second parse.
-        b'"' if t.len() >= 2 && memchr::memchr(b'\\', t.as_bytes()).is_none() => {
-            Some(Cow::Borrowed(&t[1..t.len() - 1]))
-        }
-        b'"' => serde_json::from_str::<Text>(t).ok().map(|s| s.0),
-        b'[' => serde_json::from_str::<Vec<&RawValue>>(t)
-            .ok()?
-            .first()
-            .and_then(|v| scalar(v).map(|c| Cow::Owned(c.into_owned()))),
-        b'{' | b'n' => None,
-        _ => Some(Cow::Borrowed(t)), // numbers and booleans, as written
-    }
+/// Objects nested deeper than this are not flattened (the line is
+/// unparsable): no log nests that far, and it bounds the recursion.
+const MAX_DEPTH: usize = 128;
+
+/// A validating one-pass scanner over a JSON text. It accepts what
+/// `serde_json` accepts (checked by the `reference` tests and the `parsers`
+/// fuzz target) and takes each scalar's text where it is, where
+/// deserializing member by member cost two thirds of a JSON line's time.
+struct Scanner<'a> {
+    t: &'a str,
+    i: usize,
 }
 
-fn flatten<'a>(
-    members: Members<'a>,
-    prefix: Option<&str>,
-    out: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>,
-) -> Result<(), SkipReason> {
-    let path = |k: Cow<'a, str>| match prefix {
-        Some(p) => Cow::Owned(format!("{p}.{k}")),
-        None => k,
+/// Bytes that end a run of plain string content: quote, backslash and
+/// the control characters JSON forbids in strings.
+const STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Where the first [`STOP`] byte of `b` is. Eight bytes at a time: a
+/// byte below 0x20, a quote or a backslash sets the top bit of its lane
+/// (the borrow trick of Mycroft's zero-byte test, as `serde_json` does;
+/// false hits only land above a true one, so the lowest is exact).
+#[inline]
+fn plain_run(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::MAX / 255;
+    let lane = |x: u64, c: u8| {
+        let y = x ^ (ONES * c as u64);
+        y.wrapping_sub(ONES) & !y
     };
-    let mut nested = Vec::new();
-    for (k, v) in members.0 {
-        if v.get().starts_with('{') {
-            nested.push((k, v));
-        } else if let Some(s) = scalar(v) {
-            out.push((path(k), s));
+    let mut i = 0;
+    while let Some(word) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        let hits = (x.wrapping_sub(ONES * 0x20) & !x) | lane(x, b'"') | lane(x, b'\\');
+        let hits = hits & (ONES << 7);
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&c| STOP[c as usize]).map(|k| i + k)
+}
+
+type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.t.as_bytes().get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+            self.i += 1;
         }
     }
-    for (k, v) in nested {
-        let inner: Members<'a> =
-            serde_json::from_str(v.get()).map_err(|_| SkipReason::Unparsable)?;
-        let p = path(k);
-        flatten(inner, Some(&p), out)?;
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.peek()? == c).then(|| self.i += 1)
     }
-    Ok(())
+
+    /// A string at its opening quote: the text between the quotes (past
+    /// its closing one) and whether it has escapes.
+    fn string(&mut self) -> Option<(&'a str, bool)> {
+        let b = self.t.as_bytes();
+        self.eat(b'"')?;
+        let start = self.i;
+        let mut escaped = false;
+        loop {
+            self.i += plain_run(&b[self.i..])?;
+            match b[self.i] {
+                b'"' => {
+                    self.i += 1;
+                    return Some((&self.t[start..self.i - 1], escaped));
+                }
+                b'\\' => {
+                    escaped = true;
+                    match *b.get(self.i + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 2,
+                        b'u' => {
+                            let hex = b.get(self.i + 2..self.i + 6)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
+                            }
+                            self.i += 6;
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => return None, // a control character
+            }
+        }
+    }
+
+    /// A key: its text, unescaped.
+    fn key(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.i;
+        let (k, escaped) = self.string()?;
+        if escaped {
+            unescape(&self.t[start..self.i])
+        } else {
+            Some(Cow::Borrowed(k))
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let n = self.t.as_bytes()[self.i..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        self.i += n;
+        n
+    }
+
+    /// A number, as JSON's grammar has it (no leading zeros, digits after
+    /// a point and in an exponent).
+    fn number(&mut self) -> Option<()> {
+        self.eat(b'-');
+        match self.peek()? {
+            b'0' => {
+                self.i += 1;
+                if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+            }
+            b'1'..=b'9' => {
+                self.digits();
+            }
+            _ => return None,
+        }
+        if self.eat(b'.').is_some() && self.digits() == 0 {
+            return None;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        Some(())
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        let end = self.i + word.len();
+        (self.t.as_bytes().get(self.i..end)? == word.as_bytes()).then(|| self.i = end)
+    }
+
+    /// Any value, checked and passed over without recursion (arrays and
+    /// objects keep a stack of the brackets open).
+    fn skip(&mut self) -> Option<()> {
+        let mut open: Vec<u8> = Vec::new();
+        loop {
+            self.ws();
+            // A value.
+            match self.peek()? {
+                b'"' => {
+                    self.string()?;
+                }
+                b'n' => self.literal("null")?,
+                b't' => self.literal("true")?,
+                b'f' => self.literal("false")?,
+                b'-' | b'0'..=b'9' => self.number()?,
+                c @ (b'[' | b'{') => {
+                    self.i += 1;
+                    self.ws();
+                    let close = if c == b'[' { b']' } else { b'}' };
+                    if self.eat(close).is_none() {
+                        open.push(c);
+                        if c == b'{' {
+                            self.member_key()?;
+                        }
+                        continue;
+                    }
+                }
+                _ => return None,
+            }
+            // After a value: the next one, or the end of enclosing ones.
+            loop {
+                let Some(&c) = open.last() else {
+                    return Some(());
+                };
+                self.ws();
+                if self.eat(b',').is_some() {
+                    if c == b'{' {
+                        self.ws();
+                        self.member_key()?;
+                    }
+                    break;
+                }
+                self.eat(if c == b'[' { b']' } else { b'}' })?;
+                open.pop();
+            }
+        }
+    }
+
+    /// `"key" :` inside an object being skipped.
+    fn member_key(&mut self) -> Option<()> {
+        self.string()?;
+        self.ws();
+        self.eat(b':')
+    }
+
+    /// The text of a scalar value (the first element's, for an array);
+    /// `None` for null, objects and empty arrays. Leaves the scanner past
+    /// the value.
+    fn scalar(&mut self) -> Option<Option<Cow<'a, str>>> {
+        let start = self.i;
+        Some(match self.peek()? {
+            b'"' => {
+                let (s, escaped) = self.string()?;
+                match escaped {
+                    false => Some(Cow::Borrowed(s)),
+                    // An escape that does not make text (a lone surrogate)
+                    // leaves the field out, as if it were null.
+                    true => unescape(&self.t[start..self.i]),
+                }
+            }
+            b'[' => {
+                self.skip()?;
+                // The first element, through the arrays it opens (a loop:
+                // arrays nest as deep as a line is long).
+                let mut first = Scanner {
+                    t: self.t,
+                    i: start,
+                };
+                while first.eat(b'[').is_some() {
+                    first.ws();
+                }
+                match first.peek()? {
+                    b']' | b'{' | b'n' => None,
+                    _ => first.scalar()?.map(|c| Cow::Owned(c.into_owned())),
+                }
+            }
+            b'n' => {
+                self.literal("null")?;
+                None
+            }
+            _ => {
+                self.skip()?;
+                Some(Cow::Borrowed(&self.t[start..self.i]))
+            }
+        })
+    }
+
+    /// The members of the object at `self.i` (its `{`), flattened into
+    /// `out` under `prefix`: this level's scalars first, then each nested
+    /// object's, in order, so a literal `"a.b"` key shadows `{"a":{"b":..}}`.
+    fn object(&mut self, prefix: Option<&str>, depth: usize, out: &mut Pairs<'a>) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let path = |k: Cow<'a, str>| match prefix {
+            Some(p) => Cow::Owned(format!("{p}.{k}")),
+            None => k,
+        };
+        self.eat(b'{')?;
+        self.ws();
+        let mut nested = Vec::new();
+        if self.eat(b'}').is_none() {
+            loop {
+                self.ws();
+                let k = self.key()?;
+                self.ws();
+                self.eat(b':')?;
+                self.ws();
+                if self.peek()? == b'{' {
+                    nested.push((k, self.i));
+                    self.skip()?;
+                } else if let Some(v) = self.scalar()? {
+                    out.push((path(k), v));
+                }
+                self.ws();
+                if self.eat(b',').is_none() {
+                    self.eat(b'}')?;
+                    break;
+                }
+            }
+        }
+        let end = self.i;
+        for (k, at) in nested {
+            self.i = at;
+            let p = path(k);
+            self.object(Some(&p), depth + 1, out)?;
+        }
+        self.i = end;
+        Some(())
+    }
 }
 
 pub fn parse(line: &str) -> Result<JsonRecord<'_>, SkipReason> {
+    let t = strip_prefix(line)?;
+    let mut s = Scanner { t, i: 0 };
+    let mut pairs = Vec::with_capacity(16);
+    s.ws();
+    s.object(None, 1, &mut pairs)
+        .ok_or(SkipReason::Unparsable)?;
+    s.ws();
+    if s.i != t.len() {
+        return Err(SkipReason::Unparsable);
+    }
+    Ok(JsonRecord { pairs })
+}
+
+/// The JSON text of a line: trimmed, without the `service  | ` prefix
+/// that `docker compose logs` writes.
+fn strip_prefix(line: &str) -> Result<&str, SkipReason> {
     let mut t = line.trim();
     if !t.starts_with('{') {
-        // `docker compose logs` prefixes each line with `service  | `.
         match t.find("| {") {
             Some(i) if !t[..i].contains('{') => t = &t[i + 2..],
             _ => return Err(SkipReason::Unparsable),
         }
     }
-    let members: Members = serde_json::from_str(t).map_err(|_| SkipReason::Unparsable)?;
-    let mut pairs = Vec::with_capacity(members.0.len());
-    flatten(members, None, &mut pairs)?;
-    Ok(JsonRecord { pairs })
+    Ok(t)
 }
 
 impl JsonRecord<'_> {
@@ -142,9 +390,204 @@ impl Record for JsonRecord<'_> {
     }
 }
 
+/// The parser the scanner replaced, which deserializes member by member
+/// with `serde_json`: the oracle the scanner is checked against.
+#[cfg(any(test, fuzzing))]
+pub mod reference {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+    use serde::de::{self, MapAccess, Visitor};
+    use serde_json::value::RawValue;
+
+    use super::{JsonRecord, SkipReason, Text};
+
+    /// The members of one object, values left unparsed.
+    struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+    impl<'de> Deserialize<'de> for Members<'de> {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Members<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                    let mut v = Vec::with_capacity(m.size_hint().unwrap_or(16));
+                    while let Some((k, val)) = m.next_entry::<Text<'de>, &'de RawValue>()? {
+                        v.push((k.0, val));
+                    }
+                    Ok(Members(v))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+
+    /// The text of a scalar (first element of an array); `None` for null,
+    /// objects and empty arrays.
+    fn scalar(raw: &RawValue) -> Option<Cow<'_, str>> {
+        let t = raw.get();
+        match t.as_bytes().first()? {
+            // `raw` is valid JSON already: a string without escapes is the text
+            // between its quotes, with no second parse.
+            b'"' if t.len() >= 2 && memchr::memchr(b'\\', t.as_bytes()).is_none() => {
+                Some(Cow::Borrowed(&t[1..t.len() - 1]))
+            }
+            b'"' => serde_json::from_str::<Text>(t).ok().map(|s| s.0),
+            b'[' => serde_json::from_str::<Vec<&RawValue>>(t)
+                .ok()?
+                .first()
+                .and_then(|v| scalar(v).map(|c| Cow::Owned(c.into_owned()))),
+            b'{' | b'n' => None,
+            _ => Some(Cow::Borrowed(t)), // numbers and booleans, as written
+        }
+    }
+
+    fn flatten<'a>(
+        members: Members<'a>,
+        prefix: Option<&str>,
+        out: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    ) -> Result<(), SkipReason> {
+        let path = |k: Cow<'a, str>| match prefix {
+            Some(p) => Cow::Owned(format!("{p}.{k}")),
+            None => k,
+        };
+        let mut nested = Vec::new();
+        for (k, v) in members.0 {
+            if v.get().starts_with('{') {
+                nested.push((k, v));
+            } else if let Some(s) = scalar(v) {
+                out.push((path(k), s));
+            }
+        }
+        for (k, v) in nested {
+            let inner: Members<'a> =
+                serde_json::from_str(v.get()).map_err(|_| SkipReason::Unparsable)?;
+            let p = path(k);
+            flatten(inner, Some(&p), out)?;
+        }
+        Ok(())
+    }
+
+    pub fn parse(line: &str) -> Result<JsonRecord<'_>, SkipReason> {
+        let t = super::strip_prefix(line)?;
+        let members: Members = serde_json::from_str(t).map_err(|_| SkipReason::Unparsable)?;
+        let mut pairs = Vec::with_capacity(members.0.len());
+        flatten(members, None, &mut pairs)?;
+        Ok(JsonRecord { pairs })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scanner and the `serde_json` reference agree: both reject, or
+    /// both give the same pairs.
+    fn same_as_reference(line: &str) {
+        match (parse(line), reference::parse(line)) {
+            (Ok(a), Ok(b)) => assert_eq!(a.pairs, b.pairs, "{line:?}"),
+            (Err(_), Err(_)) => {}
+            (a, b) => panic!(
+                "{line:?}: scanner {:?}, reference {:?}",
+                a.map(|r| r.pairs),
+                b.map(|r| r.pairs)
+            ),
+        }
+    }
+
+    #[test]
+    fn scanner_is_serde_json() {
+        for l in [
+            r#"{}"#,
+            r#" { } "#,
+            r#"{"a":1}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":1 "b":2}"#,
+            r#"{"a":01}"#,
+            r#"{"a":-0.5e+7,"b":1E3,"c":-}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":.5}"#,
+            r#"{"a":1e}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":true,"b":false,"c":null}"#,
+            r#"{"a":nul}"#,
+            r#"{"a":"\u00e9\ud83d\ude00","b":"\ud800","c":"\x"}"#,
+            r#"{"a":"\u00e9\ud83d\ude00","b":"\ud800"}"#,
+            r#"{"\ud800":1}"#,
+            r#"{"a\"b":1,"c":{"\u0064":2}}"#,
+            r#"{"a":[],"b":[[["x"]]],"c":[{"d":1}],"d":[null,2],"e":[1,]}"#,
+            r#"{"a":[],"b":[[["x"]]],"c":[{"d":1}],"d":[null,2],"e":[" \"q"]}"#,
+            r#"{"a":[1 2]}"#,
+            r#"{"a":{"b":{"c":{}},"d":[{"e":[]}]},"a.b":3}"#,
+            r#"{"a":{"b":1}"#,
+            r#"{"a":1}}"#,
+            r#"{"a":1} x"#,
+            "{\"a\":\"tab\\there\"}",
+            "{\"a\":\"raw\ttab\"}",
+            "{\"a\":\"nl\\u000a\"}",
+            "{\"a\":1}\n",
+            "{\"a\"\t:\r1}",
+            r#"{"a":"unterminated}"#,
+            r#"{"a":"x\"#,
+            r#"{"a":"\u12"}"#,
+            r#"svc  | {"a":1}"#,
+            r#"{1:2}"#,
+            r#"{"a"}"#,
+            r#"["a"]"#,
+            "",
+        ] {
+            same_as_reference(l);
+        }
+        // Deep, but not too deep: flattened as the reference does.
+        let deep = format!("{}1{}", r#"{"k":"#.repeat(100), "}".repeat(100));
+        same_as_reference(&deep);
+        let arrays = format!(r#"{{"a":{}1{}}}"#, "[".repeat(50), "]".repeat(50));
+        same_as_reference(&arrays);
+        // Arrays as deep as a line allows (the reference's recursion
+        // would overflow the stack).
+        let arrays = format!(r#"{{"a":{}1{}}}"#, "[".repeat(30_000), "]".repeat(30_000));
+        assert_eq!(parse(&arrays).unwrap().pairs[0].1, "1");
+        // Deeper objects than anyone logs are refused rather than recursed.
+        let too_deep = format!("{}1{}", r#"{"k":"#.repeat(200), "}".repeat(200));
+        assert!(parse(&too_deep).is_err());
+    }
+
+    #[test]
+    fn plain_runs_stop_where_a_byte_loop_stops() {
+        let stop = |b: &[u8]| b.iter().position(|&c| STOP[c as usize]);
+        let mut bytes: Vec<u8> = (0u8..=255).collect();
+        bytes.extend(b"abcdefghijklmnop\"qrs\\tuv");
+        for len in 0..bytes.len() {
+            for at in 0..len.min(40) {
+                let b = &bytes[at..len];
+                assert_eq!(plain_run(b), stop(b), "{b:?}");
+            }
+        }
+        for c in 0u8..=255 {
+            for pos in 0..20 {
+                let mut b = vec![b'x'; 20];
+                b[pos] = c;
+                assert_eq!(plain_run(&b), stop(&b), "{c} at {pos}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scanner_is_serde_json_on_any_text(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "{", "}", "[", "]", ":", ",", " ", "\"", "\"a\"", "\"b\"", "\\", "\\u00e9",
+                "\\ud800", "\\n", "0", "1", "-", ".", "e", "+", "true", "null", "fals", "x",
+                "\t", "\u{1}",
+            ]), 0..40),
+        ) {
+            same_as_reference(&parts.concat());
+            same_as_reference(&format!("{{\"k\":{}}}", parts.concat()));
+        }
+    }
 
     #[test]
     fn paths() {
