@@ -214,6 +214,10 @@ fn example_text(raw: &[u8]) -> String {
 fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &mut Partial) {
     let mut n = 0u64;
     let body = data.strip_suffix(b"\n").unwrap_or(data);
+    // Checked once for the whole chunk (one pass each, not a call per
+    // line); a line is looked at alone only when its chunk fails a check.
+    let text_body = simdutf8::basic::from_utf8(body).ok();
+    let nul = memchr::memchr(0, body).is_some();
     let pieces = (!data.is_empty()).then(|| lines(body));
     for raw in pieces.into_iter().flatten() {
         n += 1;
@@ -226,14 +230,20 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             p.skip(seq, n, SkipReason::TooLong, raw, &o.privacy);
             continue;
         }
-        if memchr::memchr(0, raw).is_some() {
+        if nul && memchr::memchr(0, raw).is_some() {
             p.skip(seq, n, SkipReason::NulBytes, raw, &o.privacy);
             continue;
         }
         // Invalid UTF-8 is replaced, not dropped: the rest of the line is data.
-        let text = match simdutf8::basic::from_utf8(raw) {
-            Ok(t) => std::borrow::Cow::Borrowed(t),
-            Err(_) => String::from_utf8_lossy(raw),
+        let text = match text_body {
+            Some(t) => {
+                let at = raw.as_ptr() as usize - body.as_ptr() as usize;
+                std::borrow::Cow::Borrowed(&t[at..at + raw.len()])
+            }
+            None => match simdutf8::basic::from_utf8(raw) {
+                Ok(t) => std::borrow::Cow::Borrowed(t),
+                Err(_) => String::from_utf8_lossy(raw),
+            },
         };
         if crate::text::trim(&text).is_empty() {
             p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
