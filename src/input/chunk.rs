@@ -145,7 +145,7 @@ const MAP_REACH: u64 = 64 * 1024;
 
 /// The lines of `f` that start in `start..end`, as [`read_range`] gives
 /// them, through a memory map of that part of the file: the kernel does
-/// not copy them out of the page cache (a tenth of a plain read's time).
+/// not copy them out of the page cache (`scripts/bench.py` times both).
 /// The map lives as long as the chunk is parsed, so resident memory
 /// stays at a few chunks whatever the file's size.
 ///
@@ -307,6 +307,16 @@ impl<R: Read> Blocks<R> {
 mod tests {
     use super::*;
 
+    /// `n` numbered lines of varying length, the last without a newline.
+    fn numbered_lines(n: usize, widths: usize) -> Vec<u8> {
+        let mut text = Vec::new();
+        for i in 0..n {
+            text.extend_from_slice(format!("line {i} {}\n", "x".repeat(i % widths)).as_bytes());
+        }
+        text.extend_from_slice(b"last without newline");
+        text
+    }
+
     fn lines_of(data: &[u8]) -> Vec<Vec<u8>> {
         data.split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
@@ -318,11 +328,7 @@ mod tests {
     fn ranges_reassemble_lines() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("f");
-        let mut text = Vec::new();
-        for i in 0..500 {
-            text.extend_from_slice(format!("line {i} {}\n", "x".repeat(i % 37)).as_bytes());
-        }
-        text.extend_from_slice(b"last without newline");
+        let text = numbered_lines(500, 37);
         std::fs::write(&p, &text).unwrap();
         for chunk in [1, 7, 64, 1000, 100_000] {
             let mut all = Vec::new();
@@ -339,11 +345,7 @@ mod tests {
     fn mapped_ranges_are_read_ranges() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("f");
-        let mut text = Vec::new();
-        for i in 0..3_000 {
-            text.extend_from_slice(format!("line {i} {}\n", "x".repeat(i % 97)).as_bytes());
-        }
-        text.extend_from_slice(b"last without newline");
+        let text = numbered_lines(3_000, 97);
         std::fs::write(&p, &text).unwrap();
         let f = File::open(&p).unwrap();
         let len = text.len() as u64;
