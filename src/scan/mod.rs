@@ -4,7 +4,9 @@
 //! Parallelism is rayon fold/reduce: over files, over byte ranges of large
 //! plain files, and over blocks of a stream decompressed on its own thread.
 //! Partials merge commutatively and skip examples carry (chunk, line)
-//! positions, so the result is identical for any thread count.
+//! positions, so the result is identical for any thread count. The retry
+//! stage alone needs a file's chunks in order: [`ordered`] settles each
+//! chunk as soon as those before it are done, with no barrier.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -24,6 +26,7 @@ use crate::input::{Compression, Source};
 use crate::retry::{DEFAULT_WINDOW_US, RetryEvent, RetryStage};
 use crate::time::Micros;
 
+mod ordered;
 mod seek;
 
 fn is_zero(n: &u64) -> bool {
@@ -425,8 +428,9 @@ impl<'s> Ordered<'s> {
     }
 }
 
-/// How many chunks of one file are parsed at once before their retry
-/// labels are settled in order: bounds memory while keeping workers busy.
+/// How many chunks of one file may be parsed or waiting ahead of the
+/// retry stage, which settles them in order: bounds memory while keeping
+/// workers busy.
 fn window() -> usize {
     rayon::current_num_threads() * 2
 }
@@ -679,36 +683,23 @@ fn scan_ranges(
 ) -> io::Result<Partial> {
     let ranges = chunk::ranges(start, end, o.chunk_size as u64);
     let mut ord = Ordered::new(o, sink);
-    let mut pending = Vec::new();
-    for (w, group) in ranges.chunks(window()).enumerate() {
-        let parse = || -> io::Result<Vec<Partial>> {
-            group
-                .par_iter()
-                .enumerate()
-                .map(|(i, &(s, e))| {
-                    let mut p = Partial::new(o);
-                    let mut parser = parser.clone();
-                    let seq = (w * window() + i) as u64;
-                    match o.mmap.then(|| chunk::map_range(file, s, e, len)).flatten() {
-                        Some(lines) => process(&lines, seq, &mut parser, o, &mut p),
-                        None => CHUNK_BUF.with_borrow_mut(|buf| -> io::Result<()> {
-                            let span = chunk::read_range_into(file, s, e, o.max_line, buf)?;
-                            process(&buf[span], seq, &mut parser, o, &mut p);
-                            Ok(())
-                        })?,
-                    }
-                    bar.inc(e - s);
-                    Ok(p)
-                })
-                .collect()
-        };
-        // The previous window goes through the ordered retry stage while
-        // this one is parsed, so no core waits for the other stage.
-        let (parts, settled) = rayon::join(parse, || ord.push_all(std::mem::take(&mut pending)));
-        settled?;
-        pending = parts?;
-    }
-    ord.push_all(pending)?;
+    let parse = |seq: usize| -> io::Result<Partial> {
+        let (s, e) = ranges[seq];
+        let mut p = Partial::new(o);
+        let mut parser = parser.clone();
+        let seq = seq as u64;
+        match o.mmap.then(|| chunk::map_range(file, s, e, len)).flatten() {
+            Some(lines) => process(&lines, seq, &mut parser, o, &mut p),
+            None => CHUNK_BUF.with_borrow_mut(|buf| -> io::Result<()> {
+                let span = chunk::read_range_into(file, s, e, o.max_line, buf)?;
+                process(&buf[span], seq, &mut parser, o, &mut p);
+                Ok(())
+            })?,
+        }
+        bar.inc(e - s);
+        Ok(p)
+    };
+    ordered::ordered(ranges.len(), window(), parse, |p| ord.push(p))?;
     Ok(ord.finish(o))
 }
 
