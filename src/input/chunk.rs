@@ -9,11 +9,22 @@ use std::io::{self, Read};
 
 /// Byte ranges of about `chunk` bytes covering `start..len`.
 pub fn ranges(start: u64, len: u64, chunk: u64) -> Vec<(u64, u64)> {
+    tapered_ranges(start, len, chunk, 0)
+}
+
+/// [`ranges`], with the last `tail` chunks' worth of bytes cut into
+/// quarter chunks, so that workers run out of work together: a whole last
+/// chunk on one worker leaves the others idle while it finishes.
+pub fn tapered_ranges(start: u64, len: u64, chunk: u64, tail: u64) -> Vec<(u64, u64)> {
     let chunk = chunk.max(1);
+    let fine = len.saturating_sub(tail.saturating_mul(chunk)).max(start);
     let mut v = Vec::new();
     let mut s = start;
     while s < len {
-        let e = (s + chunk).min(len);
+        let step = if s >= fine { (chunk / 4).max(1) } else { chunk };
+        let e = (s + step).min(len);
+        // A whole chunk that would cross into the tail stops where it starts.
+        let e = if s < fine && e > fine { fine } else { e };
         v.push((s, e));
         s = e;
     }
@@ -332,13 +343,44 @@ mod tests {
         std::fs::write(&p, &text).unwrap();
         for chunk in [1, 7, 64, 1000, 100_000] {
             let mut all = Vec::new();
-            for (s, e) in ranges(0, text.len() as u64, chunk) {
+            for (s, e) in tapered_ranges(0, text.len() as u64, chunk, 3) {
                 all.extend(lines_of(
                     &read_range(&File::open(&p).unwrap(), s, e, 1 << 20).unwrap(),
                 ));
             }
             assert_eq!(all, lines_of(&text), "chunk {chunk}");
         }
+    }
+
+    #[test]
+    fn tapered_ranges_cover_the_span_and_end_fine() {
+        for (start, len, chunk, tail) in [
+            (0, 0, 8, 2),
+            (5, 5, 8, 2),
+            (0, 100, 8, 0),
+            (0, 100, 8, 2),
+            (3, 100, 8, 2),
+            (0, 10, 8, 4),
+            (0, 1000, 1, 3),
+            (0, 1 << 30, 8 << 20, 2),
+        ] {
+            let v = tapered_ranges(start, len, chunk, tail);
+            let mut at = start;
+            for &(s, e) in &v {
+                assert_eq!(s, at, "{v:?}");
+                assert!(s < e && e - s <= chunk, "{v:?}");
+                at = e;
+            }
+            assert_eq!(at, len.max(start), "{v:?}");
+            // The last `tail` chunks' worth is in quarter chunks.
+            let fine_from = len.saturating_sub(tail * chunk).max(start);
+            for &(s, e) in v.iter().filter(|r| r.0 >= fine_from) {
+                assert!(e - s <= (chunk / 4).max(1), "{v:?}");
+            }
+        }
+        let v = tapered_ranges(0, 1 << 30, 8 << 20, 2);
+        assert_eq!(v.len(), 126 + 8);
+        assert_eq!(ranges(0, 100, 8).len(), 13);
     }
 
     #[test]

@@ -681,7 +681,8 @@ fn scan_ranges(
     bar: &ProgressBar,
     sink: Sink<'_>,
 ) -> io::Result<Partial> {
-    let ranges = chunk::ranges(start, end, o.chunk_size as u64);
+    let threads = rayon::current_num_threads() as u64;
+    let ranges = chunk::tapered_ranges(start, end, o.chunk_size as u64, threads);
     let mut ord = Ordered::new(o, sink);
     let parse = |seq: usize| -> io::Result<Partial> {
         let (s, e) = ranges[seq];
