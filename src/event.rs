@@ -433,29 +433,36 @@ impl FieldMap {
         Ok(())
     }
 
-    /// [`FieldMap::resolve`] of a JSON record, by a plan per sequence of
-    /// keys as in [`FieldMap::resolve_clf_with`].
-    pub fn resolve_json_with<'r>(
+    /// The fields of a combined/common line without escapes, taken by the
+    /// plan for its keys (as [`FieldMap::resolve_clf_with`]) and borrowed
+    /// from the line: the scan's path, with no owned text to make or drop.
+    /// `None` for a line with escapes, whose unescaped values
+    /// [`FieldMap::resolve_clf_with`] makes.
+    pub fn clf_fields<'r>(
         &self,
-        rec: &'r crate::format::json::JsonRecord<'_>,
+        rec: &crate::format::clf::ClfRecord<'r>,
         plans: &mut Plans,
-    ) -> RawEvent<'r> {
-        let mut ev = RawEvent::default();
-        self.resolve_json_into(rec, plans, &mut ev);
-        ev
+    ) -> Option<Fields<'r>> {
+        if rec.has_escapes() {
+            return None;
+        }
+        let plan = plans.find(self, true, rec.extras_len(), |j| rec.extra_key(j));
+        Some(take(plan, |src| match src {
+            Src::Slot(i) => rec.slot_text(i as usize),
+            Src::Extra(j) => Some(rec.extra_text(j as usize)),
+        }))
     }
 
-    /// [`FieldMap::resolve_json_with`] into an empty event made by the
-    /// caller.
-    pub fn resolve_json_into<'r>(
+    /// [`FieldMap::resolve`] of a JSON record, by a plan per sequence of
+    /// keys as in [`FieldMap::resolve_clf_with`], borrowed from the record.
+    pub fn json_fields<'r>(
         &self,
         rec: &'r crate::format::json::JsonRecord<'_>,
         plans: &mut Plans,
-        ev: &mut RawEvent<'r>,
-    ) {
+    ) -> Fields<'r> {
         let plan = plans.find(self, false, rec.len(), |j| Some(rec.key(j)));
-        apply(plan, ev, |src| match src {
-            Src::Extra(j) => Some(Cow::Borrowed(rec.value(j as usize))),
+        take(plan, |src| match src {
+            Src::Extra(j) => Some(rec.value(j as usize)),
             Src::Slot(_) => None,
         })
     }
@@ -557,6 +564,30 @@ fn apply<'r>(plan: &Plan, ev: &mut RawEvent<'r>, value: impl Fn(Src) -> Option<C
             }
         }
     }
+}
+
+/// [`apply`] into borrowed [`Fields`].
+#[inline]
+fn take<'r>(plan: &Plan, value: impl Fn(Src) -> Option<&'r str>) -> Fields<'r> {
+    let mut f = Fields {
+        values: [None; FIELDS.len()],
+        latency_unit: None,
+    };
+    for (field, sources) in plan {
+        let auth = matches!(field, Field::TokenState | Field::Token);
+        for &(src, unit) in sources {
+            if let Some(v) = value(src)
+                && (auth || !is_blank(v))
+            {
+                f.values[field.index()] = Some(v);
+                if *field == Field::Latency {
+                    f.latency_unit = Some(unit.unwrap_or(LatencyUnit::Ms));
+                }
+                break;
+            }
+        }
+    }
+    f
 }
 
 /// One sequence of keys and its plan.
@@ -673,52 +704,85 @@ impl<'r> RawEvent<'r> {
     /// [`RawEvent::normalize`] for a stream of lines, which share the
     /// timestamp cache `ts`.
     pub fn normalize_with(&self, ts: &mut TsCache) -> Result<Event<'_>, crate::format::SkipReason> {
-        use crate::format::SkipReason;
-        let ts_raw = self.get(Field::Timestamp).ok_or(SkipReason::NoTimestamp)?;
-        let ts = ts.parse(ts_raw).ok_or(SkipReason::BadTimestamp)?;
-        if !plausible(ts) {
-            return Err(SkipReason::ImplausibleTimestamp);
-        }
-        let status = match self.get(Field::Status) {
-            None => None,
-            Some(s) => Some(
-                crate::text::trim(s)
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|c| (100..=999).contains(c))
-                    .ok_or(SkipReason::BadStatus)?,
-            ),
-        };
-        if status.is_none() && self.get(Field::Method).is_none() && self.get(Field::Path).is_none()
-        {
-            return Err(SkipReason::NotARequest);
-        }
-        let latency_ms = self
-            .get(Field::Latency)
-            .and_then(parse_f64)
-            .filter(|v| v.is_finite() && *v >= 0.0)
-            .map(|v| self.latency_unit.unwrap_or(LatencyUnit::Ms).to_ms(v));
-        let attempt = self.get(Field::Attempt).and_then(parse_attempt);
-        Ok(Event {
-            ts,
-            client_ip: self.get(Field::ClientIp),
-            client_id: self.get(Field::ClientId),
-            user: self.get(Field::User),
-            method: self.get(Field::Method),
-            path: self.get(Field::Path),
-            status,
-            bytes: self
-                .get(Field::Bytes)
-                .and_then(|b| crate::text::trim(b).parse().ok()),
-            user_agent: self.get(Field::UserAgent),
-            client_app: self.get(Field::ClientApp),
-            client_version: self.get(Field::ClientVersion),
-            token_state: self.get(Field::TokenState),
-            latency_ms,
-            token: self.get(Field::Token),
-            attempt,
-        })
+        typed(|f| self.get(f), self.latency_unit, ts)
     }
+}
+
+/// Field values borrowed from a line or a record, as a plan takes them
+/// ([`FieldMap::clf_fields`], [`FieldMap::json_fields`]): a
+/// [`RawEvent`] with no owned text, so nothing to make or drop per line.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'r> {
+    values: [Option<&'r str>; FIELDS.len()],
+    latency_unit: Option<LatencyUnit>,
+}
+
+impl<'r> Fields<'r> {
+    pub fn get(&self, f: Field) -> Option<&'r str> {
+        self.values[f.index()]
+    }
+
+    /// Bit set of the fields that have a value.
+    pub fn present_mask(&self) -> u32 {
+        (self.values.iter().enumerate())
+            .filter(|(_, v)| v.is_some())
+            .fold(0, |m, (i, _)| m | (1 << i))
+    }
+
+    /// Types the fields, as [`RawEvent::normalize_with`].
+    pub fn normalize_with(&self, ts: &mut TsCache) -> Result<Event<'r>, crate::format::SkipReason> {
+        typed(|f| self.get(f), self.latency_unit, ts)
+    }
+}
+
+/// Types the fields that `get` gives. Errors are skip reasons.
+#[inline(always)]
+fn typed<'a>(
+    get: impl Fn(Field) -> Option<&'a str>,
+    latency_unit: Option<LatencyUnit>,
+    ts: &mut TsCache,
+) -> Result<Event<'a>, crate::format::SkipReason> {
+    use crate::format::SkipReason;
+    let ts_raw = get(Field::Timestamp).ok_or(SkipReason::NoTimestamp)?;
+    let ts = ts.parse(ts_raw).ok_or(SkipReason::BadTimestamp)?;
+    if !plausible(ts) {
+        return Err(SkipReason::ImplausibleTimestamp);
+    }
+    let status = match get(Field::Status) {
+        None => None,
+        Some(s) => Some(
+            crate::text::trim(s)
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=999).contains(c))
+                .ok_or(SkipReason::BadStatus)?,
+        ),
+    };
+    if status.is_none() && get(Field::Method).is_none() && get(Field::Path).is_none() {
+        return Err(SkipReason::NotARequest);
+    }
+    let latency_ms = get(Field::Latency)
+        .and_then(parse_f64)
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(|v| latency_unit.unwrap_or(LatencyUnit::Ms).to_ms(v));
+    let attempt = get(Field::Attempt).and_then(parse_attempt);
+    Ok(Event {
+        ts,
+        client_ip: get(Field::ClientIp),
+        client_id: get(Field::ClientId),
+        user: get(Field::User),
+        method: get(Field::Method),
+        path: get(Field::Path),
+        status,
+        bytes: get(Field::Bytes).and_then(|b| crate::text::trim(b).parse().ok()),
+        user_agent: get(Field::UserAgent),
+        client_app: get(Field::ClientApp),
+        client_version: get(Field::ClientVersion),
+        token_state: get(Field::TokenState),
+        latency_ms,
+        token: get(Field::Token),
+        attempt,
+    })
 }
 
 /// A number, with a fast path for plain decimals (`0.012`) that gives the
@@ -923,23 +987,34 @@ mod tests {
                     continue;
                 };
                 check(&rec, l);
-                // The planned path the scan uses gives the same event.
+                // The planned paths the scan uses give the same event:
+                // borrowed from the line without escapes, owned with them.
                 let fast = m.resolve_clf_with(l, &mut plans).unwrap();
                 let slow = m.resolve(&rec);
+                let borrowed = m.clf_fields(&rec, &mut plans);
+                assert_eq!(borrowed.is_none(), l.contains('\\'), "{l}");
                 for f in FIELDS {
                     assert_eq!(fast.get(f), slow.get(f), "planned {f:?} of {l}");
+                    if let Some(b) = &borrowed {
+                        assert_eq!(b.get(f), slow.get(f), "borrowed {f:?} of {l}");
+                    }
                 }
                 assert_eq!(fast.latency_unit, slow.latency_unit, "{l}");
+                if let Some(b) = &borrowed {
+                    assert_eq!(b.latency_unit, slow.latency_unit, "{l}");
+                    assert_eq!(b.present_mask(), slow.present_mask(), "{l}");
+                }
             }
             for l in json_lines.iter().chain(&json_lines) {
                 let rec = json::parse(l).unwrap();
                 check(&rec, l);
-                let fast = m.resolve_json_with(&rec, &mut plans);
+                let fast = m.json_fields(&rec, &mut plans);
                 let slow = m.resolve(&rec);
                 for f in FIELDS {
                     assert_eq!(fast.get(f), slow.get(f), "planned {f:?} of {l}");
                 }
                 assert_eq!(fast.latency_unit, slow.latency_unit, "{l}");
+                assert_eq!(fast.present_mask(), slow.present_mask(), "{l}");
             }
             for l in kv_lines {
                 check(&logfmt::parse(l).unwrap(), l);

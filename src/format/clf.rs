@@ -15,7 +15,8 @@ pub struct ClfRecord<'a> {
     /// and protocol (5–7), the referer and the user agent may be absent;
     /// the others are always there.
     slots: [Option<Span>; SLOTS.len()],
-    /// Bit `i`: slot `i` is a quoted string with escapes.
+    /// Bit `i`: slot `i` is a quoted string with escapes;
+    /// [`EXTRA_ESCAPED`]: some trailing field is.
     escaped: u16,
     /// Trailing fields in line order: key (none for an unkeyed field),
     /// value, and whether the value has escapes. Inline up to a typical
@@ -49,6 +50,9 @@ impl Span {
 /// presence tells combined from common).
 const REQUEST: usize = 4;
 pub const USER_AGENT: usize = 11;
+/// Bit of `ClfRecord::escaped` set when a trailing field has escapes (the
+/// bits below it are the fixed slots').
+const EXTRA_ESCAPED: u16 = 1 << 15;
 
 impl<'a> ClfRecord<'a> {
     /// A record of `line` with no fields yet, for [`parse_into`].
@@ -86,6 +90,26 @@ impl<'a> ClfRecord<'a> {
         } else {
             Cow::Borrowed(raw)
         })
+    }
+
+    /// Whether some field of the line has escapes (its value is not the
+    /// line's text as it stands).
+    #[inline]
+    pub fn has_escapes(&self) -> bool {
+        self.escaped != 0
+    }
+
+    /// The text of fixed slot `i` as it stands on the line: its value when
+    /// the line has no escapes.
+    #[inline(always)]
+    pub fn slot_text(&self, i: usize) -> Option<&'a str> {
+        Some(self.slots.get(i).copied().flatten()?.of(self.line))
+    }
+
+    /// The text of trailing field `j`'s value as it stands on the line.
+    #[inline(always)]
+    pub fn extra_text(&self, j: usize) -> &'a str {
+        self.extras[j].1.of(self.line)
     }
 
     /// Whether fixed slot `i` has a value.
@@ -373,6 +397,7 @@ pub fn parse_into(rec: &mut ClfRecord<'_>) -> Result<(), SkipReason> {
         if c.peek() == Some(b'"') {
             let (v, esc) = c.quoted().ok_or(bad)?;
             rec.extras.push((None, v, esc));
+            rec.escaped |= if esc { EXTRA_ESCAPED } else { 0 };
             continue;
         }
         let start = c.i;
@@ -392,6 +417,7 @@ pub fn parse_into(rec: &mut ClfRecord<'_>) -> Result<(), SkipReason> {
                     (c.token().unwrap_or(Span::new(c.i, c.i)), false)
                 };
                 rec.extras.push((Some(key), v, esc));
+                rec.escaped |= if esc { EXTRA_ESCAPED } else { 0 };
             }
             _ => {
                 let v = c.token().ok_or(bad)?;

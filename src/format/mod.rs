@@ -98,7 +98,7 @@ impl SkipReason {
 /// A line parsed by some format.
 pub enum Parsed<'a> {
     /// Boxed: the scan maps combined lines on its own path, not through
-    /// `Parsed` (see `FieldMap::resolve_clf_with`), and the other variants
+    /// `Parsed` (see `FieldMap::clf_fields`), and the other variants
     /// stay small.
     Clf(Box<clf::ClfRecord<'a>>),
     Json(json::JsonRecord<'a>),

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::aggregate::{Aggregate, ByAgg, ByField, Cube};
 use crate::classify::Classifier;
-use crate::event::{FIELDS, FieldMap, RawEvent};
+use crate::event::{FIELDS, FieldMap};
 use crate::format::{self, FormatKind, LineParser, Parsed, SkipReason, regex::RegexFormat};
 use crate::input::chunk::{self, Blocks};
 use crate::input::{Compression, Source};
@@ -252,31 +252,53 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
             continue;
         }
-        let parsed;
-        // Filled in place: an event is a few hundred bytes, and moving it
-        // per line shows in profiles.
-        let mut rawev = RawEvent::default();
-        let mapped = match parser {
-            // Combined/common lines are mapped as they are tokenized.
-            LineParser::Clf => o.fields.resolve_clf_into(&text, &mut p.plans, &mut rawev),
+        let (parsed, rawev);
+        // Combined and JSON lines are taken by plan straight from the line
+        // (or record) into borrowed fields; other formats, and combined
+        // lines with escapes, go through a RawEvent that owns unescaped
+        // text.
+        let (ev, mask) = match parser {
+            LineParser::Clf => {
+                let mut rec = format::clf::ClfRecord::empty(&text);
+                if let Err(reason) = format::clf::parse_into(&mut rec) {
+                    p.skip(seq, n, reason, raw, &o.privacy);
+                    continue;
+                }
+                match o.fields.clf_fields(&rec, &mut p.plans) {
+                    Some(f) => (f.normalize_with(&mut p.ts), f.present_mask()),
+                    None => {
+                        rawev = match o.fields.resolve_clf_with(&text, &mut p.plans) {
+                            Ok(r) => r,
+                            Err(reason) => {
+                                p.skip(seq, n, reason, raw, &o.privacy);
+                                continue;
+                            }
+                        };
+                        (rawev.normalize_with(&mut p.ts), rawev.present_mask())
+                    }
+                }
+            }
             _ => match parser.parse(&text) {
                 Ok(r) => {
                     parsed = r;
                     match &parsed {
-                        // JSON keys come in the same order line after line.
-                        Parsed::Json(j) => o.fields.resolve_json_into(j, &mut p.plans, &mut rawev),
-                        other => rawev = o.fields.resolve(other.record()),
+                        Parsed::Json(j) => {
+                            let f = o.fields.json_fields(j, &mut p.plans);
+                            (f.normalize_with(&mut p.ts), f.present_mask())
+                        }
+                        other => {
+                            rawev = o.fields.resolve(other.record());
+                            (rawev.normalize_with(&mut p.ts), rawev.present_mask())
+                        }
                     }
-                    Ok(())
                 }
-                Err(e) => Err(e),
+                Err(reason) => {
+                    p.skip(seq, n, reason, raw, &o.privacy);
+                    continue;
+                }
             },
         };
-        if let Err(reason) = mapped {
-            p.skip(seq, n, reason, raw, &o.privacy);
-            continue;
-        }
-        let ev = match rawev.normalize_with(&mut p.ts) {
+        let ev = match ev {
             Ok(e) => e,
             Err(reason) => {
                 p.skip(seq, n, reason, raw, &o.privacy);
@@ -284,7 +306,7 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             }
         };
         p.parsed += 1;
-        p.fields_mask |= rawev.present_mask();
+        p.fields_mask |= mask;
         if o.since.is_some_and(|s| ev.ts < s) || o.until.is_some_and(|u| ev.ts >= u) {
             p.filtered += 1;
             continue;
