@@ -438,6 +438,8 @@ impl FieldMap {
     /// from the line: the scan's path, with no owned text to make or drop.
     /// `None` for a line with escapes, whose unescaped values
     /// [`FieldMap::resolve_clf_with`] makes.
+    // Inlined into the scan's loop: returned, the fields were copied.
+    #[inline(always)]
     pub fn clf_fields<'r>(
         &self,
         rec: &crate::format::clf::ClfRecord<'r>,
@@ -455,6 +457,7 @@ impl FieldMap {
 
     /// [`FieldMap::resolve`] of a JSON record, by a plan per sequence of
     /// keys as in [`FieldMap::resolve_clf_with`], borrowed from the record.
+    #[inline(always)]
     pub fn json_fields<'r>(
         &self,
         rec: &'r crate::format::json::JsonRecord<'_>,

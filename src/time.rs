@@ -72,7 +72,15 @@ impl TsCache {
         if b.len() < n + 2 {
             return None;
         }
-        if self.len != n || b[..n] != self.prefix[..n] {
+        // Compared at a constant length: inline loads, not a `memcmp` call
+        // per line.
+        let same = self.len == n
+            && if iso {
+                b[..ISO_SECONDS] == self.prefix[..ISO_SECONDS]
+            } else {
+                b[..CLF_SECONDS] == self.prefix[..CLF_SECONDS]
+            };
+        if !same {
             let minute = if iso { iso_minute(b) } else { clf_minute(b) }?;
             self.prefix[..n].copy_from_slice(&b[..n]);
             self.len = n;
