@@ -401,43 +401,40 @@ impl FieldMap {
 
     /// Parses a combined/common line into its fields: the same result as
     /// [`FieldMap::resolve`] of [`crate::format::clf::parse`], for a stream
-    /// of lines (the scan's hot path). The lines of one log share a few
-    /// sequences of trailing keys; `plans` keeps, per sequence, which
-    /// source each field takes, so a line costs no key lookups and no
-    /// ranking.
+    /// of lines. The lines of one log share a few sequences of trailing
+    /// keys; `plans` keeps, per sequence, which source each field takes, so
+    /// a line costs no key lookups and no ranking.
     pub fn resolve_clf_with<'r>(
         &self,
         line: &'r str,
         plans: &mut Plans,
     ) -> Result<RawEvent<'r>, crate::format::SkipReason> {
-        let mut ev = RawEvent::default();
-        self.resolve_clf_into(line, plans, &mut ev)?;
-        Ok(ev)
-    }
-
-    /// [`FieldMap::resolve_clf_with`] into an empty event made by the
-    /// caller (the scan's path: no event is moved per line).
-    pub fn resolve_clf_into<'r>(
-        &self,
-        line: &'r str,
-        plans: &mut Plans,
-        ev: &mut RawEvent<'r>,
-    ) -> Result<(), crate::format::SkipReason> {
         let mut rec = crate::format::clf::ClfRecord::empty(line);
         crate::format::clf::parse_into(&mut rec)?;
+        Ok(self.resolve_clf_record(&rec, plans))
+    }
+
+    /// [`FieldMap::resolve_clf_with`] of a parsed line: its values
+    /// unescaped, owned where they had escapes.
+    pub fn resolve_clf_record<'r>(
+        &self,
+        rec: &crate::format::clf::ClfRecord<'r>,
+        plans: &mut Plans,
+    ) -> RawEvent<'r> {
+        let mut ev = RawEvent::default();
         let plan = plans.find(self, true, rec.extras_len(), |j| rec.extra_key(j));
-        apply(plan, ev, |src| match src {
+        apply(plan, &mut ev, |src| match src {
             Src::Slot(i) => rec.slot(i as usize),
             Src::Extra(j) => Some(rec.extra_value(j as usize)),
         });
-        Ok(())
+        ev
     }
 
     /// The fields of a combined/common line without escapes, taken by the
     /// plan for its keys (as [`FieldMap::resolve_clf_with`]) and borrowed
     /// from the line: the scan's path, with no owned text to make or drop.
     /// `None` for a line with escapes, whose unescaped values
-    /// [`FieldMap::resolve_clf_with`] makes.
+    /// [`FieldMap::resolve_clf_record`] makes.
     // Inlined into the scan's loop: returned, the fields were copied.
     #[inline(always)]
     pub fn clf_fields<'r>(

@@ -267,13 +267,7 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
                 match o.fields.clf_fields(&rec, &mut p.plans) {
                     Some(f) => (f.normalize_with(&mut p.ts), f.present_mask()),
                     None => {
-                        rawev = match o.fields.resolve_clf_with(&text, &mut p.plans) {
-                            Ok(r) => r,
-                            Err(reason) => {
-                                p.skip(seq, n, reason, raw, &o.privacy);
-                                continue;
-                            }
-                        };
+                        rawev = o.fields.resolve_clf_record(&rec, &mut p.plans);
                         (rawev.normalize_with(&mut p.ts), rawev.present_mask())
                     }
                 }
