@@ -525,7 +525,7 @@ impl FieldMap {
                     }
                     ev.values[f.index()] = Some(v);
                     if f == Field::Latency {
-                        ev.latency_unit = Some(src.unit.unwrap_or(LatencyUnit::Ms));
+                        ev.latency_unit = latency_unit(src.unit);
                     }
                     break;
                 }
@@ -548,9 +548,15 @@ enum Src {
 /// of each.
 type Plan = Vec<(Field, Vec<(Src, Option<LatencyUnit>)>)>;
 
-/// Fills each field of the empty `ev` with its first non-blank source
-/// (`-` counts for the auth fields, where it is information).
-fn apply<'r>(plan: &Plan, ev: &mut RawEvent<'r>, value: impl Fn(Src) -> Option<Cow<'r, str>>) {
+/// Hands `put` each field of the plan with its first non-blank source's
+/// value and latency unit (`-` counts for the auth fields, where it is
+/// information). One choice for owned and for borrowed values.
+#[inline(always)]
+fn pick<V: std::ops::Deref<Target = str>>(
+    plan: &Plan,
+    value: impl Fn(Src) -> Option<V>,
+    mut put: impl FnMut(Field, V, Option<LatencyUnit>),
+) {
     for (field, sources) in plan {
         let auth = matches!(field, Field::TokenState | Field::Token);
         let found = sources.iter().find_map(|&(src, unit)| {
@@ -558,12 +564,24 @@ fn apply<'r>(plan: &Plan, ev: &mut RawEvent<'r>, value: impl Fn(Src) -> Option<C
             (auth || !is_blank(&v)).then_some((v, unit))
         });
         if let Some((v, unit)) = found {
-            ev.values[field.index()] = Some(v);
-            if *field == Field::Latency {
-                ev.latency_unit = Some(unit.unwrap_or(LatencyUnit::Ms));
-            }
+            put(*field, v, unit);
         }
     }
+}
+
+/// The unit of a latency taken from a source with `unit`.
+fn latency_unit(unit: Option<LatencyUnit>) -> Option<LatencyUnit> {
+    Some(unit.unwrap_or(LatencyUnit::Ms))
+}
+
+/// Fills the empty `ev` by `plan`.
+fn apply<'r>(plan: &Plan, ev: &mut RawEvent<'r>, value: impl Fn(Src) -> Option<Cow<'r, str>>) {
+    pick(plan, value, |field, v, unit| {
+        ev.values[field.index()] = Some(v);
+        if field == Field::Latency {
+            ev.latency_unit = latency_unit(unit);
+        }
+    });
 }
 
 /// [`apply`] into borrowed [`Fields`].
@@ -573,20 +591,12 @@ fn take<'r>(plan: &Plan, value: impl Fn(Src) -> Option<&'r str>) -> Fields<'r> {
         values: [None; FIELDS.len()],
         latency_unit: None,
     };
-    for (field, sources) in plan {
-        let auth = matches!(field, Field::TokenState | Field::Token);
-        for &(src, unit) in sources {
-            if let Some(v) = value(src)
-                && (auth || !is_blank(v))
-            {
-                f.values[field.index()] = Some(v);
-                if *field == Field::Latency {
-                    f.latency_unit = Some(unit.unwrap_or(LatencyUnit::Ms));
-                }
-                break;
-            }
+    pick(plan, value, |field, v, unit| {
+        f.values[field.index()] = Some(v);
+        if field == Field::Latency {
+            f.latency_unit = latency_unit(unit);
         }
-    }
+    });
     f
 }
 
@@ -679,7 +689,7 @@ impl<'r> RawEvent<'r> {
         self.values[i] = Some(v);
         self.ranks[i] = t.rank;
         if t.field == Field::Latency {
-            self.latency_unit = Some(t.unit.unwrap_or(LatencyUnit::Ms));
+            self.latency_unit = latency_unit(t.unit);
         }
     }
 
@@ -689,11 +699,7 @@ impl<'r> RawEvent<'r> {
 
     /// Bit set of the fields that have a value, for "fields provided" reports.
     pub fn present_mask(&self) -> u32 {
-        self.values
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.is_some())
-            .fold(0, |m, (i, _)| m | (1 << i))
+        mask(self.values.iter().map(Option::is_some))
     }
 
     /// Types the fields. Errors are skip reasons.
@@ -724,15 +730,20 @@ impl<'r> Fields<'r> {
 
     /// Bit set of the fields that have a value.
     pub fn present_mask(&self) -> u32 {
-        (self.values.iter().enumerate())
-            .filter(|(_, v)| v.is_some())
-            .fold(0, |m, (i, _)| m | (1 << i))
+        mask(self.values.iter().map(Option::is_some))
     }
 
     /// Types the fields, as [`RawEvent::normalize_with`].
     pub fn normalize_with(&self, ts: &mut TsCache) -> Result<Event<'r>, crate::format::SkipReason> {
         typed(|f| self.get(f), self.latency_unit, ts)
     }
+}
+
+/// Bit `i` set for each present field `i`.
+fn mask(present: impl Iterator<Item = bool>) -> u32 {
+    present
+        .enumerate()
+        .fold(0, |m, (i, p)| m | ((p as u32) << i))
 }
 
 /// Types the fields that `get` gives. Errors are skip reasons.

@@ -71,9 +71,7 @@ impl<'a> ClfRecord<'a> {
         if self.escaped != 0 {
             return self.slot_escaped(i);
         }
-        Some(Cow::Borrowed(
-            self.slots.get(i).copied().flatten()?.of(self.line),
-        ))
+        self.slot_text(i).map(Cow::Borrowed)
     }
 
     #[cold]

@@ -7,15 +7,11 @@
 use std::fs::File;
 use std::io::{self, Read};
 
-/// Byte ranges of about `chunk` bytes covering `start..len`.
-pub fn ranges(start: u64, len: u64, chunk: u64) -> Vec<(u64, u64)> {
-    tapered_ranges(start, len, chunk, 0)
-}
-
-/// [`ranges`], with the last `tail` chunks' worth of bytes cut into
-/// quarter chunks, so that workers run out of work together: a whole last
-/// chunk on one worker leaves the others idle while it finishes.
-pub fn tapered_ranges(start: u64, len: u64, chunk: u64, tail: u64) -> Vec<(u64, u64)> {
+/// Byte ranges of about `chunk` bytes covering `start..len`, the last
+/// `tail` chunks' worth of bytes cut into quarter chunks so that workers
+/// run out of work together: a whole last chunk on one worker leaves the
+/// others idle while it finishes.
+pub fn ranges(start: u64, len: u64, chunk: u64, tail: u64) -> Vec<(u64, u64)> {
     let chunk = chunk.max(1);
     let fine = len.saturating_sub(tail.saturating_mul(chunk)).max(start);
     let mut v = Vec::new();
@@ -343,7 +339,7 @@ mod tests {
         std::fs::write(&p, &text).unwrap();
         for chunk in [1, 7, 64, 1000, 100_000] {
             let mut all = Vec::new();
-            for (s, e) in tapered_ranges(0, text.len() as u64, chunk, 3) {
+            for (s, e) in ranges(0, text.len() as u64, chunk, 3) {
                 all.extend(lines_of(
                     &read_range(&File::open(&p).unwrap(), s, e, 1 << 20).unwrap(),
                 ));
@@ -353,7 +349,7 @@ mod tests {
     }
 
     #[test]
-    fn tapered_ranges_cover_the_span_and_end_fine() {
+    fn ranges_cover_the_span_and_end_fine() {
         for (start, len, chunk, tail) in [
             (0, 0, 8, 2),
             (5, 5, 8, 2),
@@ -364,7 +360,7 @@ mod tests {
             (0, 1000, 1, 3),
             (0, 1 << 30, 8 << 20, 2),
         ] {
-            let v = tapered_ranges(start, len, chunk, tail);
+            let v = ranges(start, len, chunk, tail);
             let mut at = start;
             for &(s, e) in &v {
                 assert_eq!(s, at, "{v:?}");
@@ -378,9 +374,9 @@ mod tests {
                 assert!(e - s <= (chunk / 4).max(1), "{v:?}");
             }
         }
-        let v = tapered_ranges(0, 1 << 30, 8 << 20, 2);
+        let v = ranges(0, 1 << 30, 8 << 20, 2);
         assert_eq!(v.len(), 126 + 8);
-        assert_eq!(ranges(0, 100, 8).len(), 13);
+        assert_eq!(ranges(0, 100, 8, 0).len(), 13);
     }
 
     #[test]
@@ -392,7 +388,7 @@ mod tests {
         let f = File::open(&p).unwrap();
         let len = text.len() as u64;
         for chunk in [7, 61, 4096, 65_536, 1 << 20] {
-            for (s, e) in ranges(0, len, chunk) {
+            for (s, e) in ranges(0, len, chunk, 0) {
                 let read = read_range(&f, s, e, 1 << 20).unwrap();
                 match map_range(&f, s, e, len) {
                     Some(m) => assert_eq!(&m[..], &read[..], "chunk {chunk} at {s}..{e}"),
@@ -434,7 +430,7 @@ mod tests {
         let p = d.path().join("f");
         std::fs::write(&p, &text).unwrap();
         let mut all = Vec::new();
-        for (s, e) in ranges(0, text.len() as u64, 512) {
+        for (s, e) in ranges(0, text.len() as u64, 512, 0) {
             all.extend(lines_of(
                 &read_range(&File::open(&p).unwrap(), s, e, 100).unwrap(),
             ));
@@ -472,7 +468,7 @@ mod tests {
         let f = File::open(&p).unwrap();
         std::fs::remove_file(&p).unwrap();
         let mut all = Vec::new();
-        for (s, e) in ranges(0, text.len() as u64, 777) {
+        for (s, e) in ranges(0, text.len() as u64, 777, 0) {
             all.extend(read_range(&f, s, e, 100).unwrap());
         }
         assert_eq!(all, text.as_bytes());

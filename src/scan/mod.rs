@@ -698,7 +698,7 @@ fn scan_ranges(
     sink: Sink<'_>,
 ) -> io::Result<Partial> {
     let threads = rayon::current_num_threads() as u64;
-    let ranges = chunk::tapered_ranges(start, end, o.chunk_size as u64, threads);
+    let ranges = chunk::ranges(start, end, o.chunk_size as u64, threads);
     let mut ord = Ordered::new(o, sink);
     let parse = |seq: usize| -> io::Result<Partial> {
         let (s, e) = ranges[seq];
