@@ -277,22 +277,30 @@ pub fn detect(cube: &Cube, cfg: &DetectConfig) -> Vec<Storm> {
     let mut alerts = baseline::runs(&total_scan, &ctx.grid, cfg.min_buckets);
     let mut masked = total_scan.anomalous.clone();
     let mut cohort_totals: BTreeMap<(&str, &str, TokenState), u64> = BTreeMap::new();
-    for k in cube.cells.keys() {
+    for (k, c) in &cube.cells {
         *cohort_totals
             .entry((&k.app, &k.version, k.token_state))
-            .or_default() += cube.cells[k].requests;
+            .or_default() += c.requests;
     }
-    let cohorts: Vec<_> = cohort_totals
+    let cohorts: FxHashMap<(&str, &str, TokenState), usize> = cohort_totals
         .into_iter()
         .filter(|(_, req)| *req >= cfg.min_cohort_requests)
-        .map(|(c, _)| c)
+        .enumerate()
+        .map(|(i, (c, _))| (c, i))
         .collect();
-    let scans: Vec<_> = cohorts
+    // Every cohort's series in one pass over the cells (a filtered pass
+    // per cohort costs cohorts × cells).
+    let mut series = vec![vec![0.0; n]; cohorts.len()];
+    for (i, cells) in ctx.by_bucket.iter().enumerate() {
+        for (k, c) in cells {
+            if let Some(&j) = cohorts.get(&(k.app.as_str(), k.version.as_str(), k.token_state)) {
+                series[j][i] += c.requests as f64;
+            }
+        }
+    }
+    let scans: Vec<_> = series
         .par_iter()
-        .map(|&(app, version, token)| {
-            let x = ctx.series(|k| k.app == app && k.version == version && k.token_state == token);
-            baseline::scan(&x, &ctx.grid, &ctx.params)
-        })
+        .map(|x| baseline::scan(x, &ctx.grid, &ctx.params))
         .collect();
     for s in scans {
         alerts.extend(baseline::runs(&s, &ctx.grid, cfg.min_buckets));
