@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
     // one plan cache over all lines as in a scan.
     let mut shapes = authstorm::event::Plans::default();
     for l in &lines {
+        assert!(format::clf::tokenizers_agree(l).0, "tokenizers disagree on {l:?}");
         match (format::clf::parse(l), fields.resolve_clf_with(l, &mut shapes)) {
             (Ok(rec), Ok(fast)) => {
                 let slow = fields.resolve(&rec);

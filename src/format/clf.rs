@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use super::SkipReason;
+use super::marks::{Class, Marks};
 use crate::event::{Key, Record, SlotNames};
 
 /// A parsed line: byte ranges into it, turned into strings only when asked
@@ -26,7 +27,7 @@ pub struct ClfRecord<'a> {
 
 /// A byte range of the line (lines are far below 4 GiB: longer ones are
 /// rejected before parsing).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Span {
     start: u32,
     end: u32,
@@ -337,6 +338,168 @@ pub fn parse(line: &str) -> Result<ClfRecord<'_>, SkipReason> {
 /// [`parse`] into a record made by the caller: the scan's path, where
 /// moving a record of a few hundred bytes per line shows in profiles.
 pub fn parse_into(rec: &mut ClfRecord<'_>) -> Result<(), SkipReason> {
+    if parse_marked(rec) {
+        return Ok(());
+    }
+    *rec = ClfRecord::empty(rec.line);
+    parse_bytewise(rec)
+}
+
+/// The common shape of a line, tokenized with [`Marks`]: fields one space
+/// apart, no backslash, at most [`marks::MAX_LEN`] bytes. Returns false,
+/// with `rec` partly filled, for anything else (including lines that are
+/// not valid), which [`parse_bytewise`] then takes; where it returns
+/// true, the record is the one `parse_bytewise` makes (checked by a unit
+/// test and the `parsers` fuzz target).
+fn parse_marked(rec: &mut ClfRecord<'_>) -> bool {
+    let b = rec.line.as_bytes();
+    let n = b.len();
+    let Some(m) = Marks::new(b) else {
+        return false;
+    };
+    if m.backslash() {
+        return false;
+    }
+    // After a field ending at `e`: the end of the line, or one space and
+    // the next field.
+    let sep = |e: usize| -> Option<usize> {
+        if e >= n {
+            Some(n)
+        } else {
+            (b[e] == b' ' && e + 1 < n && b[e + 1] != b' ').then_some(e + 1)
+        }
+    };
+    // A bare token starting at `i` (not a space), and where the next
+    // field starts.
+    let token = |i: usize| -> Option<(Span, usize)> {
+        if i >= n || b[i] == b' ' {
+            return None;
+        }
+        let e = m.next(Class::Space, i);
+        Some((Span::new(i, e), sep(e)?))
+    };
+    // A quoted string starting at `i` (a quote), and where the next field
+    // starts. Unterminated, it takes the rest of the line.
+    let quoted = |i: usize| -> Option<(Span, usize)> {
+        let e = m.next(Class::Quote, i + 1);
+        Some((Span::new(i + 1, e), sep(e + 1)?))
+    };
+    let mut run = || -> Option<()> {
+        let mut i = 0;
+        for slot in [0, 2, 1] {
+            let (sp, next) = token(i)?;
+            rec.slots[slot] = Some(sp);
+            i = next;
+        }
+        if b.get(i) != Some(&b'[') {
+            return None;
+        }
+        let close = i + 1 + memchr::memchr(b']', &b[i + 1..])?;
+        rec.slots[3] = Some(Span::new(i + 1, close));
+        i = sep(close + 1)?;
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (request, next) = quoted(i)?;
+        i = next;
+        rec.slots[REQUEST] = Some(request);
+        let (start, end) = (request.start as usize, request.end as usize);
+        // Method (upper-case letters up to a space), target, protocol:
+        // as `request_parts`, with the space found by the marks.
+        let k = b[start..end]
+            .iter()
+            .position(|c| !c.is_ascii_uppercase())
+            .unwrap_or(end - start);
+        if k > 0 && (start + k == end || b[start + k] == b' ') {
+            rec.slots[5] = Some(Span::new(start, start + k));
+            if start + k < end {
+                let r = start + k + 1;
+                let p = m.next(Class::Space, r);
+                if p < end {
+                    rec.slots[6] = Some(Span::new(r, p));
+                    rec.slots[7] = Some(Span::new(p + 1, end));
+                } else {
+                    rec.slots[6] = Some(Span::new(r, end));
+                }
+            }
+        }
+        let (status, next) = token(i)?;
+        i = next;
+        if !matches!(&b[status.start as usize..status.end as usize], [a, b, c] if [a, b, c].iter().all(|d| d.is_ascii_digit()))
+        {
+            return None;
+        }
+        let (bytes, next) = token(i)?;
+        i = next;
+        let t = &b[bytes.start as usize..bytes.end as usize];
+        if t != b"-" && !t.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        rec.slots[8] = Some(status);
+        rec.slots[9] = Some(bytes);
+        for slot in [10, USER_AGENT] {
+            if b.get(i) != Some(&b'"') {
+                break;
+            }
+            let (v, next) = quoted(i)?;
+            rec.slots[slot] = Some(v);
+            i = next;
+        }
+        while i < n {
+            if b[i] == b'"' {
+                let (v, next) = quoted(i)?;
+                rec.extras.push((None, v, false));
+                i = next;
+                continue;
+            }
+            let k = b[i..]
+                .iter()
+                .position(|c| !is_key_byte(*c))
+                .unwrap_or(n - i);
+            if k > 0 && b.get(i + k) == Some(&b'=') {
+                let key = Span::new(i, i + k);
+                let j = i + k + 1;
+                let (v, next) = match b.get(j) {
+                    None => (Span::new(n, n), n),
+                    Some(b'"') => quoted(j)?,
+                    // `key= next`: the byte-wise tokenizer's reading of it
+                    // is its own business.
+                    Some(b' ') => return None,
+                    Some(_) => token(j)?,
+                };
+                rec.extras.push((Some(key), v, false));
+                i = next;
+            } else {
+                let (v, next) = token(i)?;
+                rec.extras.push((None, v, false));
+                i = next;
+            }
+        }
+        Some(())
+    };
+    run().is_some()
+}
+
+/// Whether the two tokenizers agree on `line`: [`parse_marked`] either
+/// leaves it or makes the record [`parse_bytewise`] makes. For tests and
+/// the `parsers` fuzz target; returns which one took the line too.
+#[doc(hidden)]
+pub fn tokenizers_agree(line: &str) -> (bool, bool) {
+    let mut fast = ClfRecord::empty(line);
+    let marked = parse_marked(&mut fast);
+    let mut slow = ClfRecord::empty(line);
+    let ok = parse_bytewise(&mut slow).is_ok();
+    let same = !marked
+        || (ok
+            && fast.slots == slow.slots
+            && fast.escaped == slow.escaped
+            && fast.extras[..] == slow.extras[..]);
+    (same, marked)
+}
+
+/// The byte-at-a-time tokenizer: any line, including those
+/// [`parse_marked`] leaves.
+fn parse_bytewise(rec: &mut ClfRecord<'_>) -> Result<(), SkipReason> {
     let bad = SkipReason::Unparsable;
     let line = rec.line;
     if line.len() > u32::MAX as usize {
@@ -466,6 +629,42 @@ mod tests {
         assert_eq!(r.get("extra_1").as_deref(), Some("1.2.3.4"));
         assert_eq!(r.get("extra_2"), None);
         assert_eq!(r.get("extra_0"), None);
+    }
+
+    #[test]
+    fn marked_tokenizer_agrees_with_bytewise() {
+        let base = r#"10.0.0.1 - - [01/May/2024:10:00:00 +0000] "POST /oauth/token HTTP/1.1" 401 53 "-" "acme-desktop/4.2.1 (Windows NT 10.0)" request_time=0.012 user=u-4821 device=d-99c1 auth_error="token expired" "1.2.3.4""#;
+        let mut lines: Vec<String> = vec![
+            base.into(),
+            r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#.into(),
+            r#"1.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 "-" "Mozilla/5.0 (compatible; Googlebot/2.1"#.into(),
+            r#"1.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "" 400 0 "" """#.into(),
+            r#"1.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "GET" 200 - "-" "-" k= "#.into(),
+            r#"1.1.1.1 - - [10/Oct/2000:13:55:36 -0700] "GET /a b c" 200 - "-" "ua" k= v=1 =x é=1 kë=2 "q" bare"#.into(),
+            r#"1.1.1.1 - - [x]y "G /" 200 1"#.into(),
+            r#"1.1.1.1 - - [10/Oct/2000 "GET /" 200 1"#.into(),
+            format!("{base} {}", "x".repeat(600)),
+        ];
+        // Every prefix and every one-byte change of the base line: double
+        // and trailing spaces, lost quotes and brackets, escapes.
+        let b = base.as_bytes();
+        for i in 0..b.len() {
+            lines.push(base[..i].into());
+            for c in [b' ', b'"', b'\\', b'[', b']', b'=', b'a', b'\t'] {
+                let mut v = b.to_vec();
+                v[i] = c;
+                lines.push(String::from_utf8(v).unwrap());
+            }
+        }
+        let mut taken = 0;
+        for l in &lines {
+            let (same, marked) = tokenizers_agree(l);
+            assert!(same, "{l:?}");
+            taken += marked as usize;
+        }
+        // The fast path is the common one, not a path never taken.
+        assert!(tokenizers_agree(base).1);
+        assert!(taken > lines.len() / 2, "{taken} of {}", lines.len());
     }
 
     #[test]

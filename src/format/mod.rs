@@ -5,6 +5,7 @@
 pub mod clf;
 pub mod json;
 pub mod logfmt;
+mod marks;
 pub mod regex;
 pub mod w3c;
 

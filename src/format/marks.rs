@@ -1,0 +1,158 @@
+//! Where a line's spaces and quotes are: one bit per byte, built 16
+//! bytes at a time (SSE2 on x86_64, a plain loop elsewhere). A tokenizer
+//! then finds the end of a field with a shift and a trailing-zeros count
+//! instead of testing bytes one by one (the technique of simdjson's
+//! structural index, at the scale of one line).
+
+/// Lines up to this many bytes get marks; longer ones (rare) are left to
+/// the byte-at-a-time tokenizer.
+pub const MAX_LEN: usize = 64 * WORDS;
+const WORDS: usize = 8;
+
+/// The byte classes marked.
+#[derive(Clone, Copy)]
+pub enum Class {
+    Space = 0,
+    Quote = 1,
+}
+
+pub struct Marks {
+    /// `bits[w][class]`: bit `i` set when byte `64 w + i` is of that class.
+    bits: [[u64; 2]; WORDS],
+    len: usize,
+    /// Whether the line has a backslash (an escape in a quoted string:
+    /// quotes are then not all delimiters).
+    backslash: bool,
+}
+
+impl Marks {
+    /// The marks of `b`, or `None` when it is longer than [`MAX_LEN`].
+    #[inline(always)]
+    pub fn new(b: &[u8]) -> Option<Marks> {
+        if b.len() > MAX_LEN {
+            return None;
+        }
+        let mut bits = [[0u64; 2]; WORDS];
+        let mut backslash = false;
+        let mut words = b.chunks_exact(64);
+        for (w, word) in words.by_ref().enumerate() {
+            let (m, bs) = classify64(word.try_into().expect("64 bytes"));
+            bits[w] = m;
+            backslash |= bs;
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            // Zero padding matches no class.
+            let mut last = [0u8; 64];
+            last[..rest.len()].copy_from_slice(rest);
+            let (m, bs) = classify64(&last);
+            bits[b.len() / 64] = m;
+            backslash |= bs;
+        }
+        Some(Marks {
+            bits,
+            len: b.len(),
+            backslash,
+        })
+    }
+
+    /// Whether the line has a backslash.
+    #[inline]
+    pub fn backslash(&self) -> bool {
+        self.backslash
+    }
+
+    /// The first position at or after `from` whose byte is of class `c`,
+    /// or the line's length when there is none.
+    #[inline]
+    pub fn next(&self, c: Class, from: usize) -> usize {
+        let mut w = from / 64;
+        if w >= WORDS {
+            return self.len;
+        }
+        let m = self.bits[w][c as usize] >> (from % 64);
+        if m != 0 {
+            return from + m.trailing_zeros() as usize;
+        }
+        loop {
+            w += 1;
+            if w >= WORDS {
+                return self.len;
+            }
+            let m = self.bits[w][c as usize];
+            if m != 0 {
+                return 64 * w + m.trailing_zeros() as usize;
+            }
+        }
+    }
+}
+
+/// Masks of spaces and quotes in 64 bytes, and whether they hold a
+/// backslash.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn classify64(word: &[u8; 64]) -> ([u64; 2], bool) {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of the x86_64 baseline (every x86_64 CPU has
+    // it), and each unaligned load reads 16 of the 64 bytes of `word`.
+    unsafe {
+        let p = word.as_ptr();
+        let v = [0, 16, 32, 48].map(|o| _mm_loadu_si128(p.add(o).cast()));
+        let masks = [b' ', b'"'].map(|c| {
+            let c = _mm_set1_epi8(c as i8);
+            let m = |x| _mm_movemask_epi8(_mm_cmpeq_epi8(x, c)) as u16 as u64;
+            m(v[0]) | m(v[1]) << 16 | m(v[2]) << 32 | m(v[3]) << 48
+        });
+        let bs = _mm_set1_epi8(b'\\' as i8);
+        let any = v.iter().fold(_mm_setzero_si128(), |acc, x| {
+            _mm_or_si128(acc, _mm_cmpeq_epi8(*x, bs))
+        });
+        (masks, _mm_movemask_epi8(any) != 0)
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn classify64(word: &[u8; 64]) -> ([u64; 2], bool) {
+    let mut m = [0u64; 2];
+    for (i, &b) in word.iter().enumerate() {
+        m[0] |= ((b == b' ') as u64) << i;
+        m[1] |= ((b == b'"') as u64) << i;
+    }
+    (m, word.contains(&b'\\'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_matches_a_byte_search() {
+        let mut line = Vec::new();
+        for n in [0usize, 1, 15, 16, 17, 63, 64, 65, 200, MAX_LEN] {
+            for with_backslash in [false, true] {
+                line.clear();
+                for i in 0..n {
+                    // A mix of classes at irregular places, and plain bytes.
+                    line.push(b" \"]ab"[(i * 7 + i / 5) % 5]);
+                }
+                if with_backslash && n > 0 {
+                    line[n * 2 / 3] = b'\\';
+                }
+                let m = Marks::new(&line).unwrap();
+                assert_eq!(m.backslash(), line.contains(&b'\\'), "n {n}");
+                for (c, byte) in [(Class::Space, b' '), (Class::Quote, b'"')] {
+                    for from in 0..=n + 70 {
+                        let want = line
+                            .iter()
+                            .skip(from)
+                            .position(|b| *b == byte)
+                            .map_or(n, |p| from + p);
+                        assert_eq!(m.next(c, from), want, "n {n} from {from} byte {byte}");
+                    }
+                }
+            }
+        }
+        assert!(Marks::new(&vec![b'a'; MAX_LEN + 1]).is_none());
+    }
+}
