@@ -43,9 +43,12 @@ fn shape(b: &[u8]) -> Option<Shape> {
 }
 
 fn unbracket(s: &str) -> &str {
-    crate::text::trim(s)
-        .trim_start_matches('[')
-        .trim_end_matches(']')
+    // Byte loops, not char-pattern searches: this runs once per line.
+    let b = crate::text::trim(s).as_bytes();
+    let start = b.iter().take_while(|c| **c == b'[').count();
+    let end = b.len() - b[start..].iter().rev().take_while(|c| **c == b']').count();
+    // Both cuts are next to ASCII brackets: char boundaries.
+    &crate::text::trim(s)[start..end]
 }
 
 /// [`parse_timestamp`] for a stream of lines: the lines of one minute
@@ -63,6 +66,19 @@ impl TsCache {
     /// Same result as [`parse_timestamp`].
     pub fn parse(&mut self, s: &str) -> Option<Micros> {
         let b = unbracket(s).as_bytes();
+        // The same minute as the last timestamp: its shape was read then
+        // (`shape` looks only at bytes of the prefix). Compared at a
+        // constant length: inline loads, not a `memcmp` call per line.
+        let hit = match self.len {
+            CLF_SECONDS => b.len() >= CLF_SECONDS + 2 && b[..CLF_SECONDS] == self.prefix,
+            ISO_SECONDS => {
+                b.len() >= ISO_SECONDS + 2 && b[..ISO_SECONDS] == self.prefix[..ISO_SECONDS]
+            }
+            _ => false,
+        };
+        if hit {
+            return Some(self.minute + seconds(&b[self.len..], self.len == ISO_SECONDS)?);
+        }
         let (n, iso) = match shape(b)? {
             Shape::Clf => (CLF_SECONDS, false),
             Shape::Iso => (ISO_SECONDS, true),
@@ -72,20 +88,10 @@ impl TsCache {
         if b.len() < n + 2 {
             return None;
         }
-        // Compared at a constant length: inline loads, not a `memcmp` call
-        // per line.
-        let same = self.len == n
-            && if iso {
-                b[..ISO_SECONDS] == self.prefix[..ISO_SECONDS]
-            } else {
-                b[..CLF_SECONDS] == self.prefix[..CLF_SECONDS]
-            };
-        if !same {
-            let minute = if iso { iso_minute(b) } else { clf_minute(b) }?;
-            self.prefix[..n].copy_from_slice(&b[..n]);
-            self.len = n;
-            self.minute = minute;
-        }
+        let minute = if iso { iso_minute(b) } else { clf_minute(b) }?;
+        self.prefix[..n].copy_from_slice(&b[..n]);
+        self.len = n;
+        self.minute = minute;
         Some(self.minute + seconds(&b[n..], iso)?)
     }
 }

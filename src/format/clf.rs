@@ -363,10 +363,10 @@ fn parse_marked(rec: &mut ClfRecord<'_>) -> bool {
     // After a field ending at `e`: the end of the line, or one space and
     // the next field.
     let sep = |e: usize| -> Option<usize> {
-        if e >= n {
-            Some(n)
-        } else {
-            (b[e] == b' ' && e + 1 < n && b[e + 1] != b' ').then_some(e + 1)
+        match b.get(e..e + 2) {
+            None if e >= n => Some(n),
+            Some([b' ', c]) if *c != b' ' => Some(e + 1),
+            _ => None,
         }
     };
     // A bare token starting at `i` (not a space), and where the next
