@@ -445,7 +445,11 @@ impl FieldMap {
         if rec.has_escapes() {
             return None;
         }
-        let plan = plans.find(self, true, rec.extras_len(), |j| rec.extra_key(j));
+        let plan = match plans.shapes.get(plans.last) {
+            // Parsed with `clf_hint`'s keys, and found to have them.
+            Some(s) if s.slots && rec.matches_hint(&s.keys) => &s.plan,
+            _ => plans.find(self, true, rec.extras_len(), |j| rec.extra_key(j)),
+        };
         Some(take(plan, |src| match src {
             Src::Slot(i) => rec.slot_text(i as usize),
             Src::Extra(j) => Some(rec.extra_text(j as usize)),
@@ -614,6 +618,8 @@ struct Shape {
 #[derive(Debug, Default)]
 pub struct Plans {
     shapes: Vec<Shape>,
+    /// The shape [`Plans::find`] found last.
+    last: usize,
 }
 
 impl Plans {
@@ -637,11 +643,13 @@ impl Plans {
                 })
         };
         if let Some(i) = self.shapes.iter().position(same) {
+            self.last = i;
             return &self.shapes[i].plan;
         }
         if self.shapes.len() >= Self::MAX {
             self.shapes.remove(0);
         }
+        self.last = self.shapes.len();
         let keys: Vec<Option<&str>> = (0..n).map(key).collect();
         self.shapes.push(Shape {
             slots,
@@ -649,6 +657,17 @@ impl Plans {
             keys: keys.iter().map(|k| k.map(Box::from)).collect(),
         });
         &self.shapes.last().expect("just pushed").plan
+    }
+}
+
+impl Plans {
+    /// The trailing keys of the combined line whose plan was found last:
+    /// the keys the next line most likely has, for
+    /// [`crate::format::clf::parse_hinted`].
+    #[inline]
+    pub fn clf_hint(&self) -> Option<&[Option<Box<str>>]> {
+        let s = self.shapes.get(self.last)?;
+        s.slots.then_some(&s.keys[..])
     }
 }
 

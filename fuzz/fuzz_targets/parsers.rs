@@ -15,7 +15,14 @@ fuzz_target!(|data: &[u8]| {
     // one plan cache over all lines as in a scan.
     let mut shapes = authstorm::event::Plans::default();
     for l in &lines {
-        assert!(format::clf::tokenizers_agree(l).0, "tokenizers disagree on {l:?}");
+        assert!(format::clf::tokenizers_agree(l, None).0, "tokenizers disagree on {l:?}");
+        // Hinted with the keys of the first line, as in a scan.
+        if let Ok(first) = format::clf::parse(lines[0]) {
+            let keys: Vec<_> = (0..first.extras_len())
+                .map(|j| first.extra_key(j).map(Box::from))
+                .collect();
+            assert!(format::clf::tokenizers_agree(l, Some(&keys)).0, "hinted: {l:?}");
+        }
         match (format::clf::parse(l), fields.resolve_clf_with(l, &mut shapes)) {
             (Ok(rec), Ok(fast)) => {
                 let slow = fields.resolve(&rec);

@@ -23,6 +23,12 @@ pub struct ClfRecord<'a> {
     /// value, and whether the value has escapes. Inline up to a typical
     /// nginx line's count: no allocation per line.
     extras: smallvec::SmallVec<[(Option<Span>, Span, bool); 6]>,
+    /// Whether the trailing keys are exactly the hint's (see
+    /// [`parse_hinted`]).
+    hinted: bool,
+    /// The hint's address, so a record is never taken for having the keys
+    /// of another hint.
+    hint: usize,
 }
 
 /// A byte range of the line (lines are far below 4 GiB: longer ones are
@@ -63,7 +69,16 @@ impl<'a> ClfRecord<'a> {
             slots: [None; SLOTS.len()],
             escaped: 0,
             extras: Default::default(),
+            hinted: false,
+            hint: 0,
         }
+    }
+
+    /// Whether the line's trailing keys are, in order, the keys of
+    /// `hint`, the hint it was parsed with ([`parse_hinted`]).
+    #[inline]
+    pub fn matches_hint(&self, hint: &[Option<Box<str>>]) -> bool {
+        self.hinted && self.hint == hint.as_ptr() as usize
     }
 
     /// The value of fixed slot `i`, unescaped.
@@ -338,7 +353,20 @@ pub fn parse(line: &str) -> Result<ClfRecord<'_>, SkipReason> {
 /// [`parse`] into a record made by the caller: the scan's path, where
 /// moving a record of a few hundred bytes per line shows in profiles.
 pub fn parse_into(rec: &mut ClfRecord<'_>) -> Result<(), SkipReason> {
-    if parse_marked(rec) {
+    parse_hinted(rec, None)
+}
+
+/// [`parse_into`], told the trailing keys the line most likely has (those
+/// of the last line, in a log where they repeat): a key found where the
+/// hint expects it is taken without reading it byte by byte, and
+/// [`ClfRecord::matches_hint`] then says whether all were the hint's, so
+/// the caller knows the line's key sequence without comparing it again.
+/// `hint` keys must be keys this tokenizer made (runs of key bytes).
+pub fn parse_hinted(
+    rec: &mut ClfRecord<'_>,
+    hint: Option<&[Option<Box<str>>]>,
+) -> Result<(), SkipReason> {
+    if parse_marked(rec, hint) {
         return Ok(());
     }
     *rec = ClfRecord::empty(rec.line);
@@ -351,7 +379,7 @@ pub fn parse_into(rec: &mut ClfRecord<'_>) -> Result<(), SkipReason> {
 /// not valid), which [`parse_bytewise`] then takes; where it returns
 /// true, the record is the one `parse_bytewise` makes (checked by a unit
 /// test and the `parsers` fuzz target).
-fn parse_marked(rec: &mut ClfRecord<'_>) -> bool {
+fn parse_marked(rec: &mut ClfRecord<'_>, hint: Option<&[Option<Box<str>>]>) -> bool {
     let b = rec.line.as_bytes();
     let n = b.len();
     let Some(m) = Marks::new(b) else {
@@ -445,18 +473,35 @@ fn parse_marked(rec: &mut ClfRecord<'_>) -> bool {
             rec.slots[slot] = Some(v);
             i = next;
         }
+        let mut hinted = hint.is_some();
+        let hint = hint.unwrap_or_default();
         while i < n {
+            let expected = hint.get(rec.extras.len());
             if b[i] == b'"' {
                 let (v, next) = quoted(i)?;
+                hinted &= matches!(expected, Some(None));
                 rec.extras.push((None, v, false));
                 i = next;
                 continue;
             }
-            let k = b[i..]
-                .iter()
-                .position(|c| !is_key_byte(*c))
-                .unwrap_or(n - i);
+            // The key the hint expects, followed by `=`, is the run of key
+            // bytes the scan below would find (`=` ends a run).
+            let (k, as_hinted) = match expected.and_then(Option::as_deref) {
+                Some(e)
+                    if b[i..].starts_with(e.as_bytes()) && b.get(i + e.len()) == Some(&b'=') =>
+                {
+                    (e.len(), true)
+                }
+                _ => {
+                    let k = b[i..]
+                        .iter()
+                        .position(|c| !is_key_byte(*c))
+                        .unwrap_or(n - i);
+                    (k, false)
+                }
+            };
             if k > 0 && b.get(i + k) == Some(&b'=') {
+                hinted &= as_hinted;
                 let key = Span::new(i, i + k);
                 let j = i + k + 1;
                 let (v, next) = match b.get(j) {
@@ -471,10 +516,13 @@ fn parse_marked(rec: &mut ClfRecord<'_>) -> bool {
                 i = next;
             } else {
                 let (v, next) = token(i)?;
+                hinted &= matches!(expected, Some(None));
                 rec.extras.push((None, v, false));
                 i = next;
             }
         }
+        rec.hinted = hinted && rec.extras.len() == hint.len();
+        rec.hint = hint.as_ptr() as usize;
         Some(())
     };
     run().is_some()
@@ -484,16 +532,20 @@ fn parse_marked(rec: &mut ClfRecord<'_>) -> bool {
 /// leaves it or makes the record [`parse_bytewise`] makes. For tests and
 /// the `parsers` fuzz target; returns which one took the line too.
 #[doc(hidden)]
-pub fn tokenizers_agree(line: &str) -> (bool, bool) {
+pub fn tokenizers_agree(line: &str, hint: Option<&[Option<Box<str>>]>) -> (bool, bool) {
     let mut fast = ClfRecord::empty(line);
-    let marked = parse_marked(&mut fast);
+    let marked = parse_marked(&mut fast, hint);
     let mut slow = ClfRecord::empty(line);
     let ok = parse_bytewise(&mut slow).is_ok();
+    let keys: Vec<Option<Box<str>>> = (0..slow.extras_len())
+        .map(|j| slow.extra_key(j).map(Box::from))
+        .collect();
     let same = !marked
         || (ok
             && fast.slots == slow.slots
             && fast.escaped == slow.escaped
-            && fast.extras[..] == slow.extras[..]);
+            && fast.extras[..] == slow.extras[..]
+            && fast.hinted == (hint == Some(&keys[..])));
     (same, marked)
 }
 
@@ -656,14 +708,62 @@ mod tests {
                 lines.push(String::from_utf8(v).unwrap());
             }
         }
+        // With no hint, the base line's keys, and hints that are near
+        // misses (a key longer, shorter, missing, or unkeyed).
+        let keys = |k: &[Option<&str>]| -> Vec<Option<Box<str>>> {
+            k.iter().map(|k| k.map(Box::from)).collect()
+        };
+        let right = keys(&[
+            Some("request_time"),
+            Some("user"),
+            Some("device"),
+            Some("auth_error"),
+            None,
+        ]);
+        let hints = [
+            right.clone(),
+            right[..4].to_vec(),
+            keys(&[
+                Some("request_tim"),
+                Some("user"),
+                Some("device"),
+                Some("auth_error"),
+                None,
+            ]),
+            keys(&[
+                Some("request_time"),
+                Some("users"),
+                Some("device"),
+                Some("auth_error"),
+                None,
+            ]),
+            keys(&[
+                Some("request_time"),
+                None,
+                Some("device"),
+                Some("auth_error"),
+                None,
+            ]),
+            Vec::new(),
+        ];
         let mut taken = 0;
         for l in &lines {
-            let (same, marked) = tokenizers_agree(l);
+            let (same, marked) = tokenizers_agree(l, None);
             assert!(same, "{l:?}");
             taken += marked as usize;
+            for h in &hints {
+                assert!(tokenizers_agree(l, Some(h)).0, "{l:?} hint {h:?}");
+            }
         }
         // The fast path is the common one, not a path never taken.
-        assert!(tokenizers_agree(base).1);
+        assert!(tokenizers_agree(base, None).1);
+        let mut rec = ClfRecord::empty(base);
+        parse_hinted(&mut rec, Some(&right)).unwrap();
+        assert!(rec.matches_hint(&right));
+        assert!(!rec.matches_hint(&hints[4]), "another hint");
+        let mut rec = ClfRecord::empty(base);
+        parse_hinted(&mut rec, Some(&right[..4])).unwrap();
+        assert!(!rec.matches_hint(&right[..4]));
         assert!(taken > lines.len() / 2, "{taken} of {}", lines.len());
     }
 

@@ -260,7 +260,7 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
         let (ev, mask) = match parser {
             LineParser::Clf => {
                 let mut rec = format::clf::ClfRecord::empty(&text);
-                if let Err(reason) = format::clf::parse_into(&mut rec) {
+                if let Err(reason) = format::clf::parse_hinted(&mut rec, p.plans.clf_hint()) {
                     p.skip(seq, n, reason, raw, &o.privacy);
                     continue;
                 }
