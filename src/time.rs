@@ -70,9 +70,12 @@ impl TsCache {
         // (`shape` looks only at bytes of the prefix). Compared at a
         // constant length: inline loads, not a `memcmp` call per line.
         let hit = match self.len {
-            CLF_SECONDS => b.len() >= CLF_SECONDS + 2 && b[..CLF_SECONDS] == self.prefix,
+            CLF_SECONDS => {
+                b.len() >= CLF_SECONDS + 2 && crate::text::eq_bytes(&b[..CLF_SECONDS], &self.prefix)
+            }
             ISO_SECONDS => {
-                b.len() >= ISO_SECONDS + 2 && b[..ISO_SECONDS] == self.prefix[..ISO_SECONDS]
+                b.len() >= ISO_SECONDS + 2
+                    && crate::text::eq_bytes(&b[..ISO_SECONDS], &self.prefix[..ISO_SECONDS])
             }
             _ => false,
         };

@@ -362,6 +362,8 @@ pub fn parse_into(rec: &mut ClfRecord<'_>) -> Result<(), SkipReason> {
 /// [`ClfRecord::matches_hint`] then says whether all were the hint's, so
 /// the caller knows the line's key sequence without comparing it again.
 /// `hint` keys must be keys this tokenizer made (runs of key bytes).
+// Not inlined into the scan loop: measured, that costs more than the call.
+#[inline(never)]
 pub fn parse_hinted(
     rec: &mut ClfRecord<'_>,
     hint: Option<&[Option<Box<str>>]>,
@@ -488,7 +490,8 @@ fn parse_marked(rec: &mut ClfRecord<'_>, hint: Option<&[Option<Box<str>>]>) -> b
             // bytes the scan below would find (`=` ends a run).
             let (k, as_hinted) = match expected.and_then(Option::as_deref) {
                 Some(e)
-                    if b[i..].starts_with(e.as_bytes()) && b.get(i + e.len()) == Some(&b'=') =>
+                    if b.get(i + e.len()) == Some(&b'=')
+                        && crate::text::eq_bytes(&b[i..i + e.len()], e.as_bytes()) =>
                 {
                     (e.len(), true)
                 }
