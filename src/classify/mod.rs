@@ -225,6 +225,9 @@ impl Classifier {
             )
         });
         let token_state = token::token_state_by(e, |raw| {
+            if let Some(state) = self.vocabulary.blank(raw) {
+                return state;
+            }
             let i = memo_id(
                 &mut memo.token_ids,
                 &mut memo.tokens,

@@ -69,6 +69,13 @@ const NO_ERROR: [&str; 8] = [
 
 impl TokenVocabulary {
     /// Normalizes a token-state field value. `None` means "no error reported".
+    /// [`TokenVocabulary::normalize`] of the blank values most lines
+    /// carry (`-`, empty), when it needs no work; `None` otherwise.
+    #[inline]
+    pub fn blank(&self, raw: &str) -> Option<Option<TokenState>> {
+        (self.extra.is_empty() && matches!(raw, "-" | "")).then_some(None)
+    }
+
     pub fn normalize(&self, raw: &str) -> Option<TokenState> {
         let t = crate::text::trim(raw).trim_matches('"');
         // The common case, "-", needs no lower-casing.
@@ -195,6 +202,12 @@ mod tests {
         ] {
             assert_eq!(n(s), Some(TokenState::Expired), "{s}");
         }
+        for s in ["-", "", "x", "\"-\""] {
+            if let Some(quick) = v.blank(s) {
+                assert_eq!(quick, n(s), "{s:?}");
+            }
+        }
+        assert_eq!(v.blank("-"), Some(None));
         for s in [
             "invalid_token",
             "invalid_grant",
