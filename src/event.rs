@@ -464,7 +464,11 @@ impl FieldMap {
         rec: &'r crate::format::json::JsonRecord<'_>,
         plans: &mut Plans,
     ) -> Fields<'r> {
-        let plan = plans.find(self, false, rec.len(), |j| Some(rec.key(j)));
+        let plan = match plans.shapes.get(plans.last) {
+            // Parsed with `json_hint`'s keys, and found to have them.
+            Some(s) if !s.slots && rec.matches_hint(&s.keys) => &s.plan,
+            _ => plans.find(self, false, rec.len(), |j| Some(rec.key(j))),
+        };
         take(plan, |src| match src {
             Src::Extra(j) => Some(rec.value(j as usize)),
             Src::Slot(_) => None,
@@ -610,6 +614,9 @@ struct Shape {
     slots: bool,
     keys: Vec<Option<Box<str>>>,
     plan: Plan,
+    /// Every key is named and plain (no quote, backslash or control
+    /// character): usable as a JSON hint.
+    plain: bool,
 }
 
 /// A worker's mapping plans, one per sequence of keys met (see
@@ -651,10 +658,14 @@ impl Plans {
         }
         self.last = self.shapes.len();
         let keys: Vec<Option<&str>> = (0..n).map(key).collect();
+        let plain = keys
+            .iter()
+            .all(|k| k.is_some_and(|k| !k.bytes().any(|c| c == b'"' || c == b'\\' || c < 0x20)));
         self.shapes.push(Shape {
             slots,
             plan: map.plan(&keys, slots),
             keys: keys.iter().map(|k| k.map(Box::from)).collect(),
+            plain,
         });
         &self.shapes.last().expect("just pushed").plan
     }
@@ -668,6 +679,14 @@ impl Plans {
     pub fn clf_hint(&self) -> Option<&[Option<Box<str>>]> {
         let s = self.shapes.get(self.last)?;
         s.slots.then_some(&s.keys[..])
+    }
+
+    /// The keys of the JSON line whose plan was found last, when they can
+    /// hint [`crate::format::json::parse_hinted`].
+    #[inline]
+    pub fn json_hint(&self) -> Option<&[Option<Box<str>>]> {
+        let s = self.shapes.get(self.last)?;
+        (!s.slots && s.plain).then_some(&s.keys[..])
     }
 }
 

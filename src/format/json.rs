@@ -13,7 +13,11 @@ use crate::event::{Key, Record};
 /// A level's own keys come before nested ones, so a literal `"a.b"` key
 /// shadows `{"a":{"b":..}}`.
 pub struct JsonRecord<'a> {
-    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pairs: Pairs<'a>,
+    /// Whether the pairs' keys are exactly the hint's, and the hint's
+    /// address (see [`parse_hinted`]).
+    hinted: bool,
+    hint: usize,
 }
 
 /// A key or string value with escapes: unescaped by `serde_json` (a
@@ -36,9 +40,13 @@ const MAX_DEPTH: usize = 128;
 /// by the `reference` tests and the `parsers` fuzz target) and takes each
 /// scalar's text where it is: deserializing member by member cost more
 /// than half of a JSON line's instructions.
-struct Scanner<'a> {
+struct Scanner<'a, 'h> {
     t: &'a str,
     i: usize,
+    /// Keys the top level's pairs most likely have, in order, and whether
+    /// every pair so far had them.
+    hint: &'h [Option<Box<str>>],
+    hinted: bool,
 }
 
 /// Bytes that end a run of plain string content: quote, backslash and
@@ -79,9 +87,11 @@ fn plain_run(b: &[u8]) -> Option<usize> {
     b[i..].iter().position(|&c| STOP[c as usize]).map(|k| i + k)
 }
 
-type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+/// Inline up to a typical log line's count of fields: no allocation (and
+/// no free) per line.
+type Pairs<'a> = smallvec::SmallVec<[(Cow<'a, str>, Cow<'a, str>); 16]>;
 
-impl<'a> Scanner<'a> {
+impl<'a> Scanner<'a, '_> {
     fn peek(&self) -> Option<u8> {
         self.t.as_bytes().get(self.i).copied()
     }
@@ -233,6 +243,28 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// At the top level, the key the hint expects for pair `j`, when it is
+    /// the next string as it stands (quoted, nothing to unescape): taken
+    /// without scanning it. The hint's keys are checked to be plain when
+    /// their shape is made ([`crate::event::Plans::json_hint`]).
+    #[inline]
+    fn hinted_key(&mut self, top: bool, j: usize) -> Option<&'a str> {
+        let e = self.hint.get(j)?.as_deref()?.as_bytes();
+        let b = self.t.as_bytes();
+        let at = self.i + 1;
+        let ok = top
+            && b.get(self.i) == Some(&b'"')
+            && b.get(at + e.len()) == Some(&b'"')
+            && crate::text::eq_bytes(&b[at..at + e.len()], e);
+        if !ok {
+            return None;
+        }
+        self.i = at + e.len() + 1;
+        // Between two quotes of the line, with no quote, backslash or
+        // control byte inside: a whole string.
+        Some(&self.t[at..at + e.len()])
+    }
+
     /// `"key" :` inside an object being skipped.
     fn member_key(&mut self) -> Option<()> {
         self.string()?;
@@ -262,6 +294,8 @@ impl<'a> Scanner<'a> {
                 let mut first = Scanner {
                     t: self.t,
                     i: start,
+                    hint: &[],
+                    hinted: false,
                 };
                 while first.eat(b'[').is_some() {
                     first.ws();
@@ -299,14 +333,20 @@ impl<'a> Scanner<'a> {
         if self.eat(b'}').is_none() {
             loop {
                 self.ws();
-                let k = self.key()?;
+                let (k, as_hinted) = match self.hinted_key(prefix.is_none(), out.len()) {
+                    Some(k) => (Cow::Borrowed(k), true),
+                    None => (self.key()?, false),
+                };
                 self.ws();
                 self.eat(b':')?;
                 self.ws();
                 if self.peek()? == b'{' {
+                    // Its pairs come after this level's, not as hinted.
+                    self.hinted = false;
                     nested.push((k, self.i));
                     self.skip()?;
                 } else if let Some(v) = self.scalar()? {
+                    self.hinted &= as_hinted;
                     out.push((path(k), v));
                 }
                 self.ws();
@@ -328,9 +368,27 @@ impl<'a> Scanner<'a> {
 }
 
 pub fn parse(line: &str) -> Result<JsonRecord<'_>, SkipReason> {
+    parse_hinted(line, None)
+}
+
+/// [`parse`], told the keys the line's pairs most likely have (those of
+/// the last line, in a log where they repeat): a key found where the hint
+/// expects it is not scanned, and [`JsonRecord::matches_hint`] then says
+/// whether all pairs had the hint's keys, so the caller knows the line's
+/// key sequence without comparing it again. `hint` keys must be plain (no
+/// quote, backslash or control character).
+pub fn parse_hinted<'a>(
+    line: &'a str,
+    hint: Option<&[Option<Box<str>>]>,
+) -> Result<JsonRecord<'a>, SkipReason> {
     let t = strip_prefix(line)?;
-    let mut s = Scanner { t, i: 0 };
-    let mut pairs = Vec::with_capacity(16);
+    let mut s = Scanner {
+        t,
+        i: 0,
+        hint: hint.unwrap_or_default(),
+        hinted: hint.is_some(),
+    };
+    let mut pairs = Pairs::new();
     s.ws();
     s.object(None, 1, &mut pairs)
         .ok_or(SkipReason::Unparsable)?;
@@ -338,7 +396,11 @@ pub fn parse(line: &str) -> Result<JsonRecord<'_>, SkipReason> {
     if s.i != t.len() {
         return Err(SkipReason::Unparsable);
     }
-    Ok(JsonRecord { pairs })
+    Ok(JsonRecord {
+        hinted: s.hinted && pairs.len() == s.hint.len(),
+        hint: s.hint.as_ptr() as usize,
+        pairs,
+    })
 }
 
 /// The JSON text of a line: trimmed, without the `service  | ` prefix
@@ -355,6 +417,13 @@ fn strip_prefix(line: &str) -> Result<&str, SkipReason> {
 }
 
 impl JsonRecord<'_> {
+    /// Whether the pairs' keys are, in order, the keys of `hint`, the hint
+    /// the line was parsed with ([`parse_hinted`]).
+    #[inline]
+    pub fn matches_hint(&self, hint: &[Option<Box<str>>]) -> bool {
+        self.hinted && self.hint == hint.as_ptr() as usize
+    }
+
     /// Number of (path, value) pairs.
     pub fn len(&self) -> usize {
         self.pairs.len()
@@ -449,7 +518,7 @@ pub mod reference {
     fn flatten<'a>(
         members: Members<'a>,
         prefix: Option<&str>,
-        out: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>,
+        out: &mut super::Pairs<'a>,
     ) -> Result<(), SkipReason> {
         let path = |k: Cow<'a, str>| match prefix {
             Some(p) => Cow::Owned(format!("{p}.{k}")),
@@ -475,9 +544,13 @@ pub mod reference {
     pub fn parse(line: &str) -> Result<JsonRecord<'_>, SkipReason> {
         let t = super::strip_prefix(line)?;
         let members: Members = serde_json::from_str(t).map_err(|_| SkipReason::Unparsable)?;
-        let mut pairs = Vec::with_capacity(members.0.len());
+        let mut pairs = super::Pairs::with_capacity(members.0.len());
         flatten(members, None, &mut pairs)?;
-        Ok(JsonRecord { pairs })
+        Ok(JsonRecord {
+            pairs,
+            hinted: false,
+            hint: 0,
+        })
     }
 }
 
@@ -588,6 +661,71 @@ mod tests {
             same_as_reference(&parts.concat());
             same_as_reference(&format!("{{\"k\":{}}}", parts.concat()));
         }
+    }
+
+    /// A hint changes how keys are found, never what is found; the record
+    /// matches it exactly when its keys are the hint's.
+    #[test]
+    fn hinted_parse_is_parse() {
+        let lines = [
+            r#"{"a":"1","b":2,"c":"x y"}"#,
+            r#"{"a":"1","b":2}"#,
+            r#"{"a":"1","b":2,"c":"x","d":4}"#,
+            r#"{"a":null,"a":"1","b":2,"c":"x"}"#,
+            r#"{"a":"1","b":{"c":3}}"#,
+            r#"{"a":"1", "b" : 2 ,"c":"x"}"#,
+            r#"{"a\u0041":"1","b":2,"c":"x"}"#,
+            r#"{"ab":"1","b":2,"c":"x"}"#,
+            r#"{"a":"1","b":2,"c":"x"#,
+            r#"{"a":"1","b":[2,3],"c":"x"}"#,
+            r#"{}"#,
+            r#"{"a.b":1,"a":{"b":2}}"#,
+        ];
+        let keys = |k: &[&str]| -> Vec<Option<Box<str>>> {
+            k.iter().map(|k| Some(Box::from(*k))).collect()
+        };
+        let hints = [
+            keys(&["a", "b", "c"]),
+            keys(&["a", "b"]),
+            keys(&["a", "b", "c", "d"]),
+            keys(&["a", "b.c"]),
+            keys(&["a.b"]),
+            keys(&[]),
+        ];
+        for l in lines {
+            let plain = parse(l);
+            for h in &hints {
+                let hinted = parse_hinted(l, Some(h));
+                match (&plain, &hinted) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!(a.pairs, b.pairs, "{l} {h:?}");
+                        let same: Vec<Option<Box<str>>> =
+                            a.pairs.iter().map(|(k, _)| Some(Box::from(&**k))).collect();
+                        // Conservative: nested pairs are never taken as
+                        // hinted, whatever their keys.
+                        if b.matches_hint(h) {
+                            assert_eq!(same, *h, "{l} {h:?}");
+                        }
+                        assert!(!a.matches_hint(h));
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a, b),
+                    _ => panic!("{l} {h:?}"),
+                }
+            }
+        }
+        for l in [lines[0], lines[3], lines[5]] {
+            assert!(
+                parse_hinted(l, Some(&hints[0]))
+                    .unwrap()
+                    .matches_hint(&hints[0]),
+                "{l}"
+            );
+        }
+        assert!(
+            parse_hinted(lines[10], Some(&hints[5]))
+                .unwrap()
+                .matches_hint(&hints[5])
+        );
     }
 
     #[test]

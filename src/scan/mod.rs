@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::aggregate::{Aggregate, ByAgg, ByField, Cube};
 use crate::classify::Classifier;
 use crate::event::{FIELDS, FieldMap};
-use crate::format::{self, FormatKind, LineParser, Parsed, SkipReason, regex::RegexFormat};
+use crate::format::{self, FormatKind, LineParser, SkipReason, regex::RegexFormat};
 use crate::input::chunk::{self, Blocks};
 use crate::input::{Compression, Source};
 use crate::retry::{DEFAULT_WINDOW_US, RetryEvent, RetryStage};
@@ -252,7 +252,7 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
             continue;
         }
-        let (parsed, rawev);
+        let (parsed, rawev, json);
         // Combined and JSON lines are taken by plan straight from the line
         // (or record) into borrowed fields; other formats, and combined
         // lines with escapes, go through a RawEvent that owns unescaped
@@ -272,19 +272,22 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
                     }
                 }
             }
+            LineParser::Json => match format::json::parse_hinted(&text, p.plans.json_hint()) {
+                Ok(j) => {
+                    json = j;
+                    let f = o.fields.json_fields(&json, &mut p.plans);
+                    (f.normalize_with(&mut p.ts), f.present_mask())
+                }
+                Err(reason) => {
+                    p.skip(seq, n, reason, raw, &o.privacy);
+                    continue;
+                }
+            },
             _ => match parser.parse(&text) {
                 Ok(r) => {
                     parsed = r;
-                    match &parsed {
-                        Parsed::Json(j) => {
-                            let f = o.fields.json_fields(j, &mut p.plans);
-                            (f.normalize_with(&mut p.ts), f.present_mask())
-                        }
-                        other => {
-                            rawev = o.fields.resolve(other.record());
-                            (rawev.normalize_with(&mut p.ts), rawev.present_mask())
-                        }
-                    }
+                    rawev = o.fields.resolve(parsed.record());
+                    (rawev.normalize_with(&mut p.ts), rawev.present_mask())
                 }
                 Err(reason) => {
                     p.skip(seq, n, reason, raw, &o.privacy);
