@@ -131,6 +131,10 @@ impl ClientSet {
     }
 
     fn extend(&mut self, o: ClientSet) {
+        if matches!(self, ClientSet::Few(v) if v.is_empty()) {
+            *self = o;
+            return;
+        }
         match o {
             ClientSet::Few(v) => v.into_iter().for_each(|c| self.insert(c)),
             ClientSet::Many(set) => set.into_iter().for_each(|c| self.insert(c)),
@@ -371,7 +375,14 @@ impl Aggregate {
                 t,
                 endpoints[e as usize],
             );
-            self.cells.entry(key).or_default().merge(cell);
+            // Chunks cover successive times, so most cells are new here:
+            // moved in whole, not merged into an empty one client by client.
+            match self.cells.entry(key) {
+                std::collections::hash_map::Entry::Occupied(mut c) => c.get_mut().merge(cell),
+                std::collections::hash_map::Entry::Vacant(c) => {
+                    c.insert(cell);
+                }
+            }
         }
         for (k, v) in o.chains {
             self.chains.entry(k).or_default().merge(&v);
