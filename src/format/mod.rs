@@ -98,11 +98,11 @@ impl SkipReason {
 
 /// A line parsed by some format.
 pub enum Parsed<'a> {
-    /// Boxed: the scan maps combined lines on its own path, not through
-    /// `Parsed` (see `FieldMap::clf_fields`), and the other variants
-    /// stay small.
+    /// Boxed: the scan maps combined and JSON lines on its own path, not
+    /// through `Parsed` (see `FieldMap::clf_fields` and
+    /// `FieldMap::json_fields`), and the other variants stay small.
     Clf(Box<clf::ClfRecord<'a>>),
-    Json(json::JsonRecord<'a>),
+    Json(Box<json::JsonRecord<'a>>),
     Kv(logfmt::KvRecord<'a>),
     Indexed(IndexedRecord<'a>),
 }
@@ -111,7 +111,7 @@ impl Parsed<'_> {
     pub fn record(&self) -> &dyn Record {
         match self {
             Parsed::Clf(r) => r.as_ref(),
-            Parsed::Json(r) => r,
+            Parsed::Json(r) => r.as_ref(),
             Parsed::Kv(r) => r,
             Parsed::Indexed(r) => r,
         }
@@ -169,7 +169,7 @@ impl LineParser {
     pub fn parse<'a>(&mut self, line: &'a str) -> Result<Parsed<'a>, SkipReason> {
         match self {
             LineParser::Clf => clf::parse(line).map(|r| Parsed::Clf(Box::new(r))),
-            LineParser::Json => json::parse(line).map(Parsed::Json),
+            LineParser::Json => json::parse(line).map(|r| Parsed::Json(Box::new(r))),
             LineParser::Logfmt => logfmt::parse(line).map(Parsed::Kv),
             LineParser::W3c(p) => p.parse(line).map(Parsed::Indexed),
             LineParser::Regex(r) => r.parse(line).map(Parsed::Indexed),
