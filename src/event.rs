@@ -445,11 +445,13 @@ impl FieldMap {
         if rec.has_escapes() {
             return None;
         }
-        let plan = match plans.shapes.get(plans.last) {
-            // Parsed with `clf_hint`'s keys, and found to have them.
-            Some(s) if s.slots && rec.matches_hint(&s.keys) => &s.plan,
-            _ => plans.find(self, true, rec.extras_len(), |j| rec.extra_key(j)),
-        };
+        let plan = plans.find_hinted(
+            self,
+            true,
+            |hint| rec.matches_hint(hint),
+            rec.extras_len(),
+            |j| rec.extra_key(j),
+        );
         Some(take(plan, |src| match src {
             Src::Slot(i) => rec.slot_text(i as usize),
             Src::Extra(j) => Some(rec.extra_text(j as usize)),
@@ -464,11 +466,13 @@ impl FieldMap {
         rec: &'r crate::format::json::JsonRecord<'_>,
         plans: &mut Plans,
     ) -> Fields<'r> {
-        let plan = match plans.shapes.get(plans.last) {
-            // Parsed with `json_hint`'s keys, and found to have them.
-            Some(s) if !s.slots && rec.matches_hint(&s.keys) => &s.plan,
-            _ => plans.find(self, false, rec.len(), |j| Some(rec.key(j))),
-        };
+        let plan = plans.find_hinted(
+            self,
+            false,
+            |hint| rec.matches_hint(hint),
+            rec.len(),
+            |j| Some(rec.key(j)),
+        );
         take(plan, |src| match src {
             Src::Extra(j) => Some(rec.value(j as usize)),
             Src::Slot(_) => None,
@@ -669,9 +673,26 @@ impl Plans {
         });
         &self.shapes.last().expect("just pushed").plan
     }
-}
 
-impl Plans {
+    /// [`Plans::find`], or straight the last plan found when the record
+    /// was parsed with its keys as the hint ([`Plans::clf_hint`],
+    /// [`Plans::json_hint`]) and had them all (`hinted`).
+    #[inline]
+    fn find_hinted<'k>(
+        &mut self,
+        map: &FieldMap,
+        slots: bool,
+        hinted: impl Fn(&[Option<Box<str>>]) -> bool,
+        n: usize,
+        key: impl Fn(usize) -> Option<&'k str>,
+    ) -> &Plan {
+        let last = self.shapes.get(self.last);
+        if last.is_some_and(|s| s.slots == slots && hinted(&s.keys)) {
+            return &self.shapes[self.last].plan;
+        }
+        self.find(map, slots, n, key)
+    }
+
     /// The trailing keys of the combined line whose plan was found last:
     /// the keys the next line most likely has, for
     /// [`crate::format::clf::parse_hinted`].

@@ -44,11 +44,12 @@ fn shape(b: &[u8]) -> Option<Shape> {
 
 fn unbracket(s: &str) -> &str {
     // Byte loops, not char-pattern searches: this runs once per line.
-    let b = crate::text::trim(s).as_bytes();
+    let t = crate::text::trim(s);
+    let b = t.as_bytes();
     let start = b.iter().take_while(|c| **c == b'[').count();
     let end = b.len() - b[start..].iter().rev().take_while(|c| **c == b']').count();
     // Both cuts are next to ASCII brackets: char boundaries.
-    &crate::text::trim(s)[start..end]
+    &t[start..end]
 }
 
 /// [`parse_timestamp`] for a stream of lines: the lines of one minute

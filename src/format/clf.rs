@@ -376,7 +376,7 @@ pub fn parse_hinted(
 }
 
 /// The common shape of a line, tokenized with [`Marks`]: fields one space
-/// apart, no backslash, at most [`marks::MAX_LEN`] bytes. Returns false,
+/// apart, no backslash, at most [`super::marks::MAX_LEN`] bytes. Returns false,
 /// with `rec` partly filled, for anything else (including lines that are
 /// not valid), which [`parse_bytewise`] then takes; where it returns
 /// true, the record is the one `parse_bytewise` makes (checked by a unit
