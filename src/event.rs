@@ -664,7 +664,7 @@ impl Plans {
         let keys: Vec<Option<&str>> = (0..n).map(key).collect();
         let plain = keys
             .iter()
-            .all(|k| k.is_some_and(|k| !k.bytes().any(|c| c == b'"' || c == b'\\' || c < 0x20)));
+            .all(|k| k.is_some_and(crate::format::json::plain_key));
         self.shapes.push(Shape {
             slots,
             plan: map.plan(&keys, slots),

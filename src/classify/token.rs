@@ -68,7 +68,6 @@ const NO_ERROR: [&str; 8] = [
 ];
 
 impl TokenVocabulary {
-    /// Normalizes a token-state field value. `None` means "no error reported".
     /// [`TokenVocabulary::normalize`] of the blank values most lines
     /// carry (`-`, empty), when it needs no work; `None` otherwise.
     #[inline]
@@ -76,6 +75,7 @@ impl TokenVocabulary {
         (self.extra.is_empty() && matches!(raw, "-" | "")).then_some(None)
     }
 
+    /// Normalizes a token-state field value. `None` means "no error reported".
     pub fn normalize(&self, raw: &str) -> Option<TokenState> {
         let t = crate::text::trim(raw).trim_matches('"');
         // The common case, "-", needs no lower-casing.

@@ -510,8 +510,8 @@ fn parse_marked(rec: &mut ClfRecord<'_>, hint: Option<&[Option<Box<str>>]>) -> b
                 let (v, next) = match b.get(j) {
                     None => (Span::new(n, n), n),
                     Some(b'"') => quoted(j)?,
-                    // `key= next`: the byte-wise tokenizer's reading of it
-                    // is its own business.
+                    // `key= next`: left to the byte-wise tokenizer, whose
+                    // reading of it (the next token as the value) stands.
                     Some(b' ') => return None,
                     Some(_) => token(j)?,
                 };

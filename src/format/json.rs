@@ -63,6 +63,12 @@ const STOP: [bool; 256] = {
     t
 };
 
+/// Whether `key` has no [`STOP`] byte: taken as it stands between quotes,
+/// it is the whole string and its own text (see [`parse_hinted`]).
+pub fn plain_key(key: &str) -> bool {
+    !key.bytes().any(|c| STOP[c as usize])
+}
+
 /// Where the first [`STOP`] byte of `b` is. Eight bytes at a time: a
 /// byte below 0x20, a quote or a backslash sets the top bit of its lane
 /// (the borrow trick of Mycroft's zero-byte test, as `serde_json` does;
@@ -375,8 +381,8 @@ pub fn parse(line: &str) -> Result<JsonRecord<'_>, SkipReason> {
 /// the last line, in a log where they repeat): a key found where the hint
 /// expects it is not scanned, and [`JsonRecord::matches_hint`] then says
 /// whether all pairs had the hint's keys, so the caller knows the line's
-/// key sequence without comparing it again. `hint` keys must be plain (no
-/// quote, backslash or control character).
+/// key sequence without comparing it again. `hint` keys must be plain
+/// ([`plain_key`]).
 pub fn parse_hinted<'a>(
     line: &'a str,
     hint: Option<&[Option<Box<str>>]>,

@@ -1,9 +1,9 @@
-//! Where a line's spaces and quotes are: one bit per byte, built 32 or
-//! 16 bytes at a time (AVX2 where the CPU has it, else SSE2, on x86_64;
-//! a plain loop elsewhere). A tokenizer
-//! then finds the end of a field with a shift and a trailing-zeros count
-//! instead of testing bytes one by one (the technique of simdjson's
-//! structural index, at the scale of one line).
+//! Where a line's spaces and quotes are: one bit per byte, built 32 or 16
+//! bytes at a time (AVX2 where the CPU has it, else SSE2, on x86_64; a
+//! plain loop elsewhere). A tokenizer then finds the end of a field with a
+//! shift and a trailing-zeros count instead of testing bytes one by one
+//! (the technique of simdjson's structural index, at the scale of one
+//! line).
 
 /// Lines up to this many bytes get marks; longer ones (rare) are left to
 /// the byte-at-a-time tokenizer.
@@ -126,8 +126,8 @@ fn classify64(word: &[u8; 64]) -> ([u64; 2], bool) {
     }
 }
 
-/// [`Marks::new`] with 32-byte AVX2 compares: half the instructions of
-/// SSE2 per line.
+/// [`Marks::new`] with 32-byte AVX2 compares: half as many compares and
+/// mask moves as SSE2's 16-byte ones.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn build_avx2(b: &[u8]) -> Marks {
