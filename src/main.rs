@@ -12,6 +12,14 @@ use clap::Parser;
 
 use cli::{Cli, Command};
 
+// Each chunk's partial (hash maps, per-cell client sets, the retry
+// events) is built and dropped on its worker: glibc's malloc spent ~5% of a
+// 5M-line run in malloc/free and page faults. mimalloc's per-thread heaps
+// made that run 3% and the 1M JSON run 12% faster (interleaved runs
+// against the glibc build), for ~70 MiB more peak RSS (still flat in lines).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Typed exit codes (documented in the README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
