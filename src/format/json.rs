@@ -6,12 +6,14 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::SkipReason;
+use super::marks::{Class, Marks};
 use crate::event::{Key, Record};
 
 /// A JSON object flattened to `(dotted path, scalar text)` pairs. Strings
 /// without escapes and numbers borrow from the line: no tree is built.
 /// A level's own keys come before nested ones, so a literal `"a.b"` key
 /// shadows `{"a":{"b":..}}`.
+#[derive(Default)]
 pub struct JsonRecord<'a> {
     pairs: Pairs<'a>,
     /// Whether the pairs' keys are exactly the hint's, and the hint's
@@ -322,6 +324,74 @@ impl<'a> Scanner<'a, '_> {
         })
     }
 
+    /// [`Scanner::object`] for the top-level object, when its text has
+    /// neither a backslash nor a control byte, as its marks `m` say: every
+    /// top-level string then runs from a quote to the next, found in the
+    /// marks instead of scanned. Nested objects are read by `object`.
+    /// `None` for any other text (invalid ones included), which `object`
+    /// then reads afresh.
+    fn top_marked(&mut self, m: &Marks, out: &mut Pairs<'a>) -> Option<()> {
+        let t = self.t;
+        // The string whose opening quote is at `i`, and where it ends.
+        let string = |i: usize| -> Option<(&'a str, usize)> {
+            let e = m.next(Class::Quote, i + 1);
+            (e < t.len()).then(|| (&t[i + 1..e], e + 1))
+        };
+        self.eat(b'{')?;
+        self.ws();
+        let mut nested = Vec::new();
+        if self.eat(b'}').is_none() {
+            loop {
+                if self.peek()? != b'"' {
+                    return None;
+                }
+                let (k, next) = string(self.i)?;
+                self.i = next;
+                self.ws();
+                self.eat(b':')?;
+                self.ws();
+                let start = self.i;
+                let v = match self.peek()? {
+                    b'"' => {
+                        let (v, next) = string(self.i)?;
+                        self.i = next;
+                        Some(Cow::Borrowed(v))
+                    }
+                    b'-' | b'0'..=b'9' => {
+                        self.number()?;
+                        Some(Cow::Borrowed(&t[start..self.i]))
+                    }
+                    b'{' => {
+                        // Its pairs come after this level's, not as hinted.
+                        self.hinted = false;
+                        nested.push((k, start));
+                        self.skip()?;
+                        None
+                    }
+                    _ => self.scalar()?,
+                };
+                if let Some(v) = v {
+                    let expected = self.hint.get(out.len()).and_then(Option::as_deref);
+                    self.hinted &= expected.is_some_and(|h| crate::text::eq(h, k));
+                    out.push((Cow::Borrowed(k), v));
+                }
+                self.ws();
+                if self.eat(b',').is_none() {
+                    self.eat(b'}')?;
+                    break;
+                }
+                self.ws();
+            }
+        }
+        let end = self.i;
+        for (k, at) in nested {
+            self.i = at;
+            self.object(Some(k), 2, out)?;
+        }
+        self.i = end;
+        Some(())
+    }
+
     /// The members of the object at `self.i` (its `{`), flattened into
     /// `out` under `prefix`: this level's scalars first, then each nested
     /// object's, in order, so a literal `"a.b"` key shadows `{"a":{"b":..}}`.
@@ -387,6 +457,20 @@ pub fn parse_hinted<'a>(
     line: &'a str,
     hint: Option<&[Option<Box<str>>]>,
 ) -> Result<JsonRecord<'a>, SkipReason> {
+    let mut rec = JsonRecord::default();
+    parse_into(line, hint, &mut rec)?;
+    Ok(rec)
+}
+
+/// [`parse_hinted`] into the empty `rec`, which the caller keeps in
+/// place: a record holds its pairs inline (~800 bytes), and one returned
+/// by value was copied twice per line.
+#[inline]
+pub fn parse_into<'a>(
+    line: &'a str,
+    hint: Option<&[Option<Box<str>>]>,
+    rec: &mut JsonRecord<'a>,
+) -> Result<(), SkipReason> {
     let t = strip_prefix(line)?;
     let mut s = Scanner {
         t,
@@ -394,19 +478,60 @@ pub fn parse_hinted<'a>(
         hint: hint.unwrap_or_default(),
         hinted: hint.is_some(),
     };
-    let mut pairs = Pairs::new();
+    let pairs = &mut rec.pairs;
     s.ws();
-    s.object(None, 1, &mut pairs)
-        .ok_or(SkipReason::Unparsable)?;
-    s.ws();
-    if s.i != t.len() {
-        return Err(SkipReason::Unparsable);
+    let at = s.i;
+    let marked = Marks::new(t.as_bytes())
+        .filter(|m| !m.backslash() && !m.control())
+        .and_then(|m| s.top_marked(&m, pairs))
+        .is_some_and(|()| {
+            s.ws();
+            s.i == t.len()
+        });
+    if !marked {
+        pairs.clear();
+        s.i = at;
+        s.hinted = hint.is_some();
+        s.object(None, 1, pairs).ok_or(SkipReason::Unparsable)?;
+        s.ws();
+        if s.i != t.len() {
+            return Err(SkipReason::Unparsable);
+        }
     }
-    Ok(JsonRecord {
-        hinted: s.hinted && pairs.len() == s.hint.len(),
-        hint: s.hint.as_ptr() as usize,
-        pairs,
-    })
+    rec.hinted = s.hinted && rec.pairs.len() == s.hint.len();
+    rec.hint = s.hint.as_ptr() as usize;
+    Ok(())
+}
+
+/// Whether [`Scanner::top_marked`] either leaves `line` or makes the pairs and
+/// hint match the full scanner makes, and whether it took the line. For
+/// tests and the `parsers` fuzz target.
+#[doc(hidden)]
+pub fn scanners_agree(line: &str, hint: Option<&[Option<Box<str>>]>) -> (bool, bool) {
+    let Ok(t) = strip_prefix(line) else {
+        return (true, false);
+    };
+    let scanner = || Scanner {
+        t,
+        i: 0,
+        hint: hint.unwrap_or_default(),
+        hinted: hint.is_some(),
+    };
+    let (mut fast, mut fast_pairs) = (scanner(), Pairs::new());
+    let marked = Marks::new(t.as_bytes())
+        .filter(|m| !m.backslash() && !m.control())
+        .and_then(|m| fast.top_marked(&m, &mut fast_pairs))
+        .is_some_and(|()| {
+            fast.ws();
+            fast.i == t.len()
+        });
+    let (mut full, mut full_pairs) = (scanner(), Pairs::new());
+    let ok = full.object(None, 1, &mut full_pairs).is_some() && {
+        full.ws();
+        full.i == t.len()
+    };
+    let same = !marked || (ok && fast_pairs == full_pairs && fast.hinted == full.hinted);
+    (same, marked)
 }
 
 /// The JSON text of a line: trimmed, without the `service  | ` prefix
@@ -732,6 +857,50 @@ mod tests {
                 .unwrap()
                 .matches_hint(&hints[5])
         );
+    }
+
+    /// The marked path takes a typical line, and on every prefix of it
+    /// and every one-byte change to it either steps aside or agrees with
+    /// the full scanner, hinted or not.
+    #[test]
+    fn marked_path_is_the_full_scanner() {
+        let flat = r#"{"a":"1","bb":-2.5e3,"c":"x y","d":null,"e":true,"f":false, "g" : 0 }"#;
+        let nested = r#"{"a":"1","r":{"s":2,"h":{"u":["x"]}},"b":[3,4],"c":"z","d":[]}"#;
+        let keys = |k: &[&str]| -> Vec<Option<Box<str>>> {
+            k.iter().map(|k| Some(Box::from(*k))).collect()
+        };
+        for (line, hint, hinted) in [
+            (flat, keys(&["a", "bb", "c", "e", "f", "g"]), true),
+            (nested, keys(&["a", "b", "c", "r.s", "r.h.u"]), false),
+        ] {
+            assert_eq!(scanners_agree(line, None), (true, true));
+            assert_eq!(scanners_agree(line, Some(&hint)), (true, true));
+            assert_eq!(
+                parse_hinted(line, Some(&hint)).unwrap().matches_hint(&hint),
+                hinted
+            );
+            let b = line.as_bytes();
+            let mut took = 0;
+            for n in 0..=b.len() {
+                let prefix = std::str::from_utf8(&b[..n]).unwrap();
+                for h in [None, Some(&hint[..])] {
+                    assert!(scanners_agree(prefix, h).0, "{prefix}");
+                }
+            }
+            for i in 0..b.len() {
+                for c in *b" \"\\{}[],:-.0en\tx\x01" {
+                    let mut m = b.to_vec();
+                    m[i] = c;
+                    let m = String::from_utf8(m).unwrap();
+                    for h in [None, Some(&hint[..])] {
+                        let (same, marked) = scanners_agree(&m, h);
+                        assert!(same, "{m}");
+                        took += marked as usize;
+                    }
+                }
+            }
+            assert!(took > b.len(), "{line}");
+        }
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct Marks {
     /// Whether the line has a backslash (an escape in a quoted string:
     /// quotes are then not all delimiters).
     backslash: bool,
+    /// Whether the line has a control byte (below 0x20): JSON's
+    /// whitespace other than spaces, or a byte no JSON string may hold.
+    control: bool,
 }
 
 /// A line's marks, 64 bytes at a time by `$classify`.
@@ -31,26 +34,29 @@ macro_rules! build {
     ($b:expr, $classify:ident) => {{
         let b: &[u8] = $b;
         let mut bits = [[0u64; 2]; WORDS];
-        let mut backslash = false;
+        let (mut backslash, mut control) = (false, false);
         let mut words = b.chunks_exact(64);
         for (w, word) in words.by_ref().enumerate() {
-            let (m, bs) = $classify(word.try_into().expect("64 bytes"));
+            let (m, bs, ctl) = $classify(word.try_into().expect("64 bytes"));
             bits[w] = m;
             backslash |= bs;
+            control |= ctl;
         }
         let rest = words.remainder();
         if !rest.is_empty() {
-            // Zero padding matches no class.
-            let mut last = [0u8; 64];
+            // Padding with a plain byte matches no class.
+            let mut last = [b'a'; 64];
             last[..rest.len()].copy_from_slice(rest);
-            let (m, bs) = $classify(&last);
+            let (m, bs, ctl) = $classify(&last);
             bits[b.len() / 64] = m;
             backslash |= bs;
+            control |= ctl;
         }
         Marks {
             bits,
             len: b.len(),
             backslash,
+            control,
         }
     }};
 }
@@ -75,6 +81,12 @@ impl Marks {
     #[inline]
     pub fn backslash(&self) -> bool {
         self.backslash
+    }
+
+    /// Whether the line has a byte below 0x20.
+    #[inline]
+    pub fn control(&self) -> bool {
+        self.control
     }
 
     /// The first position at or after `from` whose byte is of class `c`,
@@ -103,10 +115,10 @@ impl Marks {
 }
 
 /// Masks of spaces and quotes in 64 bytes, and whether they hold a
-/// backslash.
+/// backslash, and a control byte.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn classify64(word: &[u8; 64]) -> ([u64; 2], bool) {
+fn classify64(word: &[u8; 64]) -> ([u64; 2], bool, bool) {
     use std::arch::x86_64::*;
     // SAFETY: SSE2 is part of the x86_64 baseline (every x86_64 CPU has
     // it), and each unaligned load reads 16 of the 64 bytes of `word`.
@@ -122,7 +134,16 @@ fn classify64(word: &[u8; 64]) -> ([u64; 2], bool) {
         let any = v.iter().fold(_mm_setzero_si128(), |acc, x| {
             _mm_or_si128(acc, _mm_cmpeq_epi8(*x, bs))
         });
-        (masks, _mm_movemask_epi8(any) != 0)
+        // A byte is below 0x20 when its unsigned minimum with 0x1f is itself.
+        let low = _mm_set1_epi8(0x1f);
+        let ctl = v.iter().fold(_mm_setzero_si128(), |acc, x| {
+            _mm_or_si128(acc, _mm_cmpeq_epi8(_mm_min_epu8(*x, low), *x))
+        });
+        (
+            masks,
+            _mm_movemask_epi8(any) != 0,
+            _mm_movemask_epi8(ctl) != 0,
+        )
     }
 }
 
@@ -138,7 +159,7 @@ fn build_avx2(b: &[u8]) -> Marks {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-fn classify64_avx2(word: &[u8; 64]) -> ([u64; 2], bool) {
+fn classify64_avx2(word: &[u8; 64]) -> ([u64; 2], bool, bool) {
     use std::arch::x86_64::*;
     // SAFETY: each unaligned load reads 32 of the 64 bytes of `word`.
     let v = unsafe { [0, 32].map(|o| _mm256_loadu_si256(word.as_ptr().add(o).cast())) };
@@ -149,18 +170,25 @@ fn classify64_avx2(word: &[u8; 64]) -> ([u64; 2], bool) {
     });
     let bs = _mm256_set1_epi8(b'\\' as i8);
     let any = _mm256_or_si256(_mm256_cmpeq_epi8(v[0], bs), _mm256_cmpeq_epi8(v[1], bs));
-    (masks, _mm256_movemask_epi8(any) != 0)
+    let low = _mm256_set1_epi8(0x1f);
+    let ctl = |x| _mm256_cmpeq_epi8(_mm256_min_epu8(x, low), x);
+    let ctl = _mm256_or_si256(ctl(v[0]), ctl(v[1]));
+    (
+        masks,
+        _mm256_movemask_epi8(any) != 0,
+        _mm256_movemask_epi8(ctl) != 0,
+    )
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn classify64(word: &[u8; 64]) -> ([u64; 2], bool) {
+fn classify64(word: &[u8; 64]) -> ([u64; 2], bool, bool) {
     let mut m = [0u64; 2];
     for (i, &b) in word.iter().enumerate() {
         m[0] |= ((b == b' ') as u64) << i;
         m[1] |= ((b == b'"') as u64) << i;
     }
-    (m, word.contains(&b'\\'))
+    (m, word.contains(&b'\\'), word.iter().any(|&b| b < 0x20))
 }
 
 #[cfg(test)]
@@ -180,11 +208,18 @@ mod tests {
                 if with_backslash && n > 0 {
                     line[n * 2 / 3] = b'\\';
                 }
+                if n > 3 && n % 2 == 1 {
+                    line[n / 3] = [b'\t', 0, 0x1f][n % 3];
+                }
                 let m = Marks::new(&line).unwrap();
                 // The SSE2 build, whichever `new` took.
                 let sse2 = build!(&line, classify64);
-                assert_eq!((sse2.bits, sse2.backslash), (m.bits, m.backslash));
+                assert_eq!(
+                    (sse2.bits, sse2.backslash, sse2.control),
+                    (m.bits, m.backslash, m.control)
+                );
                 assert_eq!(m.backslash(), line.contains(&b'\\'), "n {n}");
+                assert_eq!(m.control(), line.iter().any(|&b| b < 0x20), "n {n}");
                 for (c, byte) in [(Class::Space, b' '), (Class::Quote, b'"')] {
                     for from in 0..=n + 70 {
                         let want = line

@@ -252,7 +252,7 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
             continue;
         }
-        let (parsed, rawev, json);
+        let (parsed, rawev, mut json);
         // Combined and JSON lines are taken by plan straight from the line
         // (or record) into borrowed fields; other formats, and combined
         // lines with escapes, go through a RawEvent that owns unescaped
@@ -272,17 +272,17 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
                     }
                 }
             }
-            LineParser::Json => match format::json::parse_hinted(&text, p.plans.json_hint()) {
-                Ok(j) => {
-                    json = j;
-                    let f = o.fields.json_fields(&json, &mut p.plans);
-                    (f.normalize_with(&mut p.ts), f.present_mask())
-                }
-                Err(reason) => {
+            LineParser::Json => {
+                // Filled in place: a record returned by value was copied.
+                json = format::json::JsonRecord::default();
+                if let Err(reason) = format::json::parse_into(&text, p.plans.json_hint(), &mut json)
+                {
                     p.skip(seq, n, reason, raw, &o.privacy);
                     continue;
                 }
-            },
+                let f = o.fields.json_fields(&json, &mut p.plans);
+                (f.normalize_with(&mut p.ts), f.present_mask())
+            }
             _ => match parser.parse(&text) {
                 Ok(r) => {
                     parsed = r;
