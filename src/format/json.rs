@@ -324,6 +324,27 @@ impl<'a> Scanner<'a, '_> {
         })
     }
 
+    /// Reads the rest of the text as one object by [`Scanner::top_marked`],
+    /// when the text's marks allow it; whether it did.
+    fn whole_marked(&mut self, out: &mut Pairs<'a>) -> bool {
+        Marks::new(self.t.as_bytes())
+            .filter(|m| !m.backslash() && !m.control())
+            .and_then(|m| self.top_marked(&m, out))
+            .is_some_and(|()| {
+                self.ws();
+                self.i == self.t.len()
+            })
+    }
+
+    /// Reads the rest of the text as one object by [`Scanner::object`];
+    /// whether it is one.
+    fn whole_object(&mut self, out: &mut Pairs<'a>) -> bool {
+        self.object(None, 1, out).is_some() && {
+            self.ws();
+            self.i == self.t.len()
+        }
+    }
+
     /// [`Scanner::object`] for the top-level object, when its text has
     /// neither a backslash nor a control byte, as its marks `m` say: every
     /// top-level string then runs from a quote to the next, found in the
@@ -481,20 +502,11 @@ pub fn parse_into<'a>(
     let pairs = &mut rec.pairs;
     s.ws();
     let at = s.i;
-    let marked = Marks::new(t.as_bytes())
-        .filter(|m| !m.backslash() && !m.control())
-        .and_then(|m| s.top_marked(&m, pairs))
-        .is_some_and(|()| {
-            s.ws();
-            s.i == t.len()
-        });
-    if !marked {
+    if !s.whole_marked(pairs) {
         pairs.clear();
         s.i = at;
         s.hinted = hint.is_some();
-        s.object(None, 1, pairs).ok_or(SkipReason::Unparsable)?;
-        s.ws();
-        if s.i != t.len() {
+        if !s.whole_object(pairs) {
             return Err(SkipReason::Unparsable);
         }
     }
@@ -503,9 +515,9 @@ pub fn parse_into<'a>(
     Ok(())
 }
 
-/// Whether [`Scanner::top_marked`] either leaves `line` or makes the pairs and
-/// hint match the full scanner makes, and whether it took the line. For
-/// tests and the `parsers` fuzz target.
+/// Whether [`Scanner::top_marked`] either leaves `line` or makes the
+/// pairs and hint the full scanner makes, and whether it took the line.
+/// For tests and the `parsers` fuzz target.
 #[doc(hidden)]
 pub fn scanners_agree(line: &str, hint: Option<&[Option<Box<str>>]>) -> (bool, bool) {
     let Ok(t) = strip_prefix(line) else {
@@ -518,18 +530,9 @@ pub fn scanners_agree(line: &str, hint: Option<&[Option<Box<str>>]>) -> (bool, b
         hinted: hint.is_some(),
     };
     let (mut fast, mut fast_pairs) = (scanner(), Pairs::new());
-    let marked = Marks::new(t.as_bytes())
-        .filter(|m| !m.backslash() && !m.control())
-        .and_then(|m| fast.top_marked(&m, &mut fast_pairs))
-        .is_some_and(|()| {
-            fast.ws();
-            fast.i == t.len()
-        });
+    let marked = fast.whole_marked(&mut fast_pairs);
     let (mut full, mut full_pairs) = (scanner(), Pairs::new());
-    let ok = full.object(None, 1, &mut full_pairs).is_some() && {
-        full.ws();
-        full.i == t.len()
-    };
+    let ok = full.whole_object(&mut full_pairs);
     let same = !marked || (ok && fast_pairs == full_pairs && fast.hinted == full.hinted);
     (same, marked)
 }

@@ -3,7 +3,9 @@
 //! plain loop elsewhere). A tokenizer then finds the end of a field with a
 //! shift and a trailing-zeros count instead of testing bytes one by one
 //! (the technique of simdjson's structural index, at the scale of one
-//! line).
+//! line). The combined tokenizer uses both classes; the JSON scanner the
+//! quotes, on lines with neither a backslash nor a control byte (both are
+//! flagged in the same pass).
 
 /// Lines up to this many bytes get marks; longer ones (rare) are left to
 /// the byte-at-a-time tokenizer.
