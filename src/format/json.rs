@@ -326,6 +326,7 @@ impl<'a> Scanner<'a, '_> {
 
     /// Reads the rest of the text as one object by [`Scanner::top_marked`],
     /// when the text's marks allow it; whether it did.
+    #[inline]
     fn whole_marked(&mut self, out: &mut Pairs<'a>) -> bool {
         Marks::new(self.t.as_bytes())
             .filter(|m| !m.backslash() && !m.control())
@@ -338,6 +339,7 @@ impl<'a> Scanner<'a, '_> {
 
     /// Reads the rest of the text as one object by [`Scanner::object`];
     /// whether it is one.
+    #[inline]
     fn whole_object(&mut self, out: &mut Pairs<'a>) -> bool {
         self.object(None, 1, out).is_some() && {
             self.ws();
