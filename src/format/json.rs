@@ -352,7 +352,9 @@ impl<'a> Scanner<'a, '_> {
     /// top-level string then runs from a quote to the next, found in the
     /// marks instead of scanned. Nested objects are read by `object`.
     /// `None` for any other text (invalid ones included), which `object`
-    /// then reads afresh.
+    /// then reads afresh. A loop of its own, not marks inside `string`:
+    /// tried that way (`object`'s loop, strings by the marks), a JSON line
+    /// cost 2% fewer instructions, against 20% this way.
     fn top_marked(&mut self, m: &Marks, out: &mut Pairs<'a>) -> Option<()> {
         let t = self.t;
         // The string whose opening quote is at `i`, and where it ends.
