@@ -30,7 +30,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// fewer samples in all; peak RSS the same.
 fn keep_freed_memory() {
     // `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (libmimalloc-sys
-    // leaves it out of its constants); -1 means never purge.
+    // leaves it out of its constants); -1 means never purge. Checked for
+    // libmimalloc-sys 0.1.49 (mimalloc v3): with `MIMALLOC_PURGE_DELAY=77`
+    // in the environment, option 15 reads 77. Recheck on an upgrade.
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
     // SAFETY: sets a plain integer option; mimalloc reads it when it
     // next considers purging.

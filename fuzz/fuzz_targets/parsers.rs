@@ -58,8 +58,8 @@ fuzz_target!(|data: &[u8]| {
     // last plan's keys as in a scan (and the hint changes no pair).
     let mut plans = authstorm::event::Plans::default();
     for l in &lines {
-        assert!(format::json::scanners_agree(l, None).0, "flat: {l:?}");
-        assert!(format::json::scanners_agree(l, plans.json_hint()).0, "flat hinted: {l:?}");
+        assert!(format::json::scanners_agree(l, None).0, "quote marks: {l:?}");
+        assert!(format::json::scanners_agree(l, plans.json_hint()).0, "quote marks, hinted: {l:?}");
         let hinted = format::json::parse_hinted(l, plans.json_hint());
         match (&hinted, format::json::parse(l)) {
             (Ok(a), Ok(b)) => {
