@@ -156,7 +156,7 @@ impl Partial {
             chunk_lines: Vec::new(),
             fields_mask: 0,
             agg: Aggregate::with_privacy(o.bucket_us, &o.by, o.privacy),
-            events: Vec::new(),
+            events: spare_events(),
             rows: Vec::new(),
             retry_clients_peak: 0,
             memo: Default::default(),
@@ -428,6 +428,7 @@ impl<'s> Ordered<'s> {
         } else {
             self.stage.apply(&events, &mut p.agg);
         }
+        recycle_events(events);
         self.lines_before += p.lines;
         self.acc = Some(match self.acc.take() {
             Some(a) => a.merge(p),
@@ -444,6 +445,29 @@ impl<'s> Ordered<'s> {
         let mut acc = self.acc.unwrap_or_else(|| Partial::new(o));
         acc.retry_clients_peak = self.stage.finish(&mut acc.agg);
         acc
+    }
+}
+
+/// Emptied retry-event buffers for the next chunks parsed, on any worker
+/// (the one that settles a chunk is often not the one that parses the
+/// next). Grown from empty, a chunk's buffer was reallocated about ten
+/// times: over half of all bytes a scan allocated, each time on fresh
+/// pages. Only empty buffers are kept, at most a window's worth, so no
+/// result depends on it.
+static SPARE_EVENTS: std::sync::Mutex<Vec<Vec<RetryEvent>>> = std::sync::Mutex::new(Vec::new());
+
+fn spare_events() -> Vec<RetryEvent> {
+    let spare = SPARE_EVENTS.lock().ok().and_then(|mut s| s.pop());
+    spare.unwrap_or_default()
+}
+
+/// Keeps `events`' buffer for a chunk parsed later.
+fn recycle_events(mut events: Vec<RetryEvent>) {
+    events.clear();
+    if let Ok(mut spares) = SPARE_EVENTS.lock()
+        && spares.len() < window()
+    {
+        spares.push(events);
     }
 }
 
