@@ -42,15 +42,26 @@ def run(argv, stdin=None):
     return dt, ru.ru_maxrss / 1024, ru.ru_utime + ru.ru_stime
 
 
-def measure(name, argv, runs, stdin=None):
-    times, rss, cpu = [], [], []
-    for _ in range(runs):
-        t, m, c = run(argv, stdin)
-        times.append(t)
-        rss.append(m)
-        cpu.append(c)
+def summary(name, samples):
+    times, rss, cpu = zip(*samples)
     return {"name": name, "seconds": statistics.median(times), "rss_mib": max(rss),
             "cpu_seconds": statistics.median(cpu)}
+
+
+def measure(name, argv, runs, stdin=None):
+    return summary(name, [run(argv, stdin) for _ in range(runs)])
+
+
+def measure_rounds(cmds, runs):
+    """Times every (name, argv) of `cmds` once per round, for `runs`
+    rounds. Interleaved rather than one command's runs back to back: on a
+    shared machine, load that comes and goes then weighs on every command
+    alike instead of on whichever ran at the time, so the ratios hold."""
+    samples = {name: [] for name, _ in cmds}
+    for _ in range(runs):
+        for name, argv in cmds:
+            samples[name].append(run(argv))
+    return [summary(name, samples[name]) for name, _ in cmds]
 
 
 def generate(lines, fmt, gzip):
@@ -101,7 +112,7 @@ def main():
         have_duckdb = False
     goaccess = shutil.which("goaccess")
     results = []
-    print(f"machine: {threads} cores; runs per command: {a.runs} (median wall time, max peak RSS)")
+    print(f"machine: {threads} cores; runs per command: {a.runs}, interleaved (median wall time, max peak RSS)")
     if a.memory:
         memory_check(a.memory, a.runs)
         return
@@ -117,32 +128,35 @@ def main():
                 size = os.path.getsize(path)
                 raw = size if not gz else os.path.getsize(generate(lines, fmt, False))
                 n = int(subprocess.run(["wc", "-l", generate(lines, fmt, False)], capture_output=True, text=True).stdout.split()[0])
-                rows = []
+                cmds = []
                 out = os.path.join(OUT, "report.json")
+                # One untimed run first: it warms the page cache, and its
+                # report gives the time range for `--since`.
+                run([BIN, "analyze", "--no-progress", "--json", out, path])
                 for t in sorted({1, threads}):
-                    rows.append(measure(f"authstorm analyze -j{t}", [BIN, "analyze", "-j", str(t), "--no-progress", "--json", out, path], a.runs))
+                    cmds.append((f"authstorm analyze -j{t}", [BIN, "analyze", "-j", str(t), "--no-progress", "--json", out, path]))
                     if a.baseline:
-                        rows.append(measure(f"baseline analyze -j{t}", [a.baseline, "analyze", "-j", str(t), "--no-progress", "--json", os.devnull, path], a.runs))
+                        cmds.append((f"baseline analyze -j{t}", [a.baseline, "analyze", "-j", str(t), "--no-progress", "--json", os.devnull, path]))
                 if gz:
-                    rows.append(measure("zcat > /dev/null", ["zcat", path], a.runs))
+                    cmds.append(("zcat > /dev/null", ["zcat", path]))
                 else:
                     # Plain files are parsed through memory maps; the same with reads.
-                    rows.append(measure(f"authstorm -j{threads} --no-mmap", [BIN, "analyze", "-j", str(threads), "--no-progress", "--no-mmap", "--json", os.devnull, path], a.runs))
-                    rows.append(measure("wc -l", ["wc", "-l", path], a.runs))
-                    rows.append(measure("cat > /dev/null", ["cat", path], a.runs))
+                    cmds.append((f"authstorm -j{threads} --no-mmap", [BIN, "analyze", "-j", str(threads), "--no-progress", "--no-mmap", "--json", os.devnull, path]))
+                    cmds.append(("wc -l", ["wc", "-l", path]))
+                    cmds.append(("cat > /dev/null", ["cat", path]))
                     if have_duckdb:
                         for t in sorted({1, threads}):
                             q = duckdb_query(path, fmt, t)
-                            rows.append(measure(f"duckdb -j{t} group-by", [sys.executable, "-c", f"import duckdb; duckdb.sql({q!r}).fetchall()"], a.runs))
+                            cmds.append((f"duckdb -j{t} group-by", [sys.executable, "-c", f"import duckdb; duckdb.sql({q!r}).fetchall()"]))
                     if fmt == "combined":
                         # The first answer in an incident: the last hour only.
                         with open(out) as f:
                             end = json.load(f)["input"]["time_range"]["end"]
                         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(time.strptime(end[:19], "%Y-%m-%dT%H:%M:%S")) - 3600))
-                        rows.append(measure(f"authstorm --since {since[11:16]}", [BIN, "analyze", "--no-progress", "--since", since, "--json", os.devnull, path], a.runs))
+                        cmds.append((f"authstorm --since {since[11:16]}", [BIN, "analyze", "--no-progress", "--since", since, "--json", os.devnull, path]))
                     if goaccess and fmt == "combined":
-                        rows.append(measure("goaccess --json", [goaccess, path, "--log-format=COMBINED", "-o", os.path.join(OUT, "goaccess.json")], a.runs))
-                base = rows[-1 if False else 0]["seconds"]
+                        cmds.append(("goaccess --json", [goaccess, path, "--log-format=COMBINED", "-o", os.path.join(OUT, "goaccess.json")]))
+                rows = measure_rounds(cmds, a.runs)
                 print(f"\n{os.path.basename(path)}: {n:,} lines, {size / 2**20:.0f} MiB on disk, {raw / 2**20:.0f} MiB of text")
                 print(f"{'command':<28}{'median s':>10}{'CPU s':>8}{'MB/s':>9}{'Mlines/s':>10}{'peak RSS MiB':>14}{'vs authstorm -j' + str(threads):>20}")
                 best = [r for r in rows if r["name"] == f"authstorm analyze -j{threads}"][0]["seconds"]
