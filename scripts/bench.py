@@ -52,14 +52,31 @@ def measure(name, argv, runs, stdin=None):
     return summary(name, [run(argv, stdin) for _ in range(runs)])
 
 
-def measure_rounds(cmds, runs):
+def warm(path):
+    """Reads `path` into the page cache (untimed)."""
+    buf = bytearray(8 << 20)
+    with open(path, "rb", buffering=0) as f:
+        while f.readinto(buf):
+            pass
+
+
+def measure_rounds(cmds, runs, path):
     """Times every (name, argv) of `cmds` once per round, for `runs`
     rounds. Interleaved rather than one command's runs back to back: on a
     shared machine, load that comes and goes then weighs on every command
-    alike instead of on whichever ran at the time, so the ratios hold."""
+    alike instead of on whichever ran at the time, so the ratios hold.
+    The input is read before each command: some kernels page out page
+    cache that goes unused for a few seconds (DAMON reclaim, on the
+    development machine), which made whichever command ran after a long
+    one read part of its input from disk."""
     samples = {name: [] for name, _ in cmds}
-    for _ in range(runs):
-        for name, argv in cmds:
+    for r in range(runs):
+        # Each round starts one command further on: no command always
+        # follows the longest one (a run that came right after GoAccess
+        # was up to 30% slower, whichever binary it was).
+        k = r % len(cmds)
+        for name, argv in cmds[k:] + cmds[:k]:
+            warm(path)
             samples[name].append(run(argv))
     return [summary(name, samples[name]) for name, _ in cmds]
 
@@ -112,7 +129,8 @@ def main():
         have_duckdb = False
     goaccess = shutil.which("goaccess")
     results = []
-    print(f"machine: {threads} cores; runs per command: {a.runs}, interleaved (median wall time, max peak RSS)")
+    mode = "" if a.memory or a.instructions else ", interleaved, input read before each"
+    print(f"machine: {threads} cores; runs per command: {a.runs}{mode} (median wall time, max peak RSS)")
     if a.memory:
         memory_check(a.memory, a.runs)
         return
@@ -130,18 +148,19 @@ def main():
                 n = int(subprocess.run(["wc", "-l", generate(lines, fmt, False)], capture_output=True, text=True).stdout.split()[0])
                 cmds = []
                 out = os.path.join(OUT, "report.json")
-                # One untimed run first: it warms the page cache, and its
-                # report gives the time range for `--since`.
+                # One untimed run first: its report gives the time range
+                # for `--since`.
                 run([BIN, "analyze", "--no-progress", "--json", out, path])
                 for t in sorted({1, threads}):
                     cmds.append((f"authstorm analyze -j{t}", [BIN, "analyze", "-j", str(t), "--no-progress", "--json", out, path]))
                     if a.baseline:
-                        cmds.append((f"baseline analyze -j{t}", [a.baseline, "analyze", "-j", str(t), "--no-progress", "--json", os.devnull, path]))
+                        # Its report goes to a file too: the same work, the same writes.
+                        cmds.append((f"baseline analyze -j{t}", [a.baseline, "analyze", "-j", str(t), "--no-progress", "--json", os.path.join(OUT, "report-baseline.json"), path]))
                 if gz:
                     cmds.append(("zcat > /dev/null", ["zcat", path]))
                 else:
                     # Plain files are parsed through memory maps; the same with reads.
-                    cmds.append((f"authstorm -j{threads} --no-mmap", [BIN, "analyze", "-j", str(threads), "--no-progress", "--no-mmap", "--json", os.devnull, path]))
+                    cmds.append((f"authstorm -j{threads} --no-mmap", [BIN, "analyze", "-j", str(threads), "--no-progress", "--no-mmap", "--json", os.path.join(OUT, "report-no-mmap.json"), path]))
                     cmds.append(("wc -l", ["wc", "-l", path]))
                     cmds.append(("cat > /dev/null", ["cat", path]))
                     if have_duckdb:
@@ -153,10 +172,10 @@ def main():
                         with open(out) as f:
                             end = json.load(f)["input"]["time_range"]["end"]
                         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(time.strptime(end[:19], "%Y-%m-%dT%H:%M:%S")) - 3600))
-                        cmds.append((f"authstorm --since {since[11:16]}", [BIN, "analyze", "--no-progress", "--since", since, "--json", os.devnull, path]))
+                        cmds.append((f"authstorm --since {since[11:16]}", [BIN, "analyze", "--no-progress", "--since", since, "--json", os.path.join(OUT, "report-since.json"), path]))
                     if goaccess and fmt == "combined":
                         cmds.append(("goaccess --json", [goaccess, path, "--log-format=COMBINED", "-o", os.path.join(OUT, "goaccess.json")]))
-                rows = measure_rounds(cmds, a.runs)
+                rows = measure_rounds(cmds, a.runs, path)
                 print(f"\n{os.path.basename(path)}: {n:,} lines, {size / 2**20:.0f} MiB on disk, {raw / 2**20:.0f} MiB of text")
                 print(f"{'command':<28}{'median s':>10}{'CPU s':>8}{'MB/s':>9}{'Mlines/s':>10}{'peak RSS MiB':>14}{'vs authstorm -j' + str(threads):>20}")
                 best = [r for r in rows if r["name"] == f"authstorm analyze -j{threads}"][0]["seconds"]
