@@ -67,13 +67,12 @@ def measure_rounds(cmds, runs, path):
     alike instead of on whichever ran at the time, so the ratios hold.
     The input is read before each command: some kernels page out page
     cache that goes unused for a few seconds (DAMON reclaim, on the
-    development machine), which made whichever command ran after a long
-    one read part of its input from disk."""
+    development machine), so a command that ran after a long one could
+    find part of its input on disk again."""
     samples = {name: [] for name, _ in cmds}
     for r in range(runs):
-        # Each round starts one command further on: no command always
-        # follows the longest one (a run that came right after GoAccess
-        # was up to 30% slower, whichever binary it was).
+        # Each round starts one command further on, so no command always
+        # runs first, or right after the same (long) one.
         k = r % len(cmds)
         for name, argv in cmds[k:] + cmds[:k]:
             warm(path)
