@@ -156,7 +156,7 @@ impl Partial {
             chunk_lines: Vec::new(),
             fields_mask: 0,
             agg: Aggregate::with_privacy(o.bucket_us, &o.by, o.privacy),
-            events: spare_events(),
+            events: Vec::new(),
             rows: Vec::new(),
             retry_clients_peak: 0,
             memo: Default::default(),
@@ -215,6 +215,9 @@ fn example_text(raw: &[u8]) -> String {
 
 /// Parses, classifies and aggregates every line of one chunk.
 fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &mut Partial) {
+    if p.events.capacity() == 0 {
+        p.events = spare_events();
+    }
     let mut n = 0u64;
     let body = data.strip_suffix(b"\n").unwrap_or(data);
     // Checked once for the whole chunk (one pass each, not a call per
