@@ -140,9 +140,45 @@ struct Partial {
     rows: Vec<Row>,
     /// Peak clients held by the retry stage.
     retry_clients_peak: usize,
+}
+
+/// A worker's caches of pure functions of one string or shape (the
+/// classification memo, the field-mapping plans, the last timestamp's
+/// minute). No result depends on them. They are handed from chunk to chunk
+/// within one scan through a [`CachePool`]: built anew for every chunk,
+/// each chunk re-derived the route of every distinct path and the plan of
+/// every key sequence, and grew its memo's tables from empty.
+#[derive(Default)]
+struct Caches {
     memo: crate::classify::Memo,
     ts: crate::time::TsCache,
     plans: crate::event::Plans,
+}
+
+/// The caches of one scan's workers (one scan: its options, which the
+/// memo and the plans derive from, are the same for every chunk).
+#[derive(Default)]
+struct CachePool(std::sync::Mutex<Vec<Caches>>);
+
+impl CachePool {
+    /// [`process`] with caches from the pool, given back after.
+    fn process(
+        &self,
+        data: &[u8],
+        seq: u64,
+        parser: &mut LineParser,
+        o: &ScanOptions,
+        p: &mut Partial,
+    ) {
+        let lock = || {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let mut c = lock().pop().unwrap_or_default();
+        process(data, seq, parser, o, p, &mut c);
+        lock().push(c);
+    }
 }
 
 impl Partial {
@@ -159,9 +195,6 @@ impl Partial {
             events: Vec::new(),
             rows: Vec::new(),
             retry_clients_peak: 0,
-            memo: Default::default(),
-            ts: Default::default(),
-            plans: Default::default(),
         }
     }
 
@@ -214,7 +247,14 @@ fn example_text(raw: &[u8]) -> String {
 }
 
 /// Parses, classifies and aggregates every line of one chunk.
-fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &mut Partial) {
+fn process(
+    data: &[u8],
+    seq: u64,
+    parser: &mut LineParser,
+    o: &ScanOptions,
+    p: &mut Partial,
+    caches: &mut Caches,
+) {
     if p.events.capacity() == 0 {
         p.events = spare_events();
     }
@@ -263,34 +303,35 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
         let (ev, mask) = match parser {
             LineParser::Clf => {
                 let mut rec = format::clf::ClfRecord::empty(&text);
-                if let Err(reason) = format::clf::parse_hinted(&mut rec, p.plans.clf_hint()) {
+                if let Err(reason) = format::clf::parse_hinted(&mut rec, caches.plans.clf_hint()) {
                     p.skip(seq, n, reason, raw, &o.privacy);
                     continue;
                 }
-                match o.fields.clf_fields(&rec, &mut p.plans) {
-                    Some(f) => (f.normalize_with(&mut p.ts), f.present_mask()),
+                match o.fields.clf_fields(&rec, &mut caches.plans) {
+                    Some(f) => (f.normalize_with(&mut caches.ts), f.present_mask()),
                     None => {
-                        rawev = o.fields.resolve_clf_record(&rec, &mut p.plans);
-                        (rawev.normalize_with(&mut p.ts), rawev.present_mask())
+                        rawev = o.fields.resolve_clf_record(&rec, &mut caches.plans);
+                        (rawev.normalize_with(&mut caches.ts), rawev.present_mask())
                     }
                 }
             }
             LineParser::Json => {
                 // Filled in place: a record returned by value was copied.
                 json = format::json::JsonRecord::default();
-                if let Err(reason) = format::json::parse_into(&text, p.plans.json_hint(), &mut json)
+                if let Err(reason) =
+                    format::json::parse_into(&text, caches.plans.json_hint(), &mut json)
                 {
                     p.skip(seq, n, reason, raw, &o.privacy);
                     continue;
                 }
-                let f = o.fields.json_fields(&json, &mut p.plans);
-                (f.normalize_with(&mut p.ts), f.present_mask())
+                let f = o.fields.json_fields(&json, &mut caches.plans);
+                (f.normalize_with(&mut caches.ts), f.present_mask())
             }
             _ => match parser.parse(&text) {
                 Ok(r) => {
                     parsed = r;
                     rawev = o.fields.resolve(parsed.record());
-                    (rawev.normalize_with(&mut p.ts), rawev.present_mask())
+                    (rawev.normalize_with(&mut caches.ts), rawev.present_mask())
                 }
                 Err(reason) => {
                     p.skip(seq, n, reason, raw, &o.privacy);
@@ -311,7 +352,7 @@ fn process(data: &[u8], seq: u64, parser: &mut LineParser, o: &ScanOptions, p: &
             p.filtered += 1;
             continue;
         }
-        let c = o.classifier.classify(&ev, &mut p.memo);
+        let c = o.classifier.classify(&ev, &mut caches.memo);
         let key = p.agg.add(&ev, &c);
         if o.rows {
             p.rows.push(Row {
@@ -675,7 +716,7 @@ fn scan_inner(
             let mut p = Partial::new(o);
             if !head.is_empty() {
                 let mut parser = LineParser::Clf;
-                process(&head, 0, &mut parser, o, &mut p);
+                process(&head, 0, &mut parser, o, &mut p, &mut Caches::default());
             }
             return Ok(p);
         }
@@ -702,7 +743,7 @@ fn scan_inner(
         let mut p = Partial::new(o);
         let data = chunk::read_range(file, 0, len, o.max_line)?;
         let mut parser = parser;
-        process(&data, 0, &mut parser, o, &mut p);
+        process(&data, 0, &mut parser, o, &mut p, &mut Caches::default());
         let mut ord = Ordered::new(o, sink);
         ord.push(p)?;
         return Ok(ord.finish(o));
@@ -730,16 +771,17 @@ fn scan_ranges(
     let threads = rayon::current_num_threads() as u64;
     let ranges = chunk::ranges(start, end, o.chunk_size as u64, threads);
     let mut ord = Ordered::new(o, sink);
+    let pool = CachePool::default();
     let parse = |seq: usize| -> io::Result<Partial> {
         let (s, e) = ranges[seq];
         let mut p = Partial::new(o);
         let mut parser = parser.clone();
         let seq = seq as u64;
         match o.mmap.then(|| chunk::map_range(file, s, e, len)).flatten() {
-            Some(lines) => process(&lines, seq, &mut parser, o, &mut p),
+            Some(lines) => pool.process(&lines, seq, &mut parser, o, &mut p),
             None => CHUNK_BUF.with_borrow_mut(|buf| -> io::Result<()> {
                 let span = chunk::read_range_into(file, s, e, o.max_line, buf)?;
-                process(&buf[span], seq, &mut parser, o, &mut p);
+                pool.process(&buf[span], seq, &mut parser, o, &mut p);
                 Ok(())
             })?,
         }
@@ -761,6 +803,7 @@ fn scan_stream<R: Read + Send>(
     let mut blocks = Blocks::new(stream, o.chunk_size.min(4 << 20), o.max_line);
     let mut ord = Ordered::new(o, sink);
     let mut lines = 0;
+    let pool = CachePool::default();
     if stateful {
         let mut parser = parser;
         let mut seq = 0;
@@ -768,7 +811,7 @@ fn scan_stream<R: Read + Send>(
             match blocks.next_block() {
                 Ok(Some(b)) => {
                     let mut p = Partial::new(o);
-                    process(&b, seq, &mut parser, o, &mut p);
+                    pool.process(&b, seq, &mut parser, o, &mut p);
                     lines += p.lines;
                     ord.push(p)?;
                 }
@@ -830,7 +873,7 @@ fn scan_stream<R: Read + Send>(
                     .map(|(seq, block)| {
                         let mut p = Partial::new(o);
                         let mut parser = parser.clone();
-                        process(block, *seq, &mut parser, o, &mut p);
+                        pool.process(block, *seq, &mut parser, o, &mut p);
                         p
                     })
                     .collect()
