@@ -43,6 +43,13 @@ fn shape(b: &[u8]) -> Option<Shape> {
 }
 
 fn unbracket(s: &str) -> &str {
+    // A timestamp as most lines hold it: nothing to cut.
+    if let (Some(f), Some(l)) = (s.as_bytes().first(), s.as_bytes().last())
+        && f.is_ascii_alphanumeric()
+        && l.is_ascii_alphanumeric()
+    {
+        return s;
+    }
     // Byte loops, not char-pattern searches: this runs once per line.
     let t = crate::text::trim(s);
     let b = t.as_bytes();
@@ -55,12 +62,34 @@ fn unbracket(s: &str) -> &str {
 /// [`parse_timestamp`] for a stream of lines: the lines of one minute
 /// share the date, hour and minute, so the last minute is kept and only the
 /// seconds, fraction and zone of the next timestamp are read.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct TsCache {
     /// The bytes before the seconds of the last CLF/ISO timestamp parsed.
     prefix: [u8; CLF_SECONDS],
     len: usize,
     minute: Micros,
+    /// The bytes after its seconds (fraction and zone; most logs write the
+    /// same zone, and often the same fraction, on every line), and what
+    /// they add to the time; `tail_len` is `usize::MAX` for none.
+    tail: [u8; TAIL],
+    tail_len: usize,
+    tail_us: Micros,
+}
+
+/// The longest tail kept by [`TsCache`]: `.123456+05:30` and ` +0000` fit.
+const TAIL: usize = 16;
+
+impl Default for TsCache {
+    fn default() -> Self {
+        TsCache {
+            prefix: [0; CLF_SECONDS],
+            len: 0,
+            minute: 0,
+            tail: [0; TAIL],
+            tail_len: usize::MAX,
+            tail_us: 0,
+        }
+    }
 }
 
 impl TsCache {
@@ -81,7 +110,12 @@ impl TsCache {
             _ => false,
         };
         if hit {
-            return Some(self.minute + seconds(&b[self.len..], self.len == ISO_SECONDS)?);
+            let (s, tail) = (&b[self.len..self.len + 2], &b[self.len + 2..]);
+            if tail.len() == self.tail_len && crate::text::eq_bytes(tail, &self.tail[..tail.len()])
+            {
+                return Some(self.minute + whole_seconds(s)? + self.tail_us);
+            }
+            return Some(self.minute + self.seconds(s, tail, self.len == ISO_SECONDS)?);
         }
         let (n, iso) = match shape(b)? {
             Shape::Clf => (CLF_SECONDS, false),
@@ -96,7 +130,21 @@ impl TsCache {
         self.prefix[..n].copy_from_slice(&b[..n]);
         self.len = n;
         self.minute = minute;
-        Some(self.minute + seconds(&b[n..], iso)?)
+        // A tail read for the other shape may not mean the same here.
+        self.tail_len = usize::MAX;
+        Some(self.minute + self.seconds(&b[n..n + 2], &b[n + 2..], iso)?)
+    }
+
+    /// [`seconds`] of `s` and `tail`, keeping the tail and what it adds.
+    fn seconds(&mut self, s: &[u8], tail: &[u8], iso: bool) -> Option<Micros> {
+        let s = whole_seconds(s)?;
+        let t = tail_micros(tail, iso)?;
+        if tail.len() <= TAIL {
+            self.tail[..tail.len()].copy_from_slice(tail);
+            self.tail_len = tail.len();
+            self.tail_us = t;
+        }
+        Some(s + t)
     }
 }
 
@@ -188,11 +236,21 @@ fn clf_minute(b: &[u8]) -> Option<Micros> {
 /// second (60) folds into 59, as in [`civil`]. ISO also allows `,` before
 /// the fraction.
 fn seconds(b: &[u8], iso: bool) -> Option<Micros> {
-    let s = num(b.get(..2)?)?;
+    Some(whole_seconds(b.get(..2)?)? + tail_micros(&b[2..], iso)?)
+}
+
+/// The two digits of seconds, in microseconds.
+#[inline]
+fn whole_seconds(b: &[u8]) -> Option<Micros> {
+    let s = num(b)?;
     if s > 60 {
         return None;
     }
-    let mut rest = &b[2..];
+    Some(s.min(59) as i64 * MICROS_PER_SEC)
+}
+
+/// What the fraction and zone after the seconds add to the time.
+fn tail_micros(mut rest: &[u8], iso: bool) -> Option<Micros> {
     let mut frac = 0;
     if rest.first() == Some(&b'.') || (iso && rest.first() == Some(&b',')) {
         let (f, r) = fraction(&rest[1..]);
@@ -200,7 +258,7 @@ fn seconds(b: &[u8], iso: bool) -> Option<Micros> {
         rest = r;
     }
     let off = zone(trim_start(rest))?;
-    Some(s.min(59) as i64 * MICROS_PER_SEC + frac as i64 - off)
+    Some(frac as i64 - off)
 }
 
 fn trim_start(b: &[u8]) -> &[u8] {
@@ -388,6 +446,24 @@ mod tests {
             }
         }
         assert!(n > 1000);
+        // One tail, read for one shape and then met after the other's
+        // prefix (`,` starts a fraction in ISO timestamps only), and tails
+        // longer than the cache keeps.
+        let mixed = [
+            "2026-03-02T06:00:00,5Z",
+            "02/Mar/2026:06:00:00.123456789012345 +0000",
+            "02/Mar/2026:06:00:01,5Z",
+            "02/Mar/2026:06:00:02 +0000",
+            "02/Mar/2026:06:00:03,5Z",
+            "02/Mar/2026:06:00:04.123456789012345 +0000",
+            "02/Mar/2026:06:00:05 +0000",
+            "02/Mar/2026:06:00:06 +0100",
+            "2026-03-02T06:00:07,5Z",
+            "2026-03-02T06:00:08,5Z",
+        ];
+        for s in mixed {
+            assert_eq!(cache.parse(s), parse_timestamp(s), "{s:?}");
+        }
     }
 
     fn utc(s: &str) -> Micros {
