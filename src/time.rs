@@ -268,11 +268,16 @@ fn trim_start(b: &[u8]) -> &[u8] {
 
 /// Parses `.123456` digits (already past the dot) into microseconds.
 fn fraction(b: &[u8]) -> (u32, &[u8]) {
-    let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
-    let digits = b[..n.min(6)].iter().map(|d| (d - b'0') as u32);
-    let pad = 6 - n.min(6);
-    let micros = digits.fold(0u32, |m, d| m * 10 + d) * 10u32.pow(pad as u32);
-    (micros, &b[n..])
+    // Scale of the digits read, by how many there were (up to 6).
+    const SCALE: [u32; 7] = [1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
+    let (mut n, mut micros) = (0, 0u32);
+    while let Some(d) = b.get(n).filter(|d| d.is_ascii_digit()) {
+        if n < 6 {
+            micros = micros * 10 + (d - b'0') as u32;
+        }
+        n += 1;
+    }
+    (micros * SCALE[n.min(6)], &b[n..])
 }
 
 /// Zone suffix to an offset in microseconds east of UTC: empty / `Z` / `UTC`
@@ -504,6 +509,27 @@ mod tests {
         );
         assert_eq!(parse_timestamp("32/Oct/2000:13:55:36 -0700"), None);
         assert_eq!(parse_timestamp("10/Foo/2000:13:55:36 -0700"), None);
+    }
+
+    #[test]
+    fn fractions_of_any_length() {
+        for d in [
+            "5",
+            "25",
+            "250",
+            "2507",
+            "25073",
+            "250731",
+            "2507319",
+            "250731999",
+        ] {
+            let s = format!("2024-05-01T10:00:00.{d}Z");
+            assert_eq!(parse_timestamp(&s), Some(utc(&s)), "{s}");
+        }
+        assert_eq!(
+            parse_timestamp("2024-05-01T10:00:00.Z"),
+            Some(utc("2024-05-01T10:00:00Z"))
+        );
     }
 
     #[test]
