@@ -406,7 +406,6 @@ mod tests {
             method: None,
             path: None,
             status: None,
-            bytes: None,
             user_agent: None,
             client_app: None,
             client_version: None,

@@ -478,7 +478,6 @@ mod tests {
                 method: Some(method),
                 path: Some(&path),
                 status: Some(200),
-                bytes: None,
                 user_agent: Some(&ua),
                 client_app: None,
                 client_version: (i % 11 == 0).then_some("9.9"),

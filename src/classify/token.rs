@@ -258,7 +258,6 @@ mod tests {
             method: None,
             path: None,
             status,
-            bytes: None,
             user_agent: None,
             client_app: None,
             client_version: None,
