@@ -284,8 +284,17 @@ impl Aggregate {
             r.first_retry = ts;
         }
         if r.retries == 0 || ts >= r.last_retry {
-            r.app = self.apps.name(k.1).to_string();
-            r.version = self.versions.name(k.2).to_string();
+            // Mostly the same names as the client's last retry: written
+            // over only when they differ, with no new string per retry.
+            let (app, version) = (self.apps.name(k.1), self.versions.name(k.2));
+            if r.app != app {
+                r.app.clear();
+                r.app.push_str(app);
+            }
+            if r.version != version {
+                r.version.clear();
+                r.version.push_str(version);
+            }
             r.last_retry = ts;
         }
         r.retries += 1;
