@@ -8,6 +8,7 @@ same run. Prints median wall time, MB/s, lines/s, peak RSS and ratios.
     python3 scripts/bench.py --memory 5000000      # peak RSS, N vs 4N lines of one fleet
     python3 scripts/bench.py --baseline /tmp/old-authstorm  # old and new binary, same run
     python3 scripts/bench.py --instructions        # exact instructions per line (valgrind)
+    python3 scripts/bench.py --settle 0            # commands back to back (faster, less fair)
 
 Peers are used when installed: `apt-get install goaccess`, `pip install duckdb`.
 Files are generated with `authstorm simulate` into bench-out/ (git-ignored).
@@ -60,21 +61,28 @@ def warm(path):
             pass
 
 
-def measure_rounds(cmds, runs, path):
+def measure_rounds(cmds, runs, path, settle):
     """Times every (name, argv) of `cmds` once per round, for `runs`
     rounds. Interleaved rather than one command's runs back to back: on a
     shared machine, load that comes and goes then weighs on every command
     alike instead of on whichever ran at the time, so the ratios hold.
-    The input is read before each command: some kernels page out page
-    cache that goes unused for a few seconds (DAMON reclaim, on the
-    development machine), so a command that ran after a long one could
-    find part of its input on disk again."""
+    Each command starts after `settle` idle seconds and then a read of
+    its input, so every command starts from the same state, the state of
+    a command run once: a virtual machine may hand memory freed in the
+    guest back to its host a few seconds later (free page reporting), and
+    then a process pays a host fault for each page it first touches,
+    where right after another process it reuses memory still backed (on
+    the development machine, 0.2 s more for one thread on 1M lines); and
+    some kernels page out page cache that goes unused for a few seconds
+    (DAMON reclaim, on the development machine), so the input is read
+    after the pause."""
     samples = {name: [] for name, _ in cmds}
     for r in range(runs):
         # Each round starts one command further on, so no command always
         # runs first, or right after the same (long) one.
         k = r % len(cmds)
         for name, argv in cmds[k:] + cmds[:k]:
+            time.sleep(settle)
             warm(path)
             samples[name].append(run(argv))
     return [summary(name, samples[name]) for name, _ in cmds]
@@ -115,6 +123,8 @@ def main():
                     help="only the memory check: N lines vs the same log with every line 4 times")
     ap.add_argument("--baseline", metavar="BIN",
                     help="also time this authstorm binary (an older build), in the same run")
+    ap.add_argument("--settle", type=float, default=3.0, metavar="SECONDS",
+                    help="idle seconds before each timed command (default 3: each starts as a command run once does)")
     ap.add_argument("--instructions", action="store_true",
                     help="only count instructions per line (valgrind cachegrind, 100k lines, one thread)")
     a = ap.parse_args()
@@ -128,7 +138,7 @@ def main():
         have_duckdb = False
     goaccess = shutil.which("goaccess")
     results = []
-    mode = "" if a.memory or a.instructions else ", interleaved, input read before each"
+    mode = "" if a.memory or a.instructions else f", interleaved, each after {a.settle:g} s idle and a read of its input"
     print(f"machine: {threads} cores; runs per command: {a.runs}{mode} (median wall time, max peak RSS)")
     if a.memory:
         memory_check(a.memory, a.runs)
@@ -174,7 +184,7 @@ def main():
                         cmds.append((f"authstorm --since {since[11:16]}", [BIN, "analyze", "--no-progress", "--since", since, "--json", os.path.join(OUT, "report-since.json"), path]))
                     if goaccess and fmt == "combined":
                         cmds.append(("goaccess --json", [goaccess, path, "--log-format=COMBINED", "-o", os.path.join(OUT, "goaccess.json")]))
-                rows = measure_rounds(cmds, a.runs, path)
+                rows = measure_rounds(cmds, a.runs, path, a.settle)
                 print(f"\n{os.path.basename(path)}: {n:,} lines, {size / 2**20:.0f} MiB on disk, {raw / 2**20:.0f} MiB of text")
                 print(f"{'command':<28}{'median s':>10}{'CPU s':>8}{'MB/s':>9}{'Mlines/s':>10}{'peak RSS MiB':>14}{'vs authstorm -j' + str(threads):>20}")
                 best = [r for r in rows if r["name"] == f"authstorm analyze -j{threads}"][0]["seconds"]
