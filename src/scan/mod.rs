@@ -145,7 +145,7 @@ struct Partial {
 /// A worker's caches of pure functions of one string or shape (the
 /// classification memo, the field-mapping plans, the last timestamp's
 /// minute). No result depends on them. They are handed from chunk to chunk
-/// within one scan through a [`CachePool`]: built anew for every chunk,
+/// within one scan through its [`Spares`]: built anew for every chunk,
 /// each chunk re-derived the route of every distinct path and the plan of
 /// every key sequence, and grew its memo's tables from empty.
 #[derive(Default)]
@@ -155,30 +155,48 @@ struct Caches {
     plans: crate::event::Plans,
 }
 
-/// The caches of one scan's workers (one scan: its options, which the
-/// memo and the plans derive from, are the same for every chunk).
-#[derive(Default)]
-struct CachePool(std::sync::Mutex<Vec<Caches>>);
+/// Values a scan's workers hand on from one chunk to the next (on any
+/// worker: the one that settles a chunk is often not the one that parses
+/// the next). No result depends on them.
+struct Pool<T>(std::sync::Mutex<Vec<T>>);
 
-impl CachePool {
-    /// [`process`] with caches from the pool, given back after.
-    fn process(
-        &self,
-        data: &[u8],
-        seq: u64,
-        parser: &mut LineParser,
-        o: &ScanOptions,
-        p: &mut Partial,
-    ) {
-        let lock = || {
-            self.0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        let mut c = lock().pop().unwrap_or_default();
-        process(data, seq, parser, o, p, &mut c);
-        lock().push(c);
+impl<T: Default> Pool<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<T>> {
+        // A poisoned lock means a worker panicked; the scope re-raises it.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// A value handed on, or a new one.
+    fn take(&self) -> T {
+        self.lock().pop().unwrap_or_default()
+    }
+
+    /// Hands `v` on, keeping at most a window's worth.
+    fn give(&self, v: T) {
+        let mut held = self.lock();
+        if held.len() < window() {
+            held.push(v);
+        }
+    }
+}
+
+impl<T> Default for Pool<T> {
+    fn default() -> Self {
+        Pool(Default::default())
+    }
+}
+
+/// What one scan's chunks hand on (one scan: its options, which the memo
+/// and the plans derive from, are the same for every chunk).
+#[derive(Default)]
+struct Spares {
+    caches: Pool<Caches>,
+    /// Emptied retry-event buffers. Grown from empty, a chunk's buffer was
+    /// reallocated about ten times: over half of all bytes a scan
+    /// allocated, each time on fresh pages.
+    events: Pool<Vec<RetryEvent>>,
 }
 
 impl Partial {
@@ -253,11 +271,12 @@ fn process(
     parser: &mut LineParser,
     o: &ScanOptions,
     p: &mut Partial,
-    caches: &mut Caches,
+    spares: &Spares,
 ) {
     if p.events.capacity() == 0 {
-        p.events = spare_events();
+        p.events = spares.events.take();
     }
+    let mut caches = spares.caches.take();
     let mut n = 0u64;
     let body = data.strip_suffix(b"\n").unwrap_or(data);
     // Checked once for the whole chunk (one pass each, not a call per
@@ -385,6 +404,7 @@ fn process(
     }
     p.lines += n;
     p.chunk_lines.push((seq, n));
+    spares.caches.give(caches);
 }
 
 /// The lines of `body` (split at every `\n`, as `split` would), found with
@@ -457,8 +477,10 @@ impl<'s> Ordered<'s> {
         }
     }
 
-    fn push(&mut self, mut p: Partial) -> io::Result<()> {
-        let events = std::mem::take(&mut p.events);
+    /// Settles `p` (the next chunk in file order); its emptied retry-event
+    /// buffer goes to `spares`.
+    fn push(&mut self, mut p: Partial, spares: &Spares) -> io::Result<()> {
+        let mut events = std::mem::take(&mut p.events);
         if let Some((file, sink)) = self.sink.as_mut() {
             let mut flags = Vec::with_capacity(events.len());
             self.stage
@@ -472,7 +494,8 @@ impl<'s> Ordered<'s> {
         } else {
             self.stage.apply(&events, &mut p.agg);
         }
-        recycle_events(events);
+        events.clear();
+        spares.events.give(events);
         self.lines_before += p.lines;
         self.acc = Some(match self.acc.take() {
             Some(a) => a.merge(p),
@@ -481,37 +504,14 @@ impl<'s> Ordered<'s> {
         Ok(())
     }
 
-    fn push_all(&mut self, parts: Vec<Partial>) -> io::Result<()> {
-        parts.into_iter().try_for_each(|p| self.push(p))
+    fn push_all(&mut self, parts: Vec<Partial>, spares: &Spares) -> io::Result<()> {
+        parts.into_iter().try_for_each(|p| self.push(p, spares))
     }
 
     fn finish(self, o: &ScanOptions) -> Partial {
         let mut acc = self.acc.unwrap_or_else(|| Partial::new(o));
         acc.retry_clients_peak = self.stage.finish(&mut acc.agg);
         acc
-    }
-}
-
-/// Emptied retry-event buffers for the next chunks parsed, on any worker
-/// (the one that settles a chunk is often not the one that parses the
-/// next). Grown from empty, a chunk's buffer was reallocated about ten
-/// times: over half of all bytes a scan allocated, each time on fresh
-/// pages. Only empty buffers are kept, at most a window's worth, so no
-/// result depends on it.
-static SPARE_EVENTS: std::sync::Mutex<Vec<Vec<RetryEvent>>> = std::sync::Mutex::new(Vec::new());
-
-fn spare_events() -> Vec<RetryEvent> {
-    let spare = SPARE_EVENTS.lock().ok().and_then(|mut s| s.pop());
-    spare.unwrap_or_default()
-}
-
-/// Keeps `events`' buffer for a chunk parsed later.
-fn recycle_events(mut events: Vec<RetryEvent>) {
-    events.clear();
-    if let Ok(mut spares) = SPARE_EVENTS.lock()
-        && spares.len() < window()
-    {
-        spares.push(events);
     }
 }
 
@@ -716,7 +716,7 @@ fn scan_inner(
             let mut p = Partial::new(o);
             if !head.is_empty() {
                 let mut parser = LineParser::Clf;
-                process(&head, 0, &mut parser, o, &mut p, &mut Caches::default());
+                process(&head, 0, &mut parser, o, &mut p, &Spares::default());
             }
             return Ok(p);
         }
@@ -743,9 +743,10 @@ fn scan_inner(
         let mut p = Partial::new(o);
         let data = chunk::read_range(file, 0, len, o.max_line)?;
         let mut parser = parser;
-        process(&data, 0, &mut parser, o, &mut p, &mut Caches::default());
+        let spares = Spares::default();
+        process(&data, 0, &mut parser, o, &mut p, &spares);
         let mut ord = Ordered::new(o, sink);
-        ord.push(p)?;
+        ord.push(p, &spares)?;
         return Ok(ord.finish(o));
     }
     let stream = io::Cursor::new(head).chain(stream);
@@ -770,25 +771,25 @@ fn scan_ranges(
 ) -> io::Result<Partial> {
     let threads = rayon::current_num_threads() as u64;
     let ranges = chunk::ranges(start, end, o.chunk_size as u64, threads);
+    let spares = Spares::default();
     let mut ord = Ordered::new(o, sink);
-    let pool = CachePool::default();
     let parse = |seq: usize| -> io::Result<Partial> {
         let (s, e) = ranges[seq];
         let mut p = Partial::new(o);
         let mut parser = parser.clone();
         let seq = seq as u64;
         match o.mmap.then(|| chunk::map_range(file, s, e, len)).flatten() {
-            Some(lines) => pool.process(&lines, seq, &mut parser, o, &mut p),
+            Some(lines) => process(&lines, seq, &mut parser, o, &mut p, &spares),
             None => CHUNK_BUF.with_borrow_mut(|buf| -> io::Result<()> {
                 let span = chunk::read_range_into(file, s, e, o.max_line, buf)?;
-                pool.process(&buf[span], seq, &mut parser, o, &mut p);
+                process(&buf[span], seq, &mut parser, o, &mut p, &spares);
                 Ok(())
             })?,
         }
         bar.inc(e - s);
         Ok(p)
     };
-    ordered::ordered(ranges.len(), window(), parse, |p| ord.push(p))?;
+    ordered::ordered(ranges.len(), window(), parse, |p| ord.push(p, &spares))?;
     Ok(ord.finish(o))
 }
 
@@ -801,9 +802,9 @@ fn scan_stream<R: Read + Send>(
     sink: Sink<'_>,
 ) -> io::Result<Partial> {
     let mut blocks = Blocks::new(stream, o.chunk_size.min(4 << 20), o.max_line);
+    let spares = Spares::default();
     let mut ord = Ordered::new(o, sink);
     let mut lines = 0;
-    let pool = CachePool::default();
     if stateful {
         let mut parser = parser;
         let mut seq = 0;
@@ -811,9 +812,9 @@ fn scan_stream<R: Read + Send>(
             match blocks.next_block() {
                 Ok(Some(b)) => {
                     let mut p = Partial::new(o);
-                    pool.process(&b, seq, &mut parser, o, &mut p);
+                    process(&b, seq, &mut parser, o, &mut p, &spares);
                     lines += p.lines;
-                    ord.push(p)?;
+                    ord.push(p, &spares)?;
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -873,14 +874,15 @@ fn scan_stream<R: Read + Send>(
                     .map(|(seq, block)| {
                         let mut p = Partial::new(o);
                         let mut parser = parser.clone();
-                        pool.process(block, *seq, &mut parser, o, &mut p);
+                        process(block, *seq, &mut parser, o, &mut p, &spares);
                         p
                     })
                     .collect()
             };
             // Settle the previous window while this one is parsed.
-            let (parts, settled) =
-                rayon::join(parse, || ord.push_all(std::mem::take(&mut pending)));
+            let (parts, settled) = rayon::join(parse, || {
+                ord.push_all(std::mem::take(&mut pending), &spares)
+            });
             settled?;
             lines += parts.iter().map(|p| p.lines).sum::<u64>();
             pending = parts;
@@ -891,7 +893,7 @@ fn scan_stream<R: Read + Send>(
                 break;
             }
         }
-        ord.push_all(pending)
+        ord.push_all(pending, &spares)
     })?;
     Ok(ord.finish(o))
 }
