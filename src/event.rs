@@ -621,6 +621,66 @@ struct Shape {
     /// Every key is named and plain (no quote, backslash or control
     /// character): usable as a JSON hint.
     plain: bool,
+    /// The plan by line position, for a combined shape whose sources all
+    /// have one.
+    direct: Option<Direct>,
+}
+
+/// A combined shape's plan by [`crate::format::clf::Positions`] position:
+/// per field, its sources best first, in one flat list, so a line of the
+/// shape goes from its positions to its fields with no record in between
+/// ([`Plans::clf_direct`]).
+#[derive(Debug)]
+struct Direct {
+    picks: Vec<Pick>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pick {
+    field: Field,
+    /// `-` counts (see [`pick`]).
+    auth: bool,
+    n: u8,
+    at: [u8; Pick::MAX],
+    unit: [Option<LatencyUnit>; Pick::MAX],
+}
+
+impl Pick {
+    const MAX: usize = 4;
+}
+
+impl Direct {
+    fn new(plan: &Plan) -> Option<Direct> {
+        use crate::format::clf::{POSITIONS, SLOTS};
+        let picks = plan
+            .iter()
+            .map(|(field, sources)| {
+                if sources.len() > Pick::MAX {
+                    return None;
+                }
+                let mut p = Pick {
+                    field: *field,
+                    auth: matches!(field, Field::TokenState | Field::Token),
+                    n: sources.len() as u8,
+                    at: [0; Pick::MAX],
+                    unit: [None; Pick::MAX],
+                };
+                for (k, (src, unit)) in sources.iter().enumerate() {
+                    let at = match *src {
+                        Src::Slot(i) => i as usize,
+                        Src::Extra(j) => SLOTS.len() + j as usize,
+                    };
+                    if at >= POSITIONS {
+                        return None;
+                    }
+                    p.at[k] = at as u8;
+                    p.unit[k] = *unit;
+                }
+                Some(p)
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Direct { picks })
+    }
 }
 
 /// A worker's mapping plans, one per sequence of keys met (see
@@ -665,9 +725,11 @@ impl Plans {
         let plain = keys
             .iter()
             .all(|k| k.is_some_and(crate::format::json::plain_key));
+        let plan = map.plan(&keys, slots);
         self.shapes.push(Shape {
             slots,
-            plan: map.plan(&keys, slots),
+            direct: slots.then(|| Direct::new(&plan)).flatten(),
+            plan,
             keys: keys.iter().map(|k| k.map(Box::from)).collect(),
             plain,
         });
@@ -700,6 +762,40 @@ impl Plans {
     pub fn clf_hint(&self) -> Option<&[Option<Box<str>>]> {
         let s = self.shapes.get(self.last)?;
         s.slots.then_some(&s.keys[..])
+    }
+
+    /// The fields of a combined line with the trailing keys of the line
+    /// before it, straight from its positions: the same as
+    /// [`FieldMap::clf_fields`] of its record. `None` for a line of any
+    /// other shape (or one the marked tokenizer leaves), which the caller
+    /// then parses into a record.
+    #[inline(always)]
+    pub fn clf_direct<'r>(&self, line: &'r str) -> Option<Fields<'r>> {
+        let s = self.shapes.get(self.last)?;
+        let d = s.direct.as_ref()?;
+        let mut pos = crate::format::clf::Positions::empty(line);
+        if !crate::format::clf::tokenize_direct(&mut pos, &s.keys) {
+            return None;
+        }
+        let mut f = Fields {
+            values: [None; FIELDS.len()],
+            latency_unit: None,
+        };
+        for p in &d.picks {
+            for k in 0..p.n as usize {
+                let Some(v) = pos.get(p.at[k]) else {
+                    continue;
+                };
+                if p.auth || !is_blank(v) {
+                    f.values[p.field.index()] = Some(v);
+                    if p.field == Field::Latency {
+                        f.latency_unit = latency_unit(p.unit[k]);
+                    }
+                    break;
+                }
+            }
+        }
+        Some(f)
     }
 
     /// The keys of the JSON line whose plan was found last, when they can
@@ -1056,8 +1152,11 @@ mod tests {
                 }
                 assert_eq!(fast.latency_unit, slow.latency_unit, "{line}");
             };
-            for l in clf_lines.iter().chain(&clf_lines) {
+            for (i, l) in clf_lines.iter().chain(&clf_lines).enumerate() {
+                // The direct path, with the plan of the line before.
+                let before = plans.clf_direct(l);
                 let Ok(rec) = clf::parse(l) else {
+                    assert!(before.is_none(), "{l}");
                     assert!(m.resolve_clf_with(l, &mut plans).is_err(), "{l}");
                     continue;
                 };
@@ -1078,6 +1177,19 @@ mod tests {
                 if let Some(b) = &borrowed {
                     assert_eq!(b.latency_unit, slow.latency_unit, "{l}");
                     assert_eq!(b.present_mask(), slow.present_mask(), "{l}");
+                }
+                // And with the plan of its own keys, which the second pass
+                // over the lines meets for every line.
+                let own = plans.clf_direct(l);
+                if [0, 2, 3].contains(&(i % clf_lines.len())) {
+                    assert!(own.is_some(), "the direct path takes {l}");
+                }
+                for d in [before, own].iter().flatten() {
+                    for f in FIELDS {
+                        assert_eq!(d.get(f), slow.get(f), "direct {f:?} of {l}");
+                    }
+                    assert_eq!(d.latency_unit, slow.latency_unit, "{l}");
+                    assert_eq!(d.present_mask(), slow.present_mask(), "{l}");
                 }
             }
             for l in json_lines.iter().chain(&json_lines) {

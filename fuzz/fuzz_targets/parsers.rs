@@ -23,9 +23,18 @@ fuzz_target!(|data: &[u8]| {
                 .collect();
             assert!(format::clf::tokenizers_agree(l, Some(&keys)).0, "hinted: {l:?}");
         }
+        // The direct path (with the plan of the line before) takes a line
+        // only as the record path reads it.
+        let direct = shapes.clf_direct(l);
         match (format::clf::parse(l), fields.resolve_clf_with(l, &mut shapes)) {
             (Ok(rec), Ok(fast)) => {
                 let slow = fields.resolve(&rec);
+                if let Some(d) = &direct {
+                    for f in authstorm::event::FIELDS {
+                        assert_eq!(d.get(f), slow.get(f), "direct {f:?} of {l:?}");
+                    }
+                    assert_eq!(d.present_mask(), slow.present_mask(), "{l:?}");
+                }
                 // Borrowed from the line when it has no escapes.
                 let borrowed = fields.clf_fields(&rec, &mut shapes);
                 for f in authstorm::event::FIELDS {
@@ -35,7 +44,10 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
             }
-            (Err(a), Err(b)) => assert_eq!(a, b),
+            (Err(a), Err(b)) => {
+                assert_eq!(a, b);
+                assert!(direct.is_none(), "the direct path took {l:?}");
+            }
             _ => panic!("parse and resolve_clf_with disagree on {l:?}"),
         }
     }

@@ -375,6 +375,28 @@ pub fn parse_hinted(
     parse_bytewise(rec)
 }
 
+/// Where [`tokenize_marked`] puts the fields it finds: a [`ClfRecord`],
+/// or the flat [`Positions`] of [`tokenize_direct`]. One tokenizer for
+/// both, so both read every line alike.
+trait Sink {
+    fn slot(&mut self, i: usize, sp: Span);
+    /// Trailing field number `j` (from 0); `None` stops the tokenizer.
+    fn extra(&mut self, j: usize, key: Option<Span>, v: Span) -> Option<()>;
+}
+
+impl Sink for ClfRecord<'_> {
+    #[inline(always)]
+    fn slot(&mut self, i: usize, sp: Span) {
+        self.slots[i] = Some(sp);
+    }
+
+    #[inline(always)]
+    fn extra(&mut self, _: usize, key: Option<Span>, v: Span) -> Option<()> {
+        self.extras.push((key, v, false));
+        Some(())
+    }
+}
+
 /// The common shape of a line, tokenized with [`Marks`]: fields one space
 /// apart, no backslash, at most [`super::marks::MAX_LEN`] bytes. Returns false,
 /// with `rec` partly filled, for anything else (including lines that are
@@ -382,13 +404,29 @@ pub fn parse_hinted(
 /// true, the record is the one `parse_bytewise` makes (checked by a unit
 /// test and the `parsers` fuzz target).
 fn parse_marked(rec: &mut ClfRecord<'_>, hint: Option<&[Option<Box<str>>]>) -> bool {
-    let b = rec.line.as_bytes();
-    let n = b.len();
-    let Some(m) = Marks::new(b) else {
+    let Some(hinted) = tokenize_marked(rec.line, hint, rec) else {
         return false;
     };
+    let hint = hint.unwrap_or_default();
+    rec.hinted = hinted && rec.extras.len() == hint.len();
+    rec.hint = hint.as_ptr() as usize;
+    true
+}
+
+/// The marked tokenizer of [`parse_marked`], into `out`. Returns whether
+/// every trailing key was the one `hint` expects at its place (not yet
+/// whether the line has as many as the hint).
+#[inline(always)]
+fn tokenize_marked<S: Sink>(
+    line: &str,
+    hint: Option<&[Option<Box<str>>]>,
+    out: &mut S,
+) -> Option<bool> {
+    let b = line.as_bytes();
+    let n = b.len();
+    let m = Marks::new(b)?;
     if m.backslash() {
-        return false;
+        return None;
     }
     // After a field ending at `e`: the end of the line, or one space and
     // the next field.
@@ -414,121 +452,186 @@ fn parse_marked(rec: &mut ClfRecord<'_>, hint: Option<&[Option<Box<str>>]>) -> b
         let e = m.next(Class::Quote, i + 1);
         Some((Span::new(i + 1, e), sep(e + 1)?))
     };
-    let mut run = || -> Option<()> {
-        let mut i = 0;
-        for slot in [0, 2, 1] {
-            let (sp, next) = token(i)?;
-            rec.slots[slot] = Some(sp);
-            i = next;
-        }
-        if b.get(i) != Some(&b'[') {
-            return None;
-        }
-        let close = i + 1 + memchr::memchr(b']', &b[i + 1..])?;
-        rec.slots[3] = Some(Span::new(i + 1, close));
-        i = sep(close + 1)?;
-        if b.get(i) != Some(&b'"') {
-            return None;
-        }
-        let (request, next) = quoted(i)?;
+    let mut i = 0;
+    for slot in [0, 2, 1] {
+        let (sp, next) = token(i)?;
+        out.slot(slot, sp);
         i = next;
-        rec.slots[REQUEST] = Some(request);
-        let (start, end) = (request.start as usize, request.end as usize);
-        // Method (upper-case letters up to a space), target, protocol:
-        // as `request_parts`, with the space found by the marks.
-        let k = b[start..end]
-            .iter()
-            .position(|c| !c.is_ascii_uppercase())
-            .unwrap_or(end - start);
-        if k > 0 && (start + k == end || b[start + k] == b' ') {
-            rec.slots[5] = Some(Span::new(start, start + k));
-            if start + k < end {
-                let r = start + k + 1;
-                let p = m.next(Class::Space, r);
-                if p < end {
-                    rec.slots[6] = Some(Span::new(r, p));
-                    rec.slots[7] = Some(Span::new(p + 1, end));
-                } else {
-                    rec.slots[6] = Some(Span::new(r, end));
-                }
-            }
-        }
-        let (status, next) = token(i)?;
-        i = next;
-        if !matches!(&b[status.start as usize..status.end as usize], [a, b, c] if [a, b, c].iter().all(|d| d.is_ascii_digit()))
-        {
-            return None;
-        }
-        let (bytes, next) = token(i)?;
-        i = next;
-        let t = &b[bytes.start as usize..bytes.end as usize];
-        if t != b"-" && !t.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        rec.slots[8] = Some(status);
-        rec.slots[9] = Some(bytes);
-        for slot in [10, USER_AGENT] {
-            if b.get(i) != Some(&b'"') {
-                break;
-            }
-            let (v, next) = quoted(i)?;
-            rec.slots[slot] = Some(v);
-            i = next;
-        }
-        let mut hinted = hint.is_some();
-        let hint = hint.unwrap_or_default();
-        while i < n {
-            let expected = hint.get(rec.extras.len());
-            if b[i] == b'"' {
-                let (v, next) = quoted(i)?;
-                hinted &= matches!(expected, Some(None));
-                rec.extras.push((None, v, false));
-                i = next;
-                continue;
-            }
-            // The key the hint expects, followed by `=`, is the run of key
-            // bytes the scan below would find (`=` ends a run).
-            let (k, as_hinted) = match expected.and_then(Option::as_deref) {
-                Some(e)
-                    if b.get(i + e.len()) == Some(&b'=')
-                        && crate::text::eq_bytes(&b[i..i + e.len()], e.as_bytes()) =>
-                {
-                    (e.len(), true)
-                }
-                _ => {
-                    let k = b[i..]
-                        .iter()
-                        .position(|c| !is_key_byte(*c))
-                        .unwrap_or(n - i);
-                    (k, false)
-                }
-            };
-            if k > 0 && b.get(i + k) == Some(&b'=') {
-                hinted &= as_hinted;
-                let key = Span::new(i, i + k);
-                let j = i + k + 1;
-                let (v, next) = match b.get(j) {
-                    None => (Span::new(n, n), n),
-                    Some(b'"') => quoted(j)?,
-                    // `key= next`: left to the byte-wise tokenizer, whose
-                    // reading of it (the next token as the value) stands.
-                    Some(b' ') => return None,
-                    Some(_) => token(j)?,
-                };
-                rec.extras.push((Some(key), v, false));
-                i = next;
+    }
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    let close = i + 1 + memchr::memchr(b']', &b[i + 1..])?;
+    out.slot(3, Span::new(i + 1, close));
+    i = sep(close + 1)?;
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let (request, next) = quoted(i)?;
+    i = next;
+    out.slot(REQUEST, request);
+    let (start, end) = (request.start as usize, request.end as usize);
+    // Method (upper-case letters up to a space), target, protocol:
+    // as `request_parts`, with the space found by the marks.
+    let k = b[start..end]
+        .iter()
+        .position(|c| !c.is_ascii_uppercase())
+        .unwrap_or(end - start);
+    if k > 0 && (start + k == end || b[start + k] == b' ') {
+        out.slot(5, Span::new(start, start + k));
+        if start + k < end {
+            let r = start + k + 1;
+            let p = m.next(Class::Space, r);
+            if p < end {
+                out.slot(6, Span::new(r, p));
+                out.slot(7, Span::new(p + 1, end));
             } else {
-                let (v, next) = token(i)?;
-                hinted &= matches!(expected, Some(None));
-                rec.extras.push((None, v, false));
-                i = next;
+                out.slot(6, Span::new(r, end));
             }
         }
-        rec.hinted = hinted && rec.extras.len() == hint.len();
-        rec.hint = hint.as_ptr() as usize;
+    }
+    let (status, next) = token(i)?;
+    i = next;
+    if !matches!(&b[status.start as usize..status.end as usize], [a, b, c] if [a, b, c].iter().all(|d| d.is_ascii_digit()))
+    {
+        return None;
+    }
+    let (bytes, next) = token(i)?;
+    i = next;
+    let t = &b[bytes.start as usize..bytes.end as usize];
+    if t != b"-" && !t.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    out.slot(8, status);
+    out.slot(9, bytes);
+    for slot in [10, USER_AGENT] {
+        if b.get(i) != Some(&b'"') {
+            break;
+        }
+        let (v, next) = quoted(i)?;
+        out.slot(slot, v);
+        i = next;
+    }
+    let mut hinted = hint.is_some();
+    let hint = hint.unwrap_or_default();
+    let mut j = 0;
+    while i < n {
+        let expected = hint.get(j);
+        if b[i] == b'"' {
+            let (v, next) = quoted(i)?;
+            hinted &= matches!(expected, Some(None));
+            out.extra(j, None, v)?;
+            j += 1;
+            i = next;
+            continue;
+        }
+        // The key the hint expects, followed by `=`, is the run of key
+        // bytes the scan below would find (`=` ends a run).
+        let (k, as_hinted) = match expected.and_then(Option::as_deref) {
+            Some(e)
+                if b.get(i + e.len()) == Some(&b'=')
+                    && crate::text::eq_bytes(&b[i..i + e.len()], e.as_bytes()) =>
+            {
+                (e.len(), true)
+            }
+            _ => {
+                let k = b[i..]
+                    .iter()
+                    .position(|c| !is_key_byte(*c))
+                    .unwrap_or(n - i);
+                (k, false)
+            }
+        };
+        if k > 0 && b.get(i + k) == Some(&b'=') {
+            hinted &= as_hinted;
+            let key = Span::new(i, i + k);
+            let v0 = i + k + 1;
+            let (v, next) = match b.get(v0) {
+                None => (Span::new(n, n), n),
+                Some(b'"') => quoted(v0)?,
+                // `key= next`: left to the byte-wise tokenizer, whose
+                // reading of it (the next token as the value) stands.
+                Some(b' ') => return None,
+                Some(_) => token(v0)?,
+            };
+            out.extra(j, Some(key), v)?;
+            i = next;
+        } else {
+            let (v, next) = token(i)?;
+            hinted &= matches!(expected, Some(None));
+            out.extra(j, None, v)?;
+            i = next;
+        }
+        j += 1;
+    }
+    Some(hinted && j == hint.len())
+}
+
+/// Positions of [`Positions`]: the fixed slots by [`SLOTS`] index, then
+/// trailing field `j` at `SLOTS.len() + j`.
+pub const POSITIONS: usize = 32;
+
+/// A line's fields by position, as [`tokenize_direct`] finds them.
+pub struct Positions<'a> {
+    line: &'a str,
+    at: [Span; POSITIONS],
+    /// Bit `p`: position `p` has a value.
+    present: u32,
+}
+
+impl<'a> Positions<'a> {
+    /// The text at position `p` (as it stands: lines taken here have no
+    /// escapes).
+    #[inline(always)]
+    pub fn get(&self, p: u8) -> Option<&'a str> {
+        if self.present & (1 << p) == 0 {
+            return None;
+        }
+        let sp = self.at[p as usize];
+        // SAFETY: the tokenizer sets spans between ASCII delimiters (space,
+        // quote, bracket, `=`) or the line's ends, so on char boundaries,
+        // with start <= end <= line length.
+        debug_assert!(self.line.get(sp.start as usize..sp.end as usize).is_some());
+        Some(unsafe { self.line.get_unchecked(sp.start as usize..sp.end as usize) })
+    }
+}
+
+impl Sink for Positions<'_> {
+    #[inline(always)]
+    fn slot(&mut self, i: usize, sp: Span) {
+        self.at[i] = sp;
+        self.present |= 1 << i;
+    }
+
+    #[inline(always)]
+    fn extra(&mut self, j: usize, _: Option<Span>, v: Span) -> Option<()> {
+        let p = SLOTS.len() + j;
+        *self.at.get_mut(p)? = v;
+        self.present |= 1 << p;
         Some(())
-    };
-    run().is_some()
+    }
+}
+
+impl<'a> Positions<'a> {
+    /// No fields yet, for [`tokenize_direct`].
+    #[inline(always)]
+    pub fn empty(line: &'a str) -> Self {
+        Positions {
+            line,
+            at: [Span::new(0, 0); POSITIONS],
+            present: 0,
+        }
+    }
+}
+
+/// The fields of `out`'s line, when its trailing keys are exactly `keys`
+/// (the keys of the lines before it, in a log where they repeat), by
+/// position: what [`parse_hinted`] finds, without building a record.
+/// False for any other line, including one the marked tokenizer leaves
+/// (escapes, odd spacing), which the caller then parses the general way.
+#[inline(never)]
+pub fn tokenize_direct(out: &mut Positions<'_>, keys: &[Option<Box<str>>]) -> bool {
+    tokenize_marked(out.line, Some(keys), out) == Some(true)
 }
 
 /// Whether the two tokenizers agree on `line`: [`parse_marked`] either

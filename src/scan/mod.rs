@@ -320,6 +320,9 @@ fn process(
         // lines with escapes, go through a RawEvent that owns unescaped
         // text.
         let (ev, mask) = match parser {
+            LineParser::Clf if let Some(f) = caches.plans.clf_direct(&text) => {
+                (f.normalize_with(&mut caches.ts), f.present_mask())
+            }
             LineParser::Clf => {
                 let mut rec = format::clf::ClfRecord::empty(&text);
                 if let Err(reason) = format::clf::parse_hinted(&mut rec, caches.plans.clf_hint()) {
