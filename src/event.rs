@@ -626,13 +626,21 @@ struct Shape {
     direct: Option<Direct>,
 }
 
-/// A combined shape's plan by [`crate::format::clf::Positions`] position:
-/// per field, its sources best first, in one flat list, so a line of the
-/// shape goes from its positions to its fields with no record in between
-/// ([`Plans::clf_direct`]).
+/// A combined shape's plan by [`crate::format::clf::Positions`] position,
+/// so a line of the shape goes from its positions to its fields with no
+/// record in between ([`Plans::clf_direct`]). Most fields have one source:
+/// those are set from `at` and dropped when blank; the few with more are
+/// picked source by source.
 #[derive(Debug)]
 struct Direct {
+    /// Per field, its position when it has one source.
+    at: [u8; FIELDS.len()],
+    /// The fields of one source where a blank value means none.
+    single: Vec<(Field, u8)>,
+    /// The fields of several sources.
     picks: Vec<Pick>,
+    /// The latency unit, when latency has one source.
+    latency_unit: Option<LatencyUnit>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -652,34 +660,48 @@ impl Pick {
 impl Direct {
     fn new(plan: &Plan) -> Option<Direct> {
         use crate::format::clf::{POSITIONS, SLOTS};
-        let picks = plan
-            .iter()
-            .map(|(field, sources)| {
-                if sources.len() > Pick::MAX {
+        let mut d = Direct {
+            at: [Picked::NONE; FIELDS.len()],
+            single: Vec::new(),
+            picks: Vec::new(),
+            latency_unit: None,
+        };
+        for (field, sources) in plan {
+            if sources.len() > Pick::MAX {
+                return None;
+            }
+            let mut p = Pick {
+                field: *field,
+                auth: matches!(field, Field::TokenState | Field::Token),
+                n: sources.len() as u8,
+                at: [0; Pick::MAX],
+                unit: [None; Pick::MAX],
+            };
+            for (k, (src, unit)) in sources.iter().enumerate() {
+                let at = match *src {
+                    Src::Slot(i) => i as usize,
+                    Src::Extra(j) => SLOTS.len() + j as usize,
+                };
+                if at >= POSITIONS {
                     return None;
                 }
-                let mut p = Pick {
-                    field: *field,
-                    auth: matches!(field, Field::TokenState | Field::Token),
-                    n: sources.len() as u8,
-                    at: [0; Pick::MAX],
-                    unit: [None; Pick::MAX],
-                };
-                for (k, (src, unit)) in sources.iter().enumerate() {
-                    let at = match *src {
-                        Src::Slot(i) => i as usize,
-                        Src::Extra(j) => SLOTS.len() + j as usize,
-                    };
-                    if at >= POSITIONS {
-                        return None;
+                p.at[k] = at as u8;
+                p.unit[k] = *unit;
+            }
+            match sources.len() {
+                1 => {
+                    d.at[*field as usize] = p.at[0];
+                    if *field == Field::Latency {
+                        d.latency_unit = latency_unit(p.unit[0]);
                     }
-                    p.at[k] = at as u8;
-                    p.unit[k] = *unit;
+                    if !p.auth {
+                        d.single.push((*field, p.at[0]));
+                    }
                 }
-                Some(p)
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some(Direct { picks })
+                _ => d.picks.push(p),
+            }
+        }
+        Some(d)
     }
 }
 
@@ -764,30 +786,42 @@ impl Plans {
         s.slots.then_some(&s.keys[..])
     }
 
-    /// The fields of a combined line with the trailing keys of the line
-    /// before it, straight from its positions: the same as
-    /// [`FieldMap::clf_fields`] of its record. `None` for a line of any
-    /// other shape (or one the marked tokenizer leaves), which the caller
-    /// then parses into a record.
+    /// The fields of a combined line (`pos`, still empty) with the
+    /// trailing keys of the line before it, straight from its positions:
+    /// the same as [`FieldMap::clf_fields`] of its record. `None` for a line
+    /// of any other shape (or one the marked tokenizer leaves), which the
+    /// caller then parses into a record. The caller owns the positions:
+    /// returned, they were copied.
     #[inline(always)]
-    pub fn clf_direct<'r>(&self, line: &'r str) -> Option<Fields<'r>> {
+    pub fn clf_direct<'p, 'r>(
+        &self,
+        pos: &'p mut crate::format::clf::Positions<'r>,
+    ) -> Option<Picked<'p, 'r>> {
         let s = self.shapes.get(self.last)?;
         let d = s.direct.as_ref()?;
-        let mut pos = crate::format::clf::Positions::empty(line);
-        if !crate::format::clf::tokenize_direct(&mut pos, &s.keys) {
+        if !crate::format::clf::tokenize_direct(pos, &s.keys) {
             return None;
         }
-        let mut f = Fields {
-            values: [None; FIELDS.len()],
-            latency_unit: None,
+        let mut f = Picked {
+            pos,
+            at: d.at,
+            latency_unit: d.latency_unit,
         };
+        for &(field, at) in &d.single {
+            if f.pos.get(at).is_none_or(is_blank) {
+                f.at[field as usize] = Picked::NONE;
+                if field == Field::Latency {
+                    f.latency_unit = None;
+                }
+            }
+        }
         for p in &d.picks {
             for k in 0..p.n as usize {
-                let Some(v) = pos.get(p.at[k]) else {
+                let Some(v) = f.pos.get(p.at[k]) else {
                     continue;
                 };
                 if p.auth || !is_blank(v) {
-                    f.values[p.field.index()] = Some(v);
+                    f.at[p.field as usize] = p.at[k];
                     if p.field == Field::Latency {
                         f.latency_unit = latency_unit(p.unit[k]);
                     }
@@ -894,6 +928,33 @@ impl<'r> Fields<'r> {
     }
 }
 
+/// The fields [`Plans::clf_direct`] picked, as positions of the line.
+pub struct Picked<'p, 'r> {
+    pos: &'p crate::format::clf::Positions<'r>,
+    /// Per field, its position ([`Picked::NONE`]: no value).
+    at: [u8; FIELDS.len()],
+    latency_unit: Option<LatencyUnit>,
+}
+
+impl<'r> Picked<'_, 'r> {
+    const NONE: u8 = u8::MAX;
+
+    #[inline(always)]
+    pub fn get(&self, f: Field) -> Option<&'r str> {
+        self.pos.get(self.at[f as usize])
+    }
+
+    /// Bit set of the fields that have a value.
+    pub fn present_mask(&self) -> u32 {
+        mask(self.at.iter().map(|&p| p != Self::NONE))
+    }
+
+    /// Types the fields, as [`RawEvent::normalize_with`].
+    pub fn normalize_with(&self, ts: &mut TsCache) -> Result<Event<'r>, crate::format::SkipReason> {
+        typed(|f| self.get(f), self.latency_unit, ts)
+    }
+}
+
 /// Bit `i` set for each present field `i`.
 fn mask(present: impl Iterator<Item = bool>) -> u32 {
     present
@@ -991,9 +1052,18 @@ fn parse_status(s: &str) -> Option<u16> {
 }
 
 /// Empty, whitespace or `-` (the "no value" of access logs).
+#[inline]
 fn is_blank(v: &str) -> bool {
-    let t = crate::text::trim(v);
-    t.is_empty() || t == "-"
+    match v.as_bytes() {
+        [] | [b'-'] => true,
+        // Visible ends: nothing to trim, and longer than `-`.
+        [c] if c.is_ascii_graphic() => false,
+        [f, .., l] if f.is_ascii_graphic() && l.is_ascii_graphic() => false,
+        _ => {
+            let t = v.trim();
+            t.is_empty() || t == "-"
+        }
+    }
 }
 
 /// 1990-01-01 to a day from now: outside it a clock is broken, and one such
@@ -1116,6 +1186,16 @@ mod tests {
         }
     }
 
+    type Fields = ([Option<String>; FIELDS.len()], Option<LatencyUnit>, u32);
+
+    fn fields_of(d: &Picked<'_, '_>) -> Fields {
+        (
+            FIELDS.map(|f| d.get(f).map(String::from)),
+            d.latency_unit,
+            d.present_mask(),
+        )
+    }
+
     #[test]
     fn visiting_keys_resolves_like_getting_them() {
         use crate::format::{clf, json, logfmt};
@@ -1131,6 +1211,7 @@ mod tests {
             r#"10.0.0.1 - carol [01/May/2024:10:00:00 +0000] "GET /a\"b HTTP/1.0" 200 5 "-" "ua" "d-1" user=- remote_addr=10.9.9.9 extra_1=x client_ip=1.1.1.1 path="/p q""#,
             r#"10.0.0.1 - - [01/May/2024:10:00:00 +0000] "GET" 200 5 "r" "u a" a=1 = "x" b="" c"#,
             r#"10.0.0.1 - - [01/May/2024:10:00:00 +0000] "GET /" 2000 5"#,
+            r#"10.0.0.1 - - [01/May/2024:10:00:00 +0000] "GET /x HTTP/1.1" 200 5 "-" " " request_time=- user=- device=d-1 auth_error=-"#,
         ];
         let json_lines = [
             r#"{"time":"2024-05-01T10:00:00Z","status":401,"req":{"auth":{"err":"expired"},"ua":["x/1"]},"duration_ms":3,"user":"-"}"#,
@@ -1154,7 +1235,8 @@ mod tests {
             };
             for (i, l) in clf_lines.iter().chain(&clf_lines).enumerate() {
                 // The direct path, with the plan of the line before.
-                let before = plans.clf_direct(l);
+                let mut pos = clf::Positions::empty(l);
+                let before = plans.clf_direct(&mut pos).map(|d| fields_of(&d));
                 let Ok(rec) = clf::parse(l) else {
                     assert!(before.is_none(), "{l}");
                     assert!(m.resolve_clf_with(l, &mut plans).is_err(), "{l}");
@@ -1180,16 +1262,18 @@ mod tests {
                 }
                 // And with the plan of its own keys, which the second pass
                 // over the lines meets for every line.
-                let own = plans.clf_direct(l);
-                if [0, 2, 3].contains(&(i % clf_lines.len())) {
+                let mut pos = clf::Positions::empty(l);
+                let own = plans.clf_direct(&mut pos).map(|d| fields_of(&d));
+                if [0, 2, 3, 7].contains(&(i % clf_lines.len())) {
                     assert!(own.is_some(), "the direct path takes {l}");
                 }
-                for d in [before, own].iter().flatten() {
-                    for f in FIELDS {
-                        assert_eq!(d.get(f), slow.get(f), "direct {f:?} of {l}");
-                    }
-                    assert_eq!(d.latency_unit, slow.latency_unit, "{l}");
-                    assert_eq!(d.present_mask(), slow.present_mask(), "{l}");
+                let want = (
+                    FIELDS.map(|f| slow.get(f).map(String::from)),
+                    slow.latency_unit,
+                    slow.present_mask(),
+                );
+                for d in [before, own].into_iter().flatten() {
+                    assert_eq!(d, want, "direct path of {l}");
                 }
             }
             for l in json_lines.iter().chain(&json_lines) {
@@ -1242,6 +1326,27 @@ mod tests {
         }
         assert!(is_blank(" - ") && is_blank("-") && is_blank("") && is_blank("\u{a0}"));
         assert!(!is_blank("-1") && !is_blank("a"));
+        for v in [
+            "",
+            " ",
+            "-",
+            " -",
+            "- ",
+            "--",
+            "a",
+            "ab",
+            "a b",
+            "\t-\t",
+            "\u{a0}",
+            "\u{a0}-",
+            "é",
+            "-é",
+            "x\u{2003}",
+            " x",
+        ] {
+            let t = v.trim();
+            assert_eq!(is_blank(v), t.is_empty() || t == "-", "{v:?}");
+        }
     }
 
     #[test]

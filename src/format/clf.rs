@@ -575,8 +575,9 @@ pub const POSITIONS: usize = 32;
 pub struct Positions<'a> {
     line: &'a str,
     at: [Span; POSITIONS],
-    /// Bit `p`: position `p` has a value.
-    present: u32,
+    /// Bit `p`: position `p` has a value. Bits 32 to 63 are never set, so
+    /// any position from 32 up (modulo 64) reads as none.
+    present: u64,
 }
 
 impl<'a> Positions<'a> {
@@ -584,7 +585,7 @@ impl<'a> Positions<'a> {
     /// escapes).
     #[inline(always)]
     pub fn get(&self, p: u8) -> Option<&'a str> {
-        if self.present & (1 << p) == 0 {
+        if self.present & (1 << (p & 63)) == 0 {
             return None;
         }
         let sp = self.at[p as usize];

@@ -284,7 +284,7 @@ fn process(
     let text_body = simdutf8::basic::from_utf8(body).ok();
     let nul = memchr::memchr(0, body).is_some();
     let pieces = (!data.is_empty()).then(|| lines(body));
-    for raw in pieces.into_iter().flatten() {
+    'lines: for raw in pieces.into_iter().flatten() {
         n += 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.is_empty() {
@@ -314,20 +314,21 @@ fn process(
             p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
             continue;
         }
-        let (parsed, rawev, mut json);
+        let (parsed, rawev, mut json, mut pos);
         // Combined and JSON lines are taken by plan straight from the line
         // (or record) into borrowed fields; other formats, and combined
         // lines with escapes, go through a RawEvent that owns unescaped
         // text.
         let (ev, mask) = match parser {
-            LineParser::Clf if let Some(f) = caches.plans.clf_direct(&text) => {
-                (f.normalize_with(&mut caches.ts), f.present_mask())
-            }
-            LineParser::Clf => {
+            LineParser::Clf => 'clf: {
+                pos = format::clf::Positions::empty(&text);
+                if let Some(f) = caches.plans.clf_direct(&mut pos) {
+                    break 'clf (f.normalize_with(&mut caches.ts), f.present_mask());
+                }
                 let mut rec = format::clf::ClfRecord::empty(&text);
                 if let Err(reason) = format::clf::parse_hinted(&mut rec, caches.plans.clf_hint()) {
                     p.skip(seq, n, reason, raw, &o.privacy);
-                    continue;
+                    continue 'lines;
                 }
                 match o.fields.clf_fields(&rec, &mut caches.plans) {
                     Some(f) => (f.normalize_with(&mut caches.ts), f.present_mask()),
