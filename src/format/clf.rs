@@ -444,7 +444,13 @@ fn tokenize_marked<S: Sink>(
             return None;
         }
         let e = m.next(Class::Space, i);
-        Some((Span::new(i, e), sep(e)?))
+        // `sep(e)`, knowing `e` is the end of the line or a space.
+        let next = match b.get(e + 1) {
+            _ if e >= n => n,
+            Some(c) if *c != b' ' => e + 1,
+            _ => return None,
+        };
+        Some((Span::new(i, e), next))
     };
     // A quoted string starting at `i` (a quote), and where the next field
     // starts. Unterminated, it takes the rest of the line.
