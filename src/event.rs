@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::format::positions::Positions;
 use crate::time::{Micros, TsCache};
 
 /// A normalized field. The config's `[fields]` table is keyed by these names.
@@ -621,14 +622,14 @@ struct Shape {
     /// Every key is named and plain (no quote, backslash or control
     /// character): usable as a JSON hint.
     plain: bool,
-    /// The plan by line position, for a combined shape whose sources all
-    /// have one.
+    /// The plan by line position, for a combined shape (or a JSON one of
+    /// plain keys) whose sources all have one.
     direct: Option<Direct>,
 }
 
-/// A combined shape's plan by [`crate::format::clf::Positions`] position,
-/// so a line of the shape goes from its positions to its fields with no
-/// record in between ([`Plans::clf_direct`]). Most fields have one source:
+/// A shape's plan by [`Positions`] position, so a line of the shape goes
+/// from its positions to its fields with no record in between
+/// ([`Plans::clf_direct`], [`Plans::json_direct`]). Most fields have one source:
 /// those are set from `at` and dropped when blank; the few with more are
 /// picked source by source.
 #[derive(Debug)]
@@ -658,8 +659,45 @@ impl Pick {
 }
 
 impl Direct {
-    fn new(plan: &Plan) -> Option<Direct> {
-        use crate::format::clf::{POSITIONS, SLOTS};
+    /// The fields of a line of this shape, from its positions.
+    #[inline(always)]
+    fn pick<'p, 'r>(&self, pos: &'p Positions<'r>) -> Picked<'p, 'r> {
+        let mut f = Picked {
+            pos,
+            at: self.at,
+            latency_unit: self.latency_unit,
+        };
+        for &(field, at) in &self.single {
+            if pos.get(at).is_none_or(is_blank) {
+                f.at[field as usize] = Picked::NONE;
+                if field == Field::Latency {
+                    f.latency_unit = None;
+                }
+            }
+        }
+        for p in &self.picks {
+            for k in 0..p.n as usize {
+                let Some(v) = pos.get(p.at[k]) else {
+                    continue;
+                };
+                if p.auth || !is_blank(v) {
+                    f.at[p.field as usize] = p.at[k];
+                    if p.field == Field::Latency {
+                        f.latency_unit = latency_unit(p.unit[k]);
+                    }
+                    break;
+                }
+            }
+        }
+        f
+    }
+}
+
+impl Direct {
+    /// The plan of a shape whose trailing field (or JSON pair) `j` is at
+    /// position `extras + j`.
+    fn new(plan: &Plan, extras: usize) -> Option<Direct> {
+        use crate::format::positions::POSITIONS;
         let mut d = Direct {
             at: [Picked::NONE; FIELDS.len()],
             single: Vec::new(),
@@ -680,9 +718,9 @@ impl Direct {
             for (k, (src, unit)) in sources.iter().enumerate() {
                 let at = match *src {
                     Src::Slot(i) => i as usize,
-                    Src::Extra(j) => SLOTS.len() + j as usize,
+                    Src::Extra(j) => extras + j as usize,
                 };
-                if at >= POSITIONS {
+                if at >= POSITIONS - 1 {
                     return None;
                 }
                 p.at[k] = at as u8;
@@ -750,7 +788,11 @@ impl Plans {
         let plan = map.plan(&keys, slots);
         self.shapes.push(Shape {
             slots,
-            direct: slots.then(|| Direct::new(&plan)).flatten(),
+            direct: match (slots, plain) {
+                (true, _) => Direct::new(&plan, crate::format::clf::SLOTS.len()),
+                (false, true) => Direct::new(&plan, 0),
+                (false, false) => None,
+            },
             plan,
             keys: keys.iter().map(|k| k.map(Box::from)).collect(),
             plain,
@@ -793,43 +835,26 @@ impl Plans {
     /// caller then parses into a record. The caller owns the positions:
     /// returned, they were copied.
     #[inline(always)]
-    pub fn clf_direct<'p, 'r>(
-        &self,
-        pos: &'p mut crate::format::clf::Positions<'r>,
-    ) -> Option<Picked<'p, 'r>> {
+    pub fn clf_direct<'p, 'r>(&self, pos: &'p mut Positions<'r>) -> Option<Picked<'p, 'r>> {
         let s = self.shapes.get(self.last)?;
-        let d = s.direct.as_ref()?;
+        let d = s.direct.as_ref().filter(|_| s.slots)?;
         if !crate::format::clf::tokenize_direct(pos, &s.keys) {
             return None;
         }
-        let mut f = Picked {
-            pos,
-            at: d.at,
-            latency_unit: d.latency_unit,
-        };
-        for &(field, at) in &d.single {
-            if f.pos.get(at).is_none_or(is_blank) {
-                f.at[field as usize] = Picked::NONE;
-                if field == Field::Latency {
-                    f.latency_unit = None;
-                }
-            }
+        Some(d.pick(pos))
+    }
+
+    /// [`Plans::clf_direct`] for a JSON line (`pos`, still empty) with the
+    /// keys of the line before it: the same as [`FieldMap::json_fields`] of
+    /// its record.
+    #[inline(always)]
+    pub fn json_direct<'p, 'r>(&self, pos: &'p mut Positions<'r>) -> Option<Picked<'p, 'r>> {
+        let s = self.shapes.get(self.last)?;
+        let d = s.direct.as_ref().filter(|_| !s.slots)?;
+        if !crate::format::json::scan_direct(pos, &s.keys) {
+            return None;
         }
-        for p in &d.picks {
-            for k in 0..p.n as usize {
-                let Some(v) = f.pos.get(p.at[k]) else {
-                    continue;
-                };
-                if p.auth || !is_blank(v) {
-                    f.at[p.field as usize] = p.at[k];
-                    if p.field == Field::Latency {
-                        f.latency_unit = latency_unit(p.unit[k]);
-                    }
-                    break;
-                }
-            }
-        }
-        Some(f)
+        Some(d.pick(pos))
     }
 
     /// The keys of the JSON line whose plan was found last, when they can
@@ -930,7 +955,7 @@ impl<'r> Fields<'r> {
 
 /// The fields [`Plans::clf_direct`] picked, as positions of the line.
 pub struct Picked<'p, 'r> {
-    pos: &'p crate::format::clf::Positions<'r>,
+    pos: &'p Positions<'r>,
     /// Per field, its position ([`Picked::NONE`]: no value).
     at: [u8; FIELDS.len()],
     latency_unit: Option<LatencyUnit>,
@@ -1216,6 +1241,10 @@ mod tests {
         let json_lines = [
             r#"{"time":"2024-05-01T10:00:00Z","status":401,"req":{"auth":{"err":"expired"},"ua":["x/1"]},"duration_ms":3,"user":"-"}"#,
             r#"{"ts":1716723772,"http":{"status":200,"method":"GET"},"http.status":500,"a":null,"b":[]}"#,
+            r#"{"time":"2024-05-01T10:00:00Z","status":401,"method":"GET","path":"/a","user":"-","auth_error":"-","duration_ms":3,"ok":true}"#,
+            r#"  {"time":"2024-05-01T10:00:01Z","status":200,"method":"GET","path":"/b","user":"u","auth_error":"","duration_ms":"-","ok":false} "#,
+            r#"{"time":"2024-05-01T10:00:02Z","status":200,"method":" ","path":"/c","user":"u","auth_error":"x","duration_ms":1e3,"ok":null}"#,
+            r#"{"time":"2024-05-01T10:00:02Z","status":200,"method":"GET","path":"/c","user":"u","auth_error":"x","duration_ms":1,"ok":[1]}"#,
         ];
         let kv_lines = [
             r#"time=2024-05-01T10:00:00Z status=200 status=500 method=GET path=/a ua="x/1 y" auth_error="""#,
@@ -1235,7 +1264,7 @@ mod tests {
             };
             for (i, l) in clf_lines.iter().chain(&clf_lines).enumerate() {
                 // The direct path, with the plan of the line before.
-                let mut pos = clf::Positions::empty(l);
+                let mut pos = Positions::empty(l);
                 let before = plans.clf_direct(&mut pos).map(|d| fields_of(&d));
                 let Ok(rec) = clf::parse(l) else {
                     assert!(before.is_none(), "{l}");
@@ -1262,7 +1291,7 @@ mod tests {
                 }
                 // And with the plan of its own keys, which the second pass
                 // over the lines meets for every line.
-                let mut pos = clf::Positions::empty(l);
+                let mut pos = Positions::empty(l);
                 let own = plans.clf_direct(&mut pos).map(|d| fields_of(&d));
                 if [0, 2, 3, 7].contains(&(i % clf_lines.len())) {
                     assert!(own.is_some(), "the direct path takes {l}");
@@ -1276,7 +1305,9 @@ mod tests {
                     assert_eq!(d, want, "direct path of {l}");
                 }
             }
-            for l in json_lines.iter().chain(&json_lines) {
+            for (i, l) in json_lines.iter().chain(&json_lines).enumerate() {
+                let mut pos = Positions::empty(l);
+                let before = plans.json_direct(&mut pos).map(|d| fields_of(&d));
                 let rec = json::parse(l).unwrap();
                 check(&rec, l);
                 let fast = m.json_fields(&rec, &mut plans);
@@ -1286,6 +1317,20 @@ mod tests {
                 }
                 assert_eq!(fast.latency_unit, slow.latency_unit, "{l}");
                 assert_eq!(fast.present_mask(), slow.present_mask(), "{l}");
+                // The direct path, with the last line's keys and its own.
+                let mut pos = Positions::empty(l);
+                let own = plans.json_direct(&mut pos).map(|d| fields_of(&d));
+                if [2, 3, 4].contains(&(i % json_lines.len())) {
+                    assert!(own.is_some(), "the direct path takes {l}");
+                }
+                let want = (
+                    FIELDS.map(|f| slow.get(f).map(String::from)),
+                    slow.latency_unit,
+                    slow.present_mask(),
+                );
+                for d in [before, own].into_iter().flatten() {
+                    assert_eq!(d, want, "direct path of {l}");
+                }
             }
             for l in kv_lines {
                 check(&logfmt::parse(l).unwrap(), l);

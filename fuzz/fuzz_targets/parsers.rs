@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         }
         // The direct path (with the plan of the line before) takes a line
         // only as the record path reads it.
-        let mut pos = format::clf::Positions::empty(l);
+        let mut pos = format::positions::Positions::empty(l);
         let direct = shapes.clf_direct(&mut pos).map(|d| {
             let fields = authstorm::event::FIELDS.map(|f| d.get(f).map(String::from));
             (fields, d.present_mask())
@@ -76,6 +76,12 @@ fuzz_target!(|data: &[u8]| {
     for l in &lines {
         assert!(format::json::scanners_agree(l, None).0, "quote marks: {l:?}");
         assert!(format::json::scanners_agree(l, plans.json_hint()).0, "quote marks, hinted: {l:?}");
+        // The direct path, with the last plan: only as the record path reads.
+        let mut pos = format::positions::Positions::empty(l);
+        let direct = plans.json_direct(&mut pos).map(|d| {
+            let fields = authstorm::event::FIELDS.map(|f| d.get(f).map(String::from));
+            (fields, d.present_mask())
+        });
         let hinted = format::json::parse_hinted(l, plans.json_hint());
         match (&hinted, format::json::parse(l)) {
             (Ok(a), Ok(b)) => {
@@ -87,10 +93,19 @@ fuzz_target!(|data: &[u8]| {
             (Err(a), Err(b)) => assert_eq!(*a, b),
             _ => panic!("hinted and plain JSON parses disagree on {l:?}"),
         }
+        if hinted.is_err() {
+            assert!(direct.is_none(), "the direct path took {l:?}");
+        }
         if let Ok(rec) = hinted {
             let (fast, slow) = (fields.json_fields(&rec, &mut plans), fields.resolve(&rec));
             for f in authstorm::event::FIELDS {
                 assert_eq!(fast.get(f), slow.get(f), "{f:?} of {l:?}");
+            }
+            if let Some((values, mask)) = &direct {
+                for (i, f) in authstorm::event::FIELDS.iter().enumerate() {
+                    assert_eq!(values[i].as_deref(), slow.get(*f), "direct {f:?} of {l:?}");
+                }
+                assert_eq!(*mask, slow.present_mask(), "{l:?}");
             }
         }
     }

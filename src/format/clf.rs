@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use super::SkipReason;
 use super::marks::{Class, Marks};
+use super::positions::{POSITIONS, Positions};
 use crate::event::{Key, Record, SlotNames};
 
 /// A parsed line: byte ranges into it, turned into strings only when asked
@@ -573,61 +574,19 @@ fn tokenize_marked<S: Sink>(
     Some(hinted && j == hint.len())
 }
 
-/// Positions of [`Positions`]: the fixed slots by [`SLOTS`] index, then
-/// trailing field `j` at `SLOTS.len() + j`.
-pub const POSITIONS: usize = 32;
-
-/// A line's fields by position, as [`tokenize_direct`] finds them.
-pub struct Positions<'a> {
-    line: &'a str,
-    at: [Span; POSITIONS],
-    /// Bit `p`: position `p` has a value. Bits 32 to 63 are never set, so
-    /// any position from 32 up (modulo 64) reads as none.
-    present: u64,
-}
-
-impl<'a> Positions<'a> {
-    /// The text at position `p` (as it stands: lines taken here have no
-    /// escapes).
-    #[inline(always)]
-    pub fn get(&self, p: u8) -> Option<&'a str> {
-        if self.present & (1 << (p & 63)) == 0 {
-            return None;
-        }
-        let sp = self.at[p as usize];
-        // SAFETY: the tokenizer sets spans between ASCII delimiters (space,
-        // quote, bracket, `=`) or the line's ends, so on char boundaries,
-        // with start <= end <= line length.
-        debug_assert!(self.line.get(sp.start as usize..sp.end as usize).is_some());
-        Some(unsafe { self.line.get_unchecked(sp.start as usize..sp.end as usize) })
-    }
-}
-
+/// Trailing fields go to [`Positions`] after the fixed slots: field `j` at
+/// `SLOTS.len() + j`.
 impl Sink for Positions<'_> {
     #[inline(always)]
     fn slot(&mut self, i: usize, sp: Span) {
-        self.at[i] = sp;
-        self.present |= 1 << i;
+        const { assert!(SLOTS.len() < POSITIONS - 1) };
+        self.put(i, sp.start as usize, sp.end as usize);
     }
 
     #[inline(always)]
     fn extra(&mut self, j: usize, _: Option<Span>, v: Span) -> Option<()> {
-        let p = SLOTS.len() + j;
-        *self.at.get_mut(p)? = v;
-        self.present |= 1 << p;
-        Some(())
-    }
-}
-
-impl<'a> Positions<'a> {
-    /// No fields yet, for [`tokenize_direct`].
-    #[inline(always)]
-    pub fn empty(line: &'a str) -> Self {
-        Positions {
-            line,
-            at: [Span::new(0, 0); POSITIONS],
-            present: 0,
-        }
+        self.set(SLOTS.len() + j, v.start as usize, v.end as usize)
+            .then_some(())
     }
 }
 
@@ -638,7 +597,7 @@ impl<'a> Positions<'a> {
 /// (escapes, odd spacing), which the caller then parses the general way.
 #[inline(never)]
 pub fn tokenize_direct(out: &mut Positions<'_>, keys: &[Option<Box<str>>]) -> bool {
-    tokenize_marked(out.line, Some(keys), out) == Some(true)
+    tokenize_marked(out.line(), Some(keys), out) == Some(true)
 }
 
 /// Whether the two tokenizers agree on `line`: [`parse_marked`] either

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::SkipReason;
 use super::marks::{Class, Marks};
+use super::positions::Positions;
 use crate::event::{Key, Record};
 
 /// A JSON object flattened to `(dotted path, scalar text)` pairs. Strings
@@ -98,6 +99,60 @@ fn plain_run(b: &[u8]) -> Option<usize> {
 /// Inline up to a typical log line's count of fields: no allocation (and
 /// no free) per line.
 type Pairs<'a> = smallvec::SmallVec<[(Cow<'a, str>, Cow<'a, str>); 16]>;
+
+/// Where [`Scanner::top_marked`] puts the top-level pairs: a record's
+/// pairs, or the [`Positions`] of [`scan_direct`].
+trait Out<'a> {
+    fn len(&self) -> usize;
+    /// A top-level pair; `None` stops the scanner.
+    fn pair(&mut self, k: &'a str, v: Cow<'a, str>) -> Option<()>;
+    /// The pairs nested objects go to (`None`: not taken here).
+    fn pairs(&mut self) -> Option<&mut Pairs<'a>>;
+}
+
+impl<'a> Out<'a> for Pairs<'a> {
+    fn len(&self) -> usize {
+        smallvec::SmallVec::len(self)
+    }
+
+    #[inline(always)]
+    fn pair(&mut self, k: &'a str, v: Cow<'a, str>) -> Option<()> {
+        self.push((Cow::Borrowed(k), v));
+        Some(())
+    }
+
+    fn pairs(&mut self) -> Option<&mut Pairs<'a>> {
+        Some(self)
+    }
+}
+
+/// Values by pair number; a line with a value that is not text of the
+/// line (an array's first element) or with nested objects is left.
+struct Direct<'p, 'a> {
+    pos: &'p mut Positions<'a>,
+    n: usize,
+}
+
+impl<'a> Out<'a> for Direct<'_, 'a> {
+    fn len(&self) -> usize {
+        self.n
+    }
+
+    #[inline(always)]
+    fn pair(&mut self, _: &'a str, v: Cow<'a, str>) -> Option<()> {
+        let Cow::Borrowed(v) = v else {
+            return None;
+        };
+        let start = v.as_ptr() as usize - self.pos.line().as_ptr() as usize;
+        self.pos.set(self.n, start, start + v.len()).then_some(())?;
+        self.n += 1;
+        Some(())
+    }
+
+    fn pairs(&mut self) -> Option<&mut Pairs<'a>> {
+        None
+    }
+}
 
 impl<'a> Scanner<'a, '_> {
     fn peek(&self) -> Option<u8> {
@@ -355,7 +410,7 @@ impl<'a> Scanner<'a, '_> {
     /// then reads afresh. A loop of its own, not marks inside `string`:
     /// tried that way (`object`'s loop, strings by the marks), a JSON line
     /// cost 2% fewer instructions, against 20% this way.
-    fn top_marked(&mut self, m: &Marks, out: &mut Pairs<'a>) -> Option<()> {
+    fn top_marked<O: Out<'a>>(&mut self, m: &Marks, out: &mut O) -> Option<()> {
         let t = self.t;
         // The string whose opening quote is at `i`, and where it ends.
         let string = |i: usize| -> Option<(&'a str, usize)> {
@@ -398,7 +453,7 @@ impl<'a> Scanner<'a, '_> {
                 if let Some(v) = v {
                     let expected = self.hint.get(out.len()).and_then(Option::as_deref);
                     self.hinted &= expected.is_some_and(|h| crate::text::eq(h, k));
-                    out.push((Cow::Borrowed(k), v));
+                    out.pair(k, v)?;
                 }
                 self.ws();
                 if self.eat(b',').is_none() {
@@ -409,9 +464,12 @@ impl<'a> Scanner<'a, '_> {
             }
         }
         let end = self.i;
-        for (k, at) in nested {
-            self.i = at;
-            self.object(Some(k), 2, out)?;
+        if !nested.is_empty() {
+            let out = out.pairs()?;
+            for (k, at) in nested {
+                self.i = at;
+                self.object(Some(k), 2, out)?;
+            }
         }
         self.i = end;
         Some(())
@@ -517,6 +575,37 @@ pub fn parse_into<'a>(
     rec.hinted = s.hinted && rec.pairs.len() == s.hint.len();
     rec.hint = s.hint.as_ptr() as usize;
     Ok(())
+}
+
+/// The values of `out`'s line (still empty), when its pairs' keys are
+/// exactly `keys` (those of the lines before it), by pair number: what
+/// [`parse_hinted`] finds, without building a record. False for any other
+/// line, including one [`Scanner::top_marked`] leaves (escapes, nested
+/// objects), which the caller then parses the general way. `keys` must be
+/// plain ([`plain_key`]).
+#[inline(never)]
+pub fn scan_direct(out: &mut Positions<'_>, keys: &[Option<Box<str>>]) -> bool {
+    let Ok(t) = strip_prefix(out.line()) else {
+        return false;
+    };
+    let mut s = Scanner {
+        t,
+        i: 0,
+        hint: keys,
+        hinted: true,
+    };
+    s.ws();
+    let Some(m) = Marks::new(t.as_bytes()).filter(|m| !m.backslash() && !m.control()) else {
+        return false;
+    };
+    let mut d = Direct { pos: out, n: 0 };
+    s.top_marked(&m, &mut d).is_some()
+        && {
+            s.ws();
+            s.i == t.len()
+        }
+        && s.hinted
+        && d.n == keys.len()
 }
 
 /// Whether [`Scanner::top_marked`] either leaves `line` or makes the

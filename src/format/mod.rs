@@ -6,6 +6,7 @@ pub mod clf;
 pub mod json;
 pub mod logfmt;
 mod marks;
+pub mod positions;
 pub mod regex;
 pub mod w3c;
 

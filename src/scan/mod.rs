@@ -323,7 +323,7 @@ fn process(
             // text.
             let (ev, mask) = match parser {
                 LineParser::Clf => 'clf: {
-                    pos = format::clf::Positions::empty(&text);
+                    pos = format::positions::Positions::empty(&text);
                     if let Some(f) = caches.plans.clf_direct(&mut pos) {
                         break 'clf (f.normalize_with(&mut caches.ts), f.present_mask());
                     }
@@ -342,14 +342,18 @@ fn process(
                         }
                     }
                 }
-                LineParser::Json => {
+                LineParser::Json => 'json: {
+                    pos = format::positions::Positions::empty(&text);
+                    if let Some(f) = caches.plans.json_direct(&mut pos) {
+                        break 'json (f.normalize_with(&mut caches.ts), f.present_mask());
+                    }
                     // Filled in place: a record returned by value was copied.
                     json = format::json::JsonRecord::default();
                     if let Err(reason) =
                         format::json::parse_into(&text, caches.plans.json_hint(), &mut json)
                     {
                         p.skip(seq, n, reason, raw, &o.privacy);
-                        continue;
+                        continue 'lines;
                     }
                     let f = o.fields.json_fields(&json, &mut caches.plans);
                     (f.normalize_with(&mut caches.ts), f.present_mask())
