@@ -279,172 +279,142 @@ fn process(
     let mut caches = spares.caches.take();
     let mut n = 0u64;
     let body = data.strip_suffix(b"\n").unwrap_or(data);
-    let windows = (!data.is_empty()).then(|| windows(body, WINDOW));
-    for body in windows.into_iter().flatten() {
-        // Checked once per window of lines (one pass each, not a call per
-        // line); a line is looked at alone only when its window fails a check.
-        // A window, not the whole chunk: its lines are then read from cache.
-        let text_body = simdutf8::basic::from_utf8(body).ok();
-        let nul = memchr::memchr(0, body).is_some();
-        'lines: for raw in lines(body) {
-            n += 1;
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            if raw.is_empty() {
-                p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
-                continue;
+    // Checked once for the whole chunk (one pass each, not a call per
+    // line); a line is looked at alone only when its chunk fails a check.
+    // (Checking per 64 KiB of lines, just before they are parsed, so that
+    // they are read from cache, was no faster.)
+    let text_body = simdutf8::basic::from_utf8(body).ok();
+    let nul = memchr::memchr(0, body).is_some();
+    let pieces = (!data.is_empty()).then(|| lines(body));
+    'lines: for raw in pieces.into_iter().flatten() {
+        n += 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.is_empty() {
+            p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
+            continue;
+        }
+        if raw.len() > o.max_line {
+            p.skip(seq, n, SkipReason::TooLong, raw, &o.privacy);
+            continue;
+        }
+        if nul && memchr::memchr(0, raw).is_some() {
+            p.skip(seq, n, SkipReason::NulBytes, raw, &o.privacy);
+            continue;
+        }
+        // Invalid UTF-8 is replaced, not dropped: the rest of the line is data.
+        let text = match text_body {
+            Some(t) => {
+                let at = raw.as_ptr() as usize - body.as_ptr() as usize;
+                std::borrow::Cow::Borrowed(&t[at..at + raw.len()])
             }
-            if raw.len() > o.max_line {
-                p.skip(seq, n, SkipReason::TooLong, raw, &o.privacy);
-                continue;
-            }
-            if nul && memchr::memchr(0, raw).is_some() {
-                p.skip(seq, n, SkipReason::NulBytes, raw, &o.privacy);
-                continue;
-            }
-            // Invalid UTF-8 is replaced, not dropped: the rest of the line is data.
-            let text = match text_body {
-                Some(t) => {
-                    let at = raw.as_ptr() as usize - body.as_ptr() as usize;
-                    std::borrow::Cow::Borrowed(&t[at..at + raw.len()])
+            None => match simdutf8::basic::from_utf8(raw) {
+                Ok(t) => std::borrow::Cow::Borrowed(t),
+                Err(_) => String::from_utf8_lossy(raw),
+            },
+        };
+        if crate::text::trim(&text).is_empty() {
+            p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
+            continue;
+        }
+        let (parsed, rawev, mut json, mut pos);
+        // Combined and JSON lines are taken by plan straight from the line
+        // (or record) into borrowed fields; other formats, and combined
+        // lines with escapes, go through a RawEvent that owns unescaped
+        // text.
+        let (ev, mask) = match parser {
+            LineParser::Clf => 'clf: {
+                pos = format::positions::Positions::empty(&text);
+                if let Some(f) = caches.plans.clf_direct(&mut pos) {
+                    break 'clf (f.normalize_with(&mut caches.ts), f.present_mask());
                 }
-                None => match simdutf8::basic::from_utf8(raw) {
-                    Ok(t) => std::borrow::Cow::Borrowed(t),
-                    Err(_) => String::from_utf8_lossy(raw),
-                },
-            };
-            if crate::text::trim(&text).is_empty() {
-                p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
-                continue;
-            }
-            let (parsed, rawev, mut json, mut pos);
-            // Combined and JSON lines are taken by plan straight from the line
-            // (or record) into borrowed fields; other formats, and combined
-            // lines with escapes, go through a RawEvent that owns unescaped
-            // text.
-            let (ev, mask) = match parser {
-                LineParser::Clf => 'clf: {
-                    pos = format::positions::Positions::empty(&text);
-                    if let Some(f) = caches.plans.clf_direct(&mut pos) {
-                        break 'clf (f.normalize_with(&mut caches.ts), f.present_mask());
-                    }
-                    let mut rec = format::clf::ClfRecord::empty(&text);
-                    if let Err(reason) =
-                        format::clf::parse_hinted(&mut rec, caches.plans.clf_hint())
-                    {
-                        p.skip(seq, n, reason, raw, &o.privacy);
-                        continue 'lines;
-                    }
-                    match o.fields.clf_fields(&rec, &mut caches.plans) {
-                        Some(f) => (f.normalize_with(&mut caches.ts), f.present_mask()),
-                        None => {
-                            rawev = o.fields.resolve_clf_record(&rec, &mut caches.plans);
-                            (rawev.normalize_with(&mut caches.ts), rawev.present_mask())
-                        }
-                    }
+                let mut rec = format::clf::ClfRecord::empty(&text);
+                if let Err(reason) = format::clf::parse_hinted(&mut rec, caches.plans.clf_hint()) {
+                    p.skip(seq, n, reason, raw, &o.privacy);
+                    continue 'lines;
                 }
-                LineParser::Json => 'json: {
-                    pos = format::positions::Positions::empty(&text);
-                    if let Some(f) = caches.plans.json_direct(&mut pos) {
-                        break 'json (f.normalize_with(&mut caches.ts), f.present_mask());
-                    }
-                    // Filled in place: a record returned by value was copied.
-                    json = format::json::JsonRecord::default();
-                    if let Err(reason) =
-                        format::json::parse_into(&text, caches.plans.json_hint(), &mut json)
-                    {
-                        p.skip(seq, n, reason, raw, &o.privacy);
-                        continue 'lines;
-                    }
-                    let f = o.fields.json_fields(&json, &mut caches.plans);
-                    (f.normalize_with(&mut caches.ts), f.present_mask())
-                }
-                _ => match parser.parse(&text) {
-                    Ok(r) => {
-                        parsed = r;
-                        rawev = o.fields.resolve(parsed.record());
+                match o.fields.clf_fields(&rec, &mut caches.plans) {
+                    Some(f) => (f.normalize_with(&mut caches.ts), f.present_mask()),
+                    None => {
+                        rawev = o.fields.resolve_clf_record(&rec, &mut caches.plans);
                         (rawev.normalize_with(&mut caches.ts), rawev.present_mask())
                     }
-                    Err(reason) => {
-                        p.skip(seq, n, reason, raw, &o.privacy);
-                        continue;
-                    }
-                },
-            };
-            let ev = match ev {
-                Ok(e) => e,
+                }
+            }
+            LineParser::Json => 'json: {
+                pos = format::positions::Positions::empty(&text);
+                if let Some(f) = caches.plans.json_direct(&mut pos) {
+                    break 'json (f.normalize_with(&mut caches.ts), f.present_mask());
+                }
+                // Filled in place: a record returned by value was copied.
+                json = format::json::JsonRecord::default();
+                if let Err(reason) =
+                    format::json::parse_into(&text, caches.plans.json_hint(), &mut json)
+                {
+                    p.skip(seq, n, reason, raw, &o.privacy);
+                    continue 'lines;
+                }
+                let f = o.fields.json_fields(&json, &mut caches.plans);
+                (f.normalize_with(&mut caches.ts), f.present_mask())
+            }
+            _ => match parser.parse(&text) {
+                Ok(r) => {
+                    parsed = r;
+                    rawev = o.fields.resolve(parsed.record());
+                    (rawev.normalize_with(&mut caches.ts), rawev.present_mask())
+                }
                 Err(reason) => {
                     p.skip(seq, n, reason, raw, &o.privacy);
                     continue;
                 }
-            };
-            p.parsed += 1;
-            p.fields_mask |= mask;
-            if o.since.is_some_and(|s| ev.ts < s) || o.until.is_some_and(|u| ev.ts >= u) {
-                p.filtered += 1;
+            },
+        };
+        let ev = match ev {
+            Ok(e) => e,
+            Err(reason) => {
+                p.skip(seq, n, reason, raw, &o.privacy);
                 continue;
             }
-            let c = o.classifier.classify(&ev, &mut caches.memo);
-            let key = p.agg.add(&ev, &c);
-            if o.rows {
-                p.rows.push(Row {
-                    ts: c.ts,
-                    client: c.client,
-                    app: c.app.to_string(),
-                    version: c.version.to_string(),
-                    token_state: c.token_state,
-                    method: c.method.to_string(),
-                    route: c.route.to_string(),
-                    status: c.status,
-                    latency_ms: c.latency_ms,
-                    retry: false,
-                    health: c.health,
-                    line: n,
-                    event: key.map(|_| p.events.len()),
-                });
-            }
-            if let Some(key) = key {
-                p.events.push(RetryEvent {
-                    client: c.client,
-                    ts: c.ts,
-                    op: op_hash(c.method, &c.route),
-                    status: c.status,
-                    token: c.token_state,
-                    attempt: c.attempt,
-                    key,
-                });
-            }
+        };
+        p.parsed += 1;
+        p.fields_mask |= mask;
+        if o.since.is_some_and(|s| ev.ts < s) || o.until.is_some_and(|u| ev.ts >= u) {
+            p.filtered += 1;
+            continue;
+        }
+        let c = o.classifier.classify(&ev, &mut caches.memo);
+        let key = p.agg.add(&ev, &c);
+        if o.rows {
+            p.rows.push(Row {
+                ts: c.ts,
+                client: c.client,
+                app: c.app.to_string(),
+                version: c.version.to_string(),
+                token_state: c.token_state,
+                method: c.method.to_string(),
+                route: c.route.to_string(),
+                status: c.status,
+                latency_ms: c.latency_ms,
+                retry: false,
+                health: c.health,
+                line: n,
+                event: key.map(|_| p.events.len()),
+            });
+        }
+        if let Some(key) = key {
+            p.events.push(RetryEvent {
+                client: c.client,
+                ts: c.ts,
+                op: op_hash(c.method, &c.route),
+                status: c.status,
+                token: c.token_state,
+                attempt: c.attempt,
+                key,
+            });
         }
     }
     p.lines += n;
     p.chunk_lines.push((seq, n));
     spares.caches.give(caches);
-}
-
-/// Bytes of lines checked at a time (UTF-8, NUL bytes) before their lines
-/// are parsed: a size that stays in a core's cache.
-const WINDOW: usize = 64 << 10;
-
-/// `body` in runs of whole lines of about `size` bytes (more when a line is
-/// longer), split at a `\n` that is then left out: their [`lines`] are
-/// the lines of `body`.
-fn windows(body: &[u8], size: usize) -> impl Iterator<Item = &[u8]> {
-    let mut rest = Some(body);
-    std::iter::from_fn(move || {
-        let r = rest?;
-        let end = (r.len() > size)
-            .then(|| {
-                memchr::memrchr(b'\n', &r[..size])
-                    .or_else(|| memchr::memchr(b'\n', &r[size..]).map(|p| size + p))
-            })
-            .flatten();
-        match end {
-            Some(e) => {
-                rest = Some(&r[e + 1..]);
-                Some(&r[..e])
-            }
-            None => rest.take(),
-        }
-    })
 }
 
 /// The lines of `body` (split at every `\n`, as `split` would), found with
@@ -940,28 +910,6 @@ fn scan_stream<R: Read + Send>(
 
 #[cfg(test)]
 mod tests {
-    use super::{lines, windows};
-
-    #[test]
-    fn windows_hold_the_lines() {
-        for body in [
-            &b""[..],
-            b"a",
-            b"\n",
-            b"a\n",
-            b"\n\n",
-            b"ab\ncd\n\nefgh\ni",
-            b"abcdefghij\nk",
-            b"abcdefghijkl",
-        ] {
-            let want: Vec<&[u8]> = lines(body).collect();
-            for size in [1, 2, 3, 4, 5, 8, 100] {
-                let got: Vec<&[u8]> = windows(body, size).flat_map(lines).collect();
-                assert_eq!(got, want, "{body:?} size {size}");
-            }
-        }
-    }
-
     #[test]
     fn lines_split_like_split() {
         for body in [
