@@ -172,7 +172,7 @@ pub fn scan(x: &[f64], grid: &Grid, p: &Params) -> Scan {
             s.forecast[i] = f;
             s.scale[i] = scale;
             s.z[i] = (x[i] - f) / scale;
-            s.anomalous[i] = s.z[i] >= p.z && x[i] >= p.min_ratio * f + 2.0 && x[i] >= p.min_count;
+            s.anomalous[i] = is_anomalous(x[i], f, s.z[i], p);
         } else {
             s.forecast[i] = x[i];
         }
@@ -180,16 +180,41 @@ pub fn scan(x: &[f64], grid: &Grid, p: &Params) -> Scan {
     s
 }
 
+/// Whether a bucket of `v` requests, forecast `f` and z-score `z` is
+/// anomalous.
+fn is_anomalous(v: f64, f: f64, z: f64, p: &Params) -> bool {
+    z >= p.z && v >= p.min_ratio * f + 2.0 && v >= p.min_count
+}
+
+/// [`scan`]'s `anomalous` alone, which is all a cohort's alerts need: a
+/// bucket of fewer than [`Params::min_count`] (or 2) requests cannot be
+/// anomalous whatever its forecast (forecasts are never negative), so its
+/// forecast, whose only effect is that flag, is not computed. Most of a
+/// small cohort's buckets are such.
+pub fn anomalies(x: &[f64], grid: &Grid, p: &Params) -> Vec<bool> {
+    let mut anomalous = vec![false; x.len()];
+    let mut scratch = Scratch::default();
+    for i in 0..x.len() {
+        if !grid.observed[i] || x[i] < p.min_count || x[i] < 2.0 {
+            continue;
+        }
+        if let Some((f, scale)) = forecast(x, grid, &anomalous, i, p, &mut scratch) {
+            anomalous[i] = is_anomalous(x[i], f, (x[i] - f) / scale, p);
+        }
+    }
+    anomalous
+}
+
 /// Runs of at least `min_len` consecutive anomalous observed buckets, as
 /// inclusive index ranges. Unobserved buckets neither break nor extend a run.
-pub fn runs(s: &Scan, grid: &Grid, min_len: usize) -> Vec<(usize, usize)> {
+pub fn runs(anomalous: &[bool], grid: &Grid, min_len: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut cur: Option<(usize, usize, usize)> = None;
-    for i in 0..s.anomalous.len() {
+    for i in 0..anomalous.len() {
         if !grid.observed[i] {
             continue;
         }
-        if s.anomalous[i] {
+        if anomalous[i] {
             cur = Some(match cur {
                 Some((a, _, n)) => (a, i, n + 1),
                 None => (i, i, 1),
@@ -290,7 +315,7 @@ mod tests {
             *v *= 4.0;
         }
         let s = scan(&x, &grid(120), &P);
-        assert_eq!(runs(&s, &grid(120), 3), vec![(60, 69)]);
+        assert_eq!(runs(&s.anomalous, &grid(120), 3), vec![(60, 69)]);
         assert!(
             s.forecast[65] < 120.0,
             "masked: the baseline stays pre-spike"
@@ -303,7 +328,7 @@ mod tests {
             .map(|i| 20.0 + 3.0 * i as f64 + ((i * 13) % 7) as f64)
             .collect();
         let s = scan(&x, &grid(200), &P);
-        assert!(runs(&s, &grid(200), 3).is_empty());
+        assert!(runs(&s.anomalous, &grid(200), 3).is_empty());
     }
 
     #[test]
@@ -324,7 +349,7 @@ mod tests {
             day: Some(day),
         };
         let s = scan(&x, &g, &P);
-        let r = runs(&s, &g, 3);
+        let r = runs(&s.anomalous, &g, 3);
         assert_eq!(r, vec![(40, 49)], "only the first day's peak is news");
     }
 
@@ -344,7 +369,7 @@ mod tests {
         let x: Vec<f64> = (0..100)
             .map(|i| if (50..53).contains(&i) { 6.0 } else { 0.0 })
             .collect();
-        assert!(runs(&scan(&x, &grid(100), &P), &grid(100), 3).is_empty());
+        assert!(runs(&scan(&x, &grid(100), &P).anomalous, &grid(100), 3).is_empty());
     }
 
     #[test]
@@ -354,6 +379,40 @@ mod tests {
             observed: vec![false; 10],
             day: None,
         };
-        assert!(runs(&scan(&x, &g, &P), &g, 3).is_empty());
+        assert!(runs(&scan(&x, &g, &P).anomalous, &g, 3).is_empty());
+    }
+
+    /// `anomalies` flags the buckets `scan` flags, on series of small and
+    /// large counts, spikes, gaps and days.
+    #[test]
+    fn anomalies_are_scans_flags() {
+        let mut seed = 11u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let mut flagged = 0;
+        for case in 0..60 {
+            let n = 50 + (next() % 400) as usize;
+            let scale = [1.0, 5.0, 12.0, 40.0, 300.0][case % 5];
+            let x: Vec<f64> = (0..n)
+                .map(|_| {
+                    let v = (next() % 100) as f64 / 100.0 * scale;
+                    let spike = if next() % 23 == 0 { 8.0 } else { 1.0 };
+                    (v * spike).floor()
+                })
+                .collect();
+            let g = Grid {
+                observed: (0..n).map(|_| next() % 9 != 0).collect(),
+                day: (case % 3 == 0).then_some(48),
+            };
+            let full = scan(&x, &g, &P);
+            assert_eq!(anomalies(&x, &g, &P), full.anomalous, "case {case}");
+            flagged += full.anomalous.iter().filter(|a| **a).count();
+        }
+        // The series do have anomalies to agree on.
+        assert!(flagged > 20, "{flagged}");
     }
 }

@@ -274,7 +274,7 @@ pub fn detect(cube: &Cube, cfg: &DetectConfig) -> Vec<Storm> {
     // 1-2. Alerts on all traffic and on each cohort.
     let total = ctx.series(|_| true);
     let total_scan = baseline::scan(&total, &ctx.grid, &ctx.params);
-    let mut alerts = baseline::runs(&total_scan, &ctx.grid, cfg.min_buckets);
+    let mut alerts = baseline::runs(&total_scan.anomalous, &ctx.grid, cfg.min_buckets);
     let mut masked = total_scan.anomalous.clone();
     let mut cohort_totals: BTreeMap<(&str, &str, TokenState), u64> = BTreeMap::new();
     for (k, c) in &cube.cells {
@@ -300,11 +300,11 @@ pub fn detect(cube: &Cube, cfg: &DetectConfig) -> Vec<Storm> {
     }
     let scans: Vec<_> = series
         .par_iter()
-        .map(|x| baseline::scan(x, &ctx.grid, &ctx.params))
+        .map(|x| baseline::anomalies(x, &ctx.grid, &ctx.params))
         .collect();
     for s in scans {
         alerts.extend(baseline::runs(&s, &ctx.grid, cfg.min_buckets));
-        for (m, a) in masked.iter_mut().zip(&s.anomalous) {
+        for (m, a) in masked.iter_mut().zip(&s) {
             *m |= *a;
         }
     }
@@ -317,7 +317,7 @@ pub fn detect(cube: &Cube, cfg: &DetectConfig) -> Vec<Storm> {
             _ => spans.push((a, b)),
         }
     }
-    let total_runs = baseline::runs(&total_scan, &ctx.grid, cfg.min_buckets);
+    let total_runs = baseline::runs(&total_scan.anomalous, &ctx.grid, cfg.min_buckets);
 
     // 3-4. Episodes.
     let mut storms: Vec<Storm> = spans
