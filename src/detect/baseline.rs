@@ -210,11 +210,11 @@ pub fn anomalies(x: &[f64], grid: &Grid, p: &Params) -> Vec<bool> {
 pub fn runs(anomalous: &[bool], grid: &Grid, min_len: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut cur: Option<(usize, usize, usize)> = None;
-    for i in 0..anomalous.len() {
-        if !grid.observed[i] {
+    for (i, (&a, &seen)) in anomalous.iter().zip(&grid.observed).enumerate() {
+        if !seen {
             continue;
         }
-        if anomalous[i] {
+        if a {
             cur = Some(match cur {
                 Some((a, _, n)) => (a, i, n + 1),
                 None => (i, i, 1),
