@@ -1221,6 +1221,14 @@ mod tests {
         )
     }
 
+    fn fields_of_raw(e: &RawEvent<'_>) -> Fields {
+        (
+            FIELDS.map(|f| e.get(f).map(String::from)),
+            e.latency_unit,
+            e.present_mask(),
+        )
+    }
+
     #[test]
     fn visiting_keys_resolves_like_getting_them() {
         use crate::format::{clf, json, logfmt};
@@ -1296,13 +1304,8 @@ mod tests {
                 if [0, 2, 3, 7].contains(&(i % clf_lines.len())) {
                     assert!(own.is_some(), "the direct path takes {l}");
                 }
-                let want = (
-                    FIELDS.map(|f| slow.get(f).map(String::from)),
-                    slow.latency_unit,
-                    slow.present_mask(),
-                );
                 for d in [before, own].into_iter().flatten() {
-                    assert_eq!(d, want, "direct path of {l}");
+                    assert_eq!(d, fields_of_raw(&slow), "direct path of {l}");
                 }
             }
             for (i, l) in json_lines.iter().chain(&json_lines).enumerate() {
@@ -1323,13 +1326,8 @@ mod tests {
                 if [2, 3, 4].contains(&(i % json_lines.len())) {
                     assert!(own.is_some(), "the direct path takes {l}");
                 }
-                let want = (
-                    FIELDS.map(|f| slow.get(f).map(String::from)),
-                    slow.latency_unit,
-                    slow.present_mask(),
-                );
                 for d in [before, own].into_iter().flatten() {
-                    assert_eq!(d, want, "direct path of {l}");
+                    assert_eq!(d, fields_of_raw(&slow), "direct path of {l}");
                 }
             }
             for l in kv_lines {
