@@ -382,7 +382,7 @@ impl<'a> Scanner<'a, '_> {
     /// Reads the rest of the text as one object by [`Scanner::top_marked`],
     /// when the text's marks allow it; whether it did.
     #[inline]
-    fn whole_marked(&mut self, out: &mut Pairs<'a>) -> bool {
+    fn whole_marked<O: Out<'a>>(&mut self, out: &mut O) -> bool {
         Marks::new(self.t.as_bytes())
             .filter(|m| !m.backslash() && !m.control())
             .and_then(|m| self.top_marked(&m, out))
@@ -595,17 +595,8 @@ pub fn scan_direct(out: &mut Positions<'_>, keys: &[Option<Box<str>>]) -> bool {
         hinted: true,
     };
     s.ws();
-    let Some(m) = Marks::new(t.as_bytes()).filter(|m| !m.backslash() && !m.control()) else {
-        return false;
-    };
     let mut d = Direct { pos: out, n: 0 };
-    s.top_marked(&m, &mut d).is_some()
-        && {
-            s.ws();
-            s.i == t.len()
-        }
-        && s.hinted
-        && d.n == keys.len()
+    s.whole_marked(&mut d) && s.hinted && d.n == keys.len()
 }
 
 /// Whether [`Scanner::top_marked`] either leaves `line` or makes the
