@@ -51,6 +51,13 @@ pub const FIELDS: [Field; 15] = [
 ];
 
 impl Field {
+    /// Whether a blank value (`-`, empty) of this field is still a value:
+    /// for the auth fields `-` is information ("checked, no error" / "no
+    /// token"); elsewhere it means empty.
+    fn blank_is_value(self) -> bool {
+        matches!(self, Field::TokenState | Field::Token)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Field::Timestamp => "timestamp",
@@ -529,11 +536,7 @@ impl FieldMap {
         for f in FIELDS {
             for src in &self.sources[f.index()] {
                 if let Some(v) = rec.get(&src.key) {
-                    let t = v.trim();
-                    // For auth fields `-` is information ("checked, no
-                    // error" / "no token"); elsewhere it means empty.
-                    let auth = matches!(f, Field::TokenState | Field::Token);
-                    if !auth && (t.is_empty() || t == "-") {
+                    if !f.blank_is_value() && is_blank(&v) {
                         continue;
                     }
                     ev.values[f.index()] = Some(v);
@@ -571,7 +574,7 @@ fn pick<V: std::ops::Deref<Target = str>>(
     mut put: impl FnMut(Field, V, Option<LatencyUnit>),
 ) {
     for (field, sources) in plan {
-        let auth = matches!(field, Field::TokenState | Field::Token);
+        let auth = field.blank_is_value();
         let found = sources.iter().find_map(|&(src, unit)| {
             let v = value(src)?;
             (auth || !is_blank(&v)).then_some((v, unit))
@@ -647,7 +650,7 @@ struct Direct {
 #[derive(Debug, Clone, Copy)]
 struct Pick {
     field: Field,
-    /// `-` counts (see [`pick`]).
+    /// [`Field::blank_is_value`].
     auth: bool,
     n: u8,
     at: [u8; Pick::MAX],
@@ -659,6 +662,54 @@ impl Pick {
 }
 
 impl Direct {
+    /// The plan of a shape whose trailing field (or JSON pair) `j` is at
+    /// position `extras + j`.
+    fn new(plan: &Plan, extras: usize) -> Option<Direct> {
+        use crate::format::positions::POSITIONS;
+        let mut d = Direct {
+            at: [Picked::NONE; FIELDS.len()],
+            single: Vec::new(),
+            picks: Vec::new(),
+            latency_unit: None,
+        };
+        for (field, sources) in plan {
+            if sources.len() > Pick::MAX {
+                return None;
+            }
+            let mut p = Pick {
+                field: *field,
+                auth: field.blank_is_value(),
+                n: sources.len() as u8,
+                at: [0; Pick::MAX],
+                unit: [None; Pick::MAX],
+            };
+            for (k, (src, unit)) in sources.iter().enumerate() {
+                let at = match *src {
+                    Src::Slot(i) => i as usize,
+                    Src::Extra(j) => extras + j as usize,
+                };
+                if at >= POSITIONS - 1 {
+                    return None;
+                }
+                p.at[k] = at as u8;
+                p.unit[k] = *unit;
+            }
+            match sources.len() {
+                1 => {
+                    d.at[*field as usize] = p.at[0];
+                    if *field == Field::Latency {
+                        d.latency_unit = latency_unit(p.unit[0]);
+                    }
+                    if !p.auth {
+                        d.single.push((*field, p.at[0]));
+                    }
+                }
+                _ => d.picks.push(p),
+            }
+        }
+        Some(d)
+    }
+
     /// The fields of a line of this shape, from its positions.
     #[inline(always)]
     fn pick<'p, 'r>(&self, pos: &'p Positions<'r>) -> Picked<'p, 'r> {
@@ -690,56 +741,6 @@ impl Direct {
             }
         }
         f
-    }
-}
-
-impl Direct {
-    /// The plan of a shape whose trailing field (or JSON pair) `j` is at
-    /// position `extras + j`.
-    fn new(plan: &Plan, extras: usize) -> Option<Direct> {
-        use crate::format::positions::POSITIONS;
-        let mut d = Direct {
-            at: [Picked::NONE; FIELDS.len()],
-            single: Vec::new(),
-            picks: Vec::new(),
-            latency_unit: None,
-        };
-        for (field, sources) in plan {
-            if sources.len() > Pick::MAX {
-                return None;
-            }
-            let mut p = Pick {
-                field: *field,
-                auth: matches!(field, Field::TokenState | Field::Token),
-                n: sources.len() as u8,
-                at: [0; Pick::MAX],
-                unit: [None; Pick::MAX],
-            };
-            for (k, (src, unit)) in sources.iter().enumerate() {
-                let at = match *src {
-                    Src::Slot(i) => i as usize,
-                    Src::Extra(j) => extras + j as usize,
-                };
-                if at >= POSITIONS - 1 {
-                    return None;
-                }
-                p.at[k] = at as u8;
-                p.unit[k] = *unit;
-            }
-            match sources.len() {
-                1 => {
-                    d.at[*field as usize] = p.at[0];
-                    if *field == Field::Latency {
-                        d.latency_unit = latency_unit(p.unit[0]);
-                    }
-                    if !p.auth {
-                        d.single.push((*field, p.at[0]));
-                    }
-                }
-                _ => d.picks.push(p),
-            }
-        }
-        Some(d)
     }
 }
 
@@ -895,9 +896,7 @@ impl<'r> RawEvent<'r> {
         if t.rank >= self.ranks[i] {
             return;
         }
-        // For auth fields `-` is information ("checked, no error" / "no
-        // token"); elsewhere it means empty.
-        if !matches!(t.field, Field::TokenState | Field::Token) && is_blank(&v) {
+        if !t.field.blank_is_value() && is_blank(&v) {
             return;
         }
         self.values[i] = Some(v);
@@ -953,7 +952,8 @@ impl<'r> Fields<'r> {
     }
 }
 
-/// The fields [`Plans::clf_direct`] picked, as positions of the line.
+/// The fields [`Plans::clf_direct`] or [`Plans::json_direct`] picked, as
+/// positions of the line.
 pub struct Picked<'p, 'r> {
     pos: &'p Positions<'r>,
     /// Per field, its position ([`Picked::NONE`]: no value).

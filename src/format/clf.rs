@@ -408,9 +408,8 @@ fn parse_marked(rec: &mut ClfRecord<'_>, hint: Option<&[Option<Box<str>>]>) -> b
     let Some(hinted) = tokenize_marked(rec.line, hint, rec) else {
         return false;
     };
-    let hint = hint.unwrap_or_default();
-    rec.hinted = hinted && rec.extras.len() == hint.len();
-    rec.hint = hint.as_ptr() as usize;
+    rec.hinted = hinted;
+    rec.hint = hint.unwrap_or_default().as_ptr() as usize;
     true
 }
 
