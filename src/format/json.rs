@@ -100,60 +100,6 @@ fn plain_run(b: &[u8]) -> Option<usize> {
 /// no free) per line.
 type Pairs<'a> = smallvec::SmallVec<[(Cow<'a, str>, Cow<'a, str>); 16]>;
 
-/// Where [`Scanner::top_marked`] puts the top-level pairs: a record's
-/// pairs, or the [`Positions`] of [`scan_direct`].
-trait Out<'a> {
-    fn len(&self) -> usize;
-    /// A top-level pair; `None` stops the scanner.
-    fn pair(&mut self, k: &'a str, v: Cow<'a, str>) -> Option<()>;
-    /// The pairs nested objects go to (`None`: not taken here).
-    fn pairs(&mut self) -> Option<&mut Pairs<'a>>;
-}
-
-impl<'a> Out<'a> for Pairs<'a> {
-    fn len(&self) -> usize {
-        smallvec::SmallVec::len(self)
-    }
-
-    #[inline(always)]
-    fn pair(&mut self, k: &'a str, v: Cow<'a, str>) -> Option<()> {
-        self.push((Cow::Borrowed(k), v));
-        Some(())
-    }
-
-    fn pairs(&mut self) -> Option<&mut Pairs<'a>> {
-        Some(self)
-    }
-}
-
-/// Values by pair number; a line with a value that is not text of the
-/// line (an array's first element) or with nested objects is left.
-struct Direct<'p, 'a> {
-    pos: &'p mut Positions<'a>,
-    n: usize,
-}
-
-impl<'a> Out<'a> for Direct<'_, 'a> {
-    fn len(&self) -> usize {
-        self.n
-    }
-
-    #[inline(always)]
-    fn pair(&mut self, _: &'a str, v: Cow<'a, str>) -> Option<()> {
-        let Cow::Borrowed(v) = v else {
-            return None;
-        };
-        let start = v.as_ptr() as usize - self.pos.line().as_ptr() as usize;
-        self.pos.set(self.n, start, start + v.len()).then_some(())?;
-        self.n += 1;
-        Some(())
-    }
-
-    fn pairs(&mut self) -> Option<&mut Pairs<'a>> {
-        None
-    }
-}
-
 impl<'a> Scanner<'a, '_> {
     fn peek(&self) -> Option<u8> {
         self.t.as_bytes().get(self.i).copied()
@@ -379,10 +325,105 @@ impl<'a> Scanner<'a, '_> {
         })
     }
 
+    /// The whole text as one object whose pairs' keys are `keys` (plain),
+    /// in order, each value a string without escapes, a number or a
+    /// boolean (null members, which make no pair, aside): each value's
+    /// range (offset by `at`) into `out` by pair number. Keys are compared
+    /// where they stand and values scanned once, with no marks built:
+    /// every byte of the text is checked on the way, so it takes what
+    /// [`Scanner::object`] takes with these keys, and leaves the rest
+    /// (escapes, nested objects, arrays, other keys).
+    #[inline]
+    fn top_direct(
+        &mut self,
+        keys: &[Option<Box<str>>],
+        at: usize,
+        out: &mut Positions<'a>,
+    ) -> Option<()> {
+        let b = self.t.as_bytes();
+        let n = b.len();
+        // 0 past the end: no byte this scan looks for.
+        let byte = |i: usize| if i < n { b[i] } else { 0 };
+        let ws = |mut i: usize| {
+            while matches!(byte(i), b' ' | b'\n' | b'\t' | b'\r') {
+                i += 1;
+            }
+            i
+        };
+        // The end of the plain string whose opening quote is at `i`.
+        let string_end = |i: usize| {
+            let e = i + 1 + plain_run(b.get(i + 1..)?)?;
+            (b[e] == b'"').then_some(e)
+        };
+        let mut i = ws(self.i);
+        if byte(i) != b'{' {
+            return None;
+        }
+        i = ws(i + 1);
+        let mut j = 0;
+        // Members, unless the object is empty.
+        let mut more = byte(i) != b'}';
+        while more {
+            if byte(i) != b'"' {
+                return None;
+            }
+            let expected = keys.get(j).and_then(|k| k.as_deref()).map(str::as_bytes);
+            let (e, as_hinted) = match expected {
+                Some(key)
+                    if byte(i + 1 + key.len()) == b'"'
+                        && crate::text::eq_bytes(&b[i + 1..i + 1 + key.len()], key) =>
+                {
+                    (i + 1 + key.len(), true)
+                }
+                // Another key is taken only for a null value (no pair).
+                _ => (string_end(i)?, false),
+            };
+            i = ws(e + 1);
+            if byte(i) != b':' {
+                return None;
+            }
+            i = ws(i + 1);
+            let value = match byte(i) {
+                b'"' => {
+                    let e = string_end(i)?;
+                    let s = std::mem::replace(&mut i, e + 1);
+                    Some((s + 1, e))
+                }
+                c @ (b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
+                    self.i = i;
+                    match c {
+                        b't' => self.literal("true")?,
+                        b'f' => self.literal("false")?,
+                        b'n' => self.literal("null")?,
+                        _ => self.number()?,
+                    }
+                    let s = std::mem::replace(&mut i, self.i);
+                    (c != b'n').then_some((s, i))
+                }
+                _ => return None,
+            };
+            if let Some((s, e)) = value {
+                if !as_hinted {
+                    return None;
+                }
+                out.set(j, at + s, at + e).then_some(())?;
+                j += 1;
+            }
+            i = ws(i);
+            match byte(i) {
+                b',' => i = ws(i + 1),
+                b'}' => more = false,
+                _ => return None,
+            }
+        }
+        self.i = ws(i + 1);
+        (j == keys.len() && self.i == n).then_some(())
+    }
+
     /// Reads the rest of the text as one object by [`Scanner::top_marked`],
     /// when the text's marks allow it; whether it did.
     #[inline]
-    fn whole_marked<O: Out<'a>>(&mut self, out: &mut O) -> bool {
+    fn whole_marked(&mut self, out: &mut Pairs<'a>) -> bool {
         Marks::new(self.t.as_bytes())
             .filter(|m| !m.backslash() && !m.control())
             .and_then(|m| self.top_marked(&m, out))
@@ -410,7 +451,7 @@ impl<'a> Scanner<'a, '_> {
     /// then reads afresh. A loop of its own, not marks inside `string`:
     /// tried that way (`object`'s loop, strings by the marks), a JSON line
     /// cost 2% fewer instructions, against 20% this way.
-    fn top_marked<O: Out<'a>>(&mut self, m: &Marks, out: &mut O) -> Option<()> {
+    fn top_marked(&mut self, m: &Marks, out: &mut Pairs<'a>) -> Option<()> {
         let t = self.t;
         // The string whose opening quote is at `i`, and where it ends.
         let string = |i: usize| -> Option<(&'a str, usize)> {
@@ -453,7 +494,7 @@ impl<'a> Scanner<'a, '_> {
                 if let Some(v) = v {
                     let expected = self.hint.get(out.len()).and_then(Option::as_deref);
                     self.hinted &= expected.is_some_and(|h| crate::text::eq(h, k));
-                    out.pair(k, v)?;
+                    out.push((Cow::Borrowed(k), v));
                 }
                 self.ws();
                 if self.eat(b',').is_none() {
@@ -465,7 +506,6 @@ impl<'a> Scanner<'a, '_> {
         }
         let end = self.i;
         if !nested.is_empty() {
-            let out = out.pairs()?;
             for (k, at) in nested {
                 self.i = at;
                 self.object(Some(k), 2, out)?;
@@ -580,12 +620,17 @@ pub fn parse_into<'a>(
 /// The values of `out`'s line (still empty), when its pairs' keys are
 /// exactly `keys` (those of the lines before it), by pair number: what
 /// [`parse_hinted`] finds, without building a record. False for any other
-/// line, including one [`Scanner::top_marked`] leaves (escapes, nested
-/// objects), which the caller then parses the general way. `keys` must be
-/// plain ([`plain_key`]).
+/// line, including one [`Scanner::top_direct`] leaves (escapes, nested
+/// objects, arrays), which the caller then parses the general way. `keys`
+/// must be plain ([`plain_key`]).
 #[inline(never)]
 pub fn scan_direct(out: &mut Positions<'_>, keys: &[Option<Box<str>>]) -> bool {
-    let Ok(t) = strip_prefix(out.line()) else {
+    let line = out.line();
+    // Positions are 32-bit.
+    let Some(t) = strip_prefix(line)
+        .ok()
+        .filter(|_| line.len() <= u32::MAX as usize)
+    else {
         return false;
     };
     let mut s = Scanner {
@@ -594,9 +639,8 @@ pub fn scan_direct(out: &mut Positions<'_>, keys: &[Option<Box<str>>]) -> bool {
         hint: keys,
         hinted: true,
     };
-    s.ws();
-    let mut d = Direct { pos: out, n: 0 };
-    s.whole_marked(&mut d) && s.hinted && d.n == keys.len()
+    let at = t.as_ptr() as usize - line.as_ptr() as usize;
+    s.top_direct(keys, at, out).is_some()
 }
 
 /// Whether [`Scanner::top_marked`] either leaves `line` or makes the
@@ -988,6 +1032,62 @@ mod tests {
             }
             assert!(took > b.len(), "{line}");
         }
+    }
+
+    /// The direct scan takes a typical line (spaces, null, booleans
+    /// included), and on every prefix of it and every one-byte change to
+    /// it either steps aside or finds what the hinted parse finds.
+    #[test]
+    fn direct_scan_is_the_hinted_parse() {
+        let line = r#" {"a":"1","bb":-2.5e3, "c" : "x y","d":null,"e":true,"f":false,"g":0} "#;
+        let keys: Vec<Option<Box<str>>> = ["a", "bb", "c", "e", "f", "g"]
+            .iter()
+            .map(|k| Some(Box::from(*k)))
+            .collect();
+        // Whether the direct scan took `l`; it must agree when it does.
+        let direct = |l: &str| {
+            let mut pos = Positions::empty(l);
+            if !scan_direct(&mut pos, &keys) {
+                return false;
+            }
+            let rec = parse_hinted(l, Some(&keys)).expect("the direct scan took an invalid line");
+            assert!(rec.matches_hint(&keys), "{l}");
+            for j in 0..=keys.len() {
+                assert_eq!(
+                    pos.get(j as u8),
+                    (j < rec.len()).then(|| rec.value(j)),
+                    "{l}"
+                );
+            }
+            true
+        };
+        assert!(direct(line));
+        assert!(direct(
+            r#"{"a":"1","bb":2,"c":"","e":true,"f":false,"g":0}"#
+        ));
+        for l in [
+            r#"{"a":"1","bb":2,"c":"","e":true,"f":false,"g":0,}"#,
+            r#"{"a":"1","bb":2,"c":"","e":true,"f":false,"g":0,"h":1}"#,
+            r#"{"a":"1","bb":2,"c":"\n","e":true,"f":false,"g":0}"#,
+            r#"{"a":"1","bb":[2],"c":"","e":true,"f":false,"g":0}"#,
+            r#"{"a":"1","bb":{"x":2},"c":"","e":true,"f":false,"g":0}"#,
+            r#"{"a":"1","bb":2,"c":"","e":true,"f":false}"#,
+        ] {
+            assert!(!direct(l), "{l}");
+        }
+        let b = line.as_bytes();
+        for n in 0..b.len() {
+            direct(std::str::from_utf8(&b[..n]).unwrap());
+        }
+        let mut took = 0;
+        for i in 0..b.len() {
+            for c in *b" \"\\{}[],:-.0entx\t\x01" {
+                let mut m = b.to_vec();
+                m[i] = c;
+                took += direct(&String::from_utf8(m).unwrap()) as usize;
+            }
+        }
+        assert!(took > b.len(), "{took}");
     }
 
     #[test]
