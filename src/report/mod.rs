@@ -165,10 +165,15 @@ struct Acc {
 
 impl Acc {
     fn add(&mut self, c: &Cell) {
+        self.add_counts(c);
+        self.clients.extend(&c.clients);
+    }
+
+    /// [`Acc::add`] but for the clients.
+    fn add_counts(&mut self, c: &Cell) {
         self.requests += c.requests;
         self.errors += c.errors;
         self.retries += c.retries;
-        self.clients.extend(&c.clients);
         self.latency.add(&c.latency);
     }
 }
@@ -220,15 +225,22 @@ impl Report {
             }
             endpoints
         };
+        // Cells are in bucket order: a bucket's clients are counted in one
+        // set, emptied for the next bucket, rather than kept per bucket.
         let by_bucket = || {
-            let mut all_clients = Acc::default();
             let mut buckets: BTreeMap<i64, (Acc, BucketRow)> = BTreeMap::new();
-            for (k, c) in &cube.cells {
-                all_clients.clients.extend(&c.clients);
+            let mut clients = rustc_hash::FxHashSet::<u64>::default();
+            let mut cells = cube.cells.iter().peekable();
+            while let Some((k, c)) = cells.next() {
                 let (acc, row) = buckets
                     .entry(k.bucket)
                     .or_insert_with(|| (Acc::default(), empty_bucket(cube, k.bucket)));
-                acc.add(c);
+                acc.add_counts(c);
+                clients.extend(&c.clients);
+                if cells.peek().is_none_or(|(next, _)| next.bucket != k.bucket) {
+                    row.clients = clients.len() as u64;
+                    clients.clear();
+                }
                 *row.by_token_state.entry(k.token_state).or_default() += c.requests;
                 for (s, n) in &c.status {
                     *row.by_status_class
@@ -242,10 +254,15 @@ impl Report {
                     }
                 }
             }
-            (all_clients, buckets)
+            buckets
         };
-        let ((all_clients, mut buckets), (cohorts, endpoints)) =
+        let (mut buckets, (cohorts, endpoints)) =
             rayon::join(by_bucket, || rayon::join(by_cohort, by_endpoint));
+        // Each cell has one endpoint: all clients are those of the endpoints.
+        let mut all_clients = rustc_hash::FxHashSet::<u64>::default();
+        for a in endpoints.values() {
+            all_clients.extend(&a.clients);
+        }
         for (b, n) in &cube.health {
             buckets
                 .entry(*b)
@@ -259,7 +276,6 @@ impl Report {
                 row.requests = acc.requests;
                 row.errors = acc.errors;
                 row.retries = acc.retries;
-                row.clients = acc.clients.len() as u64;
                 let originals = acc.requests - acc.retries;
                 row.retry_ratio = if originals > 0 {
                     (acc.retries as f64 / originals as f64 * 1000.0).round() / 1000.0
@@ -354,7 +370,7 @@ impl Report {
             input,
             totals: Totals {
                 requests: cube.requests,
-                clients: all_clients.clients.len() as u64,
+                clients: all_clients.len() as u64,
                 health_checks: cube.health_checks(),
                 by_status: cube
                     .status
