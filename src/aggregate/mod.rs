@@ -180,7 +180,8 @@ pub struct Aggregate {
     endpoints: Interner,
     cells: FxHashMap<HotKey, HotCell>,
     health: FxHashMap<i64, u64>,
-    status: FxHashMap<u16, u64>,
+    /// Requests by status, at `status - 100` (statuses are 100..=999).
+    status: Box<[u64; 900]>,
     token_states: [u64; 5],
     requests: u64,
     time_min: Option<Micros>,
@@ -208,7 +209,7 @@ impl Aggregate {
             endpoints: Interner::default(),
             cells: FxHashMap::default(),
             health: FxHashMap::default(),
-            status: FxHashMap::default(),
+            status: Box::new([0; 900]),
             token_states: [0; 5],
             requests: 0,
             time_min: None,
@@ -232,7 +233,7 @@ impl Aggregate {
         self.time_min = cube::min_opt(self.time_min, Some(c.ts));
         self.time_max = cube::max_opt(self.time_max, Some(c.ts));
         if let Some(s) = c.status {
-            *self.status.entry(s).or_default() += 1;
+            self.status[usize::from(s).saturating_sub(100).min(899)] += 1;
         }
         self.token_states[c.token_state.index()] += 1;
         let bucket = c.ts.div_euclid(self.bucket_us);
@@ -360,8 +361,8 @@ impl Aggregate {
         self.requests += o.requests;
         self.time_min = cube::min_opt(self.time_min, o.time_min);
         self.time_max = cube::max_opt(self.time_max, o.time_max);
-        for (k, v) in o.status {
-            *self.status.entry(k).or_default() += v;
+        for (n, m) in self.status.iter_mut().zip(o.status.iter()) {
+            *n += m;
         }
         for i in 0..5 {
             self.token_states[i] += o.token_states[i];
@@ -409,7 +410,11 @@ impl Aggregate {
     pub fn into_cube(self) -> Cube {
         let mut cube = Cube::new((self.bucket_us / 1_000_000).max(1) as u64);
         cube.requests = self.requests;
-        cube.status = self.status.into_iter().collect();
+        cube.status = (100..)
+            .zip(self.status.iter())
+            .filter(|(_, n)| **n > 0)
+            .map(|(s, n)| (s, *n))
+            .collect();
         cube.token_states = TokenState::ALL
             .iter()
             .filter(|t| self.token_states[t.index()] > 0)
