@@ -77,6 +77,11 @@ pub struct Memo {
     route_ids: FxHashMap<Box<str>, u32>,
     /// Per path: its route, and whether it is a health-check path.
     routes: Vec<(Box<str>, bool)>,
+    /// The last path looked up and its slot: most requests to an auth
+    /// service go to one or two endpoints, so the next path is often the
+    /// same, and comparing it costs less than hashing it.
+    last_path: String,
+    last_route: Option<u32>,
     /// Per token-state field value: what the vocabulary makes of it.
     token_ids: FxHashMap<Box<str>, u32>,
     tokens: Vec<Option<TokenState>>,
@@ -95,6 +100,8 @@ impl Default for Memo {
             uas: Default::default(),
             route_ids: Default::default(),
             routes: Default::default(),
+            last_path: String::new(),
+            last_route: None,
             token_ids: Default::default(),
             tokens: Default::default(),
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -215,14 +222,23 @@ impl Classifier {
             }
             None => None,
         };
-        let route = e.path.map(|p| {
-            memo_id(
-                &mut memo.route_ids,
-                &mut memo.routes,
-                &mut memo.epoch,
-                p,
-                || (route::collapse(p).into(), self.health.is_health_path(p)),
-            )
+        let route = e.path.map(|p| match memo.last_route {
+            // Set after every lookup of a path, so never stale: the paths
+            // start over only inside a lookup.
+            Some(i) if crate::text::eq(p, &memo.last_path) => i as usize,
+            _ => {
+                let i = memo_id(
+                    &mut memo.route_ids,
+                    &mut memo.routes,
+                    &mut memo.epoch,
+                    p,
+                    || (route::collapse(p).into(), self.health.is_health_path(p)),
+                );
+                memo.last_path.clear();
+                memo.last_path.push_str(p);
+                memo.last_route = Some(i as u32);
+                i
+            }
         });
         let token_state = token::token_state_by(e, |raw| {
             if let Some(state) = self.vocabulary.blank(raw) {
@@ -268,5 +284,51 @@ impl Classifier {
                 route: route.map(|i| i as u32),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A path taken from the last-path slot gives what a lookup gives,
+    /// also when the memo's paths start over between two requests to one
+    /// path.
+    #[test]
+    fn repeated_paths_keep_their_route() {
+        let classifier = Classifier::default();
+        let mut memo = Memo::default();
+        for i in 0..5 * MEMO_ENTRIES {
+            // One path in four is new: the paths fill the memo, which
+            // starts over once, between two requests to /v1/session.
+            let path = match i % 4 {
+                0 | 1 => "/v1/session".to_string(),
+                2 => format!("/x/{i}"),
+                _ => "/healthz".to_string(),
+            };
+            let e = Event {
+                ts: 0,
+                client_ip: Some("10.0.0.1"),
+                client_id: None,
+                user: None,
+                method: Some("GET"),
+                path: Some(&path),
+                status: Some(200),
+                user_agent: Some("app/1.0"),
+                client_app: None,
+                client_version: None,
+                token_state: None,
+                latency_ms: None,
+                token: None,
+                attempt: None,
+            };
+            let c = classifier.classify(&e, &mut memo);
+            assert_eq!(c.route, route::collapse(&path), "{i}");
+            assert_eq!(c.health, path == "/healthz", "{i}");
+            let slot = c.slots.route.expect("a path has a slot") as usize;
+            assert_eq!(c.slots.memo.1, memo.epoch);
+            assert_eq!(*memo.routes[slot].0, *route::collapse(&path), "{i}");
+        }
+        assert_eq!(memo.epoch, 1);
     }
 }
