@@ -1112,7 +1112,7 @@ fn parse_attempt(s: &str) -> Option<u32> {
 }
 
 /// One request, typed. Strings borrow from the line.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Event<'r> {
     pub ts: Micros,
     pub client_ip: Option<&'r str>,

@@ -400,19 +400,7 @@ mod tests {
     fn ev(ts_ms: i64) -> Event<'static> {
         Event {
             ts: ts_ms * 1000,
-            client_ip: None,
-            client_id: None,
-            user: None,
-            method: None,
-            path: None,
-            status: None,
-            user_agent: None,
-            client_app: None,
-            client_version: None,
-            token_state: None,
-            latency_ms: None,
-            token: None,
-            attempt: None,
+            ..Default::default()
         }
     }
 

@@ -307,20 +307,12 @@ mod tests {
                 _ => "/healthz".to_string(),
             };
             let e = Event {
-                ts: 0,
                 client_ip: Some("10.0.0.1"),
-                client_id: None,
-                user: None,
                 method: Some("GET"),
                 path: Some(&path),
                 status: Some(200),
                 user_agent: Some("app/1.0"),
-                client_app: None,
-                client_version: None,
-                token_state: None,
-                latency_ms: None,
-                token: None,
-                attempt: None,
+                ..Default::default()
             };
             let c = classifier.classify(&e, &mut memo);
             assert_eq!(c.route, route::collapse(&path), "{i}");
