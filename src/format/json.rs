@@ -325,8 +325,8 @@ impl<'a> Scanner<'a, '_> {
         })
     }
 
-    /// The whole text as one object whose pairs' keys are `keys` (plain),
-    /// in order, each value a string without escapes, a number or a
+    /// The whole text as one object whose pairs' keys are the hint's
+    /// (plain), in order, each value a string without escapes, a number or a
     /// boolean (null members, which make no pair, aside): each value's
     /// range (offset by `at`) into `out` by pair number. Keys are compared
     /// where they stand and values scanned once, with no marks built:
@@ -334,13 +334,8 @@ impl<'a> Scanner<'a, '_> {
     /// [`Scanner::object`] takes with these keys, and leaves the rest
     /// (escapes, nested objects, arrays, other keys).
     #[inline]
-    fn top_direct(
-        &mut self,
-        keys: &[Option<Box<str>>],
-        at: usize,
-        out: &mut Positions<'a>,
-    ) -> Option<()> {
-        let b = self.t.as_bytes();
+    fn top_direct(&mut self, at: usize, out: &mut Positions<'a>) -> Option<()> {
+        let (b, keys) = (self.t.as_bytes(), self.hint);
         let n = b.len();
         // 0 past the end: no byte this scan looks for.
         let byte = |i: usize| if i < n { b[i] } else { 0 };
@@ -640,7 +635,7 @@ pub fn scan_direct(out: &mut Positions<'_>, keys: &[Option<Box<str>>]) -> bool {
         hinted: true,
     };
     let at = t.as_ptr() as usize - line.as_ptr() as usize;
-    s.top_direct(keys, at, out).is_some()
+    s.top_direct(at, out).is_some()
 }
 
 /// Whether [`Scanner::top_marked`] either leaves `line` or makes the
