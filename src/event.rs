@@ -836,10 +836,14 @@ impl Plans {
     /// caller then parses into a record. The caller owns the positions:
     /// returned, they were copied.
     #[inline(always)]
-    pub fn clf_direct<'p, 'r>(&self, pos: &'p mut Positions<'r>) -> Option<Picked<'p, 'r>> {
+    pub fn clf_direct<'p, 'r>(
+        &self,
+        pos: &'p mut Positions<'r>,
+        marks: Option<&crate::format::marks::Marks>,
+    ) -> Option<Picked<'p, 'r>> {
         let s = self.shapes.get(self.last)?;
         let d = s.direct.as_ref().filter(|_| s.slots)?;
-        if !crate::format::clf::tokenize_direct(pos, &s.keys) {
+        if !crate::format::clf::tokenize_direct(pos, &s.keys, marks) {
             return None;
         }
         Some(d.pick(pos))
@@ -1274,7 +1278,7 @@ mod tests {
             for (i, l) in clf_lines.iter().chain(&clf_lines).enumerate() {
                 // The direct path, with the plan of the line before.
                 let mut pos = Positions::empty(l);
-                let before = plans.clf_direct(&mut pos).map(|d| fields_of(&d));
+                let before = plans.clf_direct(&mut pos, None).map(|d| fields_of(&d));
                 let Ok(rec) = clf::parse(l) else {
                     assert!(before.is_none(), "{l}");
                     assert!(m.resolve_clf_with(l, &mut plans).is_err(), "{l}");
@@ -1301,7 +1305,7 @@ mod tests {
                 // And with the plan of its own keys, which the second pass
                 // over the lines meets for every line.
                 let mut pos = Positions::empty(l);
-                let own = plans.clf_direct(&mut pos).map(|d| fields_of(&d));
+                let own = plans.clf_direct(&mut pos, None).map(|d| fields_of(&d));
                 if [0, 2, 3, 7].contains(&(i % clf_lines.len())) {
                     assert!(own.is_some(), "the direct path takes {l}");
                 }

@@ -25,8 +25,10 @@ fuzz_target!(|data: &[u8]| {
         }
         // The direct path (with the plan of the line before) takes a line
         // only as the record path reads it.
+        // Given the marks the scan builds, as the scan does for plain lines.
+        let marks = format::marks::Marks::new(l.as_bytes());
         let mut pos = format::positions::Positions::empty(l);
-        let direct = shapes.clf_direct(&mut pos).map(|d| {
+        let direct = shapes.clf_direct(&mut pos, marks.as_ref()).map(|d| {
             let fields = authstorm::event::FIELDS.map(|f| d.get(f).map(String::from));
             (fields, d.present_mask())
         });

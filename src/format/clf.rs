@@ -405,7 +405,10 @@ impl Sink for ClfRecord<'_> {
 /// true, the record is the one `parse_bytewise` makes (checked by a unit
 /// test and the `parsers` fuzz target).
 fn parse_marked(rec: &mut ClfRecord<'_>, hint: Option<&[Option<Box<str>>]>) -> bool {
-    let Some(hinted) = tokenize_marked(rec.line, hint, rec) else {
+    let Some(m) = Marks::new(rec.line.as_bytes()) else {
+        return false;
+    };
+    let Some(hinted) = tokenize_marked(rec.line, &m, hint, rec) else {
         return false;
     };
     rec.hinted = hinted;
@@ -419,12 +422,12 @@ fn parse_marked(rec: &mut ClfRecord<'_>, hint: Option<&[Option<Box<str>>]>) -> b
 #[inline(always)]
 fn tokenize_marked<S: Sink>(
     line: &str,
+    m: &Marks,
     hint: Option<&[Option<Box<str>>]>,
     out: &mut S,
 ) -> Option<bool> {
     let b = line.as_bytes();
     let n = b.len();
-    let m = Marks::new(b)?;
     if m.backslash() {
         return None;
     }
@@ -594,9 +597,27 @@ impl Sink for Positions<'_> {
 /// position: what [`parse_hinted`] finds, without building a record.
 /// False for any other line, including one the marked tokenizer leaves
 /// (escapes, odd spacing), which the caller then parses the general way.
+/// `marks` are the line's, when the caller has built them already.
 #[inline(never)]
-pub fn tokenize_direct(out: &mut Positions<'_>, keys: &[Option<Box<str>>]) -> bool {
-    tokenize_marked(out.line(), Some(keys), out) == Some(true)
+pub fn tokenize_direct(
+    out: &mut Positions<'_>,
+    keys: &[Option<Box<str>>],
+    marks: Option<&Marks>,
+) -> bool {
+    let line = out.line();
+    let built;
+    let m = match marks {
+        Some(m) => m,
+        None => match Marks::new(line.as_bytes()) {
+            Some(m) => {
+                built = m;
+                &built
+            }
+            None => return false,
+        },
+    };
+    debug_assert_eq!(m.len(), line.len());
+    tokenize_marked(line, m, Some(keys), out) == Some(true)
 }
 
 /// Whether the two tokenizers agree on `line`: [`parse_marked`] either

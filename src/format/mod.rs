@@ -5,7 +5,7 @@
 pub mod clf;
 pub mod json;
 pub mod logfmt;
-mod marks;
+pub mod marks;
 pub mod positions;
 pub mod regex;
 pub mod w3c;

@@ -279,12 +279,20 @@ fn process(
     let mut caches = spares.caches.take();
     let mut n = 0u64;
     let body = data.strip_suffix(b"\n").unwrap_or(data);
-    // Checked once for the whole chunk (one pass each, not a call per
-    // line); a line is looked at alone only when its chunk fails a check.
-    // (Checking per 64 KiB of lines, just before they are parsed, so that
-    // they are read from cache, was no faster.)
-    let text_body = simdutf8::basic::from_utf8(body).ok();
-    let nul = memchr::memchr(0, body).is_some();
+    // A combined line is checked by the marks its tokenizer builds anyway
+    // (plain ASCII is valid UTF-8 with no NUL), which saves two passes over
+    // the chunk; other formats are checked once for the whole chunk (one
+    // pass each, not a call per line). Either way, a line is looked at
+    // alone only when it, or its chunk, fails a check.
+    let marked = matches!(parser, LineParser::Clf);
+    let (text_body, nul) = if marked {
+        (None, true)
+    } else {
+        (
+            simdutf8::basic::from_utf8(body).ok(),
+            memchr::memchr(0, body).is_some(),
+        )
+    };
     let pieces = (!data.is_empty()).then(|| lines(body));
     'lines: for raw in pieces.into_iter().flatten() {
         n += 1;
@@ -297,12 +305,21 @@ fn process(
             p.skip(seq, n, SkipReason::TooLong, raw, &o.privacy);
             continue;
         }
-        if nul && memchr::memchr(0, raw).is_some() {
+        let marks = if marked {
+            format::marks::Marks::new(raw).filter(format::marks::Marks::plain)
+        } else {
+            None
+        };
+        if nul && marks.is_none() && memchr::memchr(0, raw).is_some() {
             p.skip(seq, n, SkipReason::NulBytes, raw, &o.privacy);
             continue;
         }
         // Invalid UTF-8 is replaced, not dropped: the rest of the line is data.
         let text = match text_body {
+            // SAFETY: plain marks mean every byte of `raw` is ASCII.
+            _ if marks.is_some() => {
+                std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(raw) })
+            }
             Some(t) => {
                 let at = raw.as_ptr() as usize - body.as_ptr() as usize;
                 std::borrow::Cow::Borrowed(&t[at..at + raw.len()])
@@ -324,7 +341,7 @@ fn process(
         let (ev, mask) = match parser {
             LineParser::Clf => 'clf: {
                 pos = format::positions::Positions::empty(&text);
-                if let Some(f) = caches.plans.clf_direct(&mut pos) {
+                if let Some(f) = caches.plans.clf_direct(&mut pos, marks.as_ref()) {
                     break 'clf (f.normalize_with(&mut caches.ts), f.present_mask());
                 }
                 let mut rec = format::clf::ClfRecord::empty(&text);

@@ -194,6 +194,43 @@ fn bad_lines_are_counted_with_examples() {
 }
 
 #[test]
+fn non_ascii_and_invalid_bytes_are_read_not_dropped() {
+    // Plain ASCII lines skip the UTF-8 and NUL checks (their tokenizer's
+    // marks vouch for them); these lines must still take the checked path.
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("bytes.log");
+    let mut w = std::fs::File::create(&f).unwrap();
+    writeln!(w, "{}", LINE.replace("/v1/session", "/v1/café")).unwrap();
+    w.write_all(LINE.replace("/v1/session", "/v1/caf\u{1}").as_bytes())
+        .unwrap();
+    w.write_all(b"\n").unwrap();
+    let mut invalid = LINE.replace("/v1/session", "/v1/caf#").into_bytes();
+    let at = invalid.iter().position(|b| *b == b'#').unwrap();
+    invalid[at] = 0xff;
+    w.write_all(&invalid).unwrap();
+    w.write_all(b"\n").unwrap();
+    w.write_all(LINE.replace("/v1/session", "/v1/caf\u{0}").as_bytes())
+        .unwrap();
+    w.write_all(b"\n").unwrap();
+    drop(w);
+    let r = run_json(&[f.to_str().unwrap()]);
+    assert_accounting(&r);
+    assert_eq!(r["input"]["parsed"], 3);
+    assert_eq!(r["input"]["skipped_by_reason"]["nul_bytes"], 1);
+    let mut endpoints: Vec<&str> = r["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["endpoint"].as_str().unwrap())
+        .collect();
+    endpoints.sort_unstable();
+    assert_eq!(
+        endpoints,
+        ["GET /v1/caf\u{1}", "GET /v1/café", "GET /v1/caf\u{fffd}"]
+    );
+}
+
+#[test]
 fn json_report_schema() {
     let d = tempfile::tempdir().unwrap();
     let log = simulate(d.path(), "s.log", &["--lines", "20000"]);
