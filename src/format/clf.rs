@@ -616,7 +616,7 @@ pub fn tokenize_direct(
             None => return false,
         },
     };
-    debug_assert_eq!(m.len(), line.len());
+    debug_assert_eq!(m.line_len(), line.len());
     tokenize_marked(line, m, Some(keys), out) == Some(true)
 }
 

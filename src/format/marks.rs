@@ -88,7 +88,7 @@ impl Marks {
 
     /// The length of the line marked.
     #[inline]
-    pub fn len(&self) -> usize {
+    pub fn line_len(&self) -> usize {
         self.len
     }
 
