@@ -5,6 +5,30 @@ use authstorm::format::{self, FormatKind, LineParser, regex::RegexFormat};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    // Lines found with their marks in one pass are `split`'s, with the
+    // marks `Marks::new` gives a plain line.
+    use format::marks::{Class, MAX_LEN, Marks};
+    let mut m = Marks::empty();
+    let mut parts = data.split(|b| *b == b'\n');
+    let mut at = 0;
+    while at <= data.len() {
+        let (end, plain) = m.line(data, at);
+        let raw = &data[at..end];
+        assert_eq!(Some(raw), parts.next());
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let fresh = Marks::new(line).filter(|f| f.plain() && !f.backslash() && raw.len() < MAX_LEN);
+        assert_eq!(plain, fresh.is_some(), "{line:?}");
+        if let Some(f) = fresh {
+            assert_eq!(m.line_len(), line.len());
+            for from in 0..=line.len() + 1 {
+                for c in [Class::Space, Class::Quote] {
+                    assert_eq!(m.next(c, from), f.next(c, from), "{line:?}");
+                }
+            }
+        }
+        at = end + 1;
+    }
+    assert_eq!(parts.next(), None);
     let text = String::from_utf8_lossy(data);
     let lines: Vec<&str> = text.lines().collect();
     let custom = RegexFormat::new(r"^(?P<ts>\S+) (?P<status>\d+) (?P<path>\S*)").ok();

@@ -70,7 +70,109 @@ macro_rules! build {
     }};
 }
 
+/// [`Marks::line`] with 64-byte words classified by `$classify`.
+macro_rules! line {
+    ($m:expr, $body:expr, $start:expr, $classify:ident) => {{
+        let (m, body, start): (&mut Marks, &[u8], usize) = ($m, $body, $start);
+        m.bits = [[0; 2]; WORDS];
+        // Odd bytes of the words before the last two, of the one before
+        // the last, and of the last (scalars: an array of them made LLVM
+        // split each mask into single bits).
+        let (mut odd_before, mut odd_prev, mut odd_last) = (0u64, 0u64, 0u64);
+        let mut w = 0;
+        let end = loop {
+            if w == WORDS {
+                break None;
+            }
+            let at = start + 64 * w;
+            let (bits, nl, o) = match body.get(at..at + 64) {
+                Some(word) => $classify(word.try_into().expect("64 bytes")),
+                None => {
+                    // The end of the body ends the line, as a newline would.
+                    let mut last = [b'\n'; 64];
+                    last[..body.len() - at].copy_from_slice(&body[at..]);
+                    $classify(&last)
+                }
+            };
+            m.bits[w] = bits;
+            odd_before |= odd_prev;
+            odd_prev = odd_last;
+            odd_last = o;
+            if nl != 0 {
+                break Some(at + nl.trailing_zeros() as usize);
+            }
+            w += 1;
+        };
+        match end {
+            // Longer than marks go: every word was whole, so the line
+            // goes on at `start + MAX_LEN`, within the body.
+            None => {
+                let from = start + MAX_LEN;
+                let end = memchr::memchr(b'\n', &body[from..]).map_or(body.len(), |i| from + i);
+                (end, false)
+            }
+            Some(end) => {
+                let len = end - start;
+                let n = if len > 0 && body[end - 1] == b'\r' {
+                    len - 1
+                } else {
+                    len
+                };
+                // Bits from `n` on belong to the `\r`, the newline or the
+                // next line: cleared. `n` is in the last word, or (after a
+                // `\r` ending a word) just past the one before.
+                let keep = |word: usize| match n.checked_sub(64 * word) {
+                    Some(r) if r < 64 => (1u64 << r) - 1,
+                    Some(_) => !0,
+                    None => 0,
+                };
+                let any = odd_before
+                    | odd_last & keep(w)
+                    | if w > 0 { odd_prev & keep(w - 1) } else { 0 };
+                m.bits[w] = m.bits[w].map(|b| b & keep(w));
+                if w > 0 {
+                    m.bits[w - 1] = m.bits[w - 1].map(|b| b & keep(w - 1));
+                }
+                m.len = n;
+                m.backslash = false;
+                m.control = false;
+                m.ascii = true;
+                (end, any == 0)
+            }
+        }
+    }};
+}
+
 impl Marks {
+    /// No line yet: marks to fill with [`Marks::line`].
+    pub fn empty() -> Marks {
+        Marks {
+            bits: [[0; 2]; WORDS],
+            len: 0,
+            backslash: false,
+            control: false,
+            ascii: true,
+        }
+    }
+
+    /// Finds the end of the line of `body` that starts at `start` (its
+    /// `\n`, or the end of `body`), and marks the line in the same pass:
+    /// the newline search a scan makes anyway also gives a line's marks.
+    /// Returns the end, and whether `self` now holds the marks of the line
+    /// (without a final `\r`), which it does when that is plain (ASCII,
+    /// no control byte) with no backslash, and shorter than [`MAX_LEN`]
+    /// bytes (its newline among the first `MAX_LEN`).
+    #[inline]
+    pub fn line(&mut self, body: &[u8], start: usize) -> (usize, bool) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: this CPU has AVX2 (checked just above; the answer is
+            // cached by std).
+            return unsafe { line_avx2(self, body, start) };
+        }
+        line!(self, body, start, classify_line64)
+    }
+
     /// The marks of `b`, or `None` when it is longer than [`MAX_LEN`].
     #[inline(always)]
     pub fn new(b: &[u8]) -> Option<Marks> {
@@ -208,6 +310,114 @@ fn classify64_avx2(word: &[u8; 64]) -> ([u64; 2], bool, bool, bool) {
     )
 }
 
+/// [`Marks::line`] with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn line_avx2(m: &mut Marks, body: &[u8], start: usize) -> (usize, bool) {
+    line!(m, body, start, classify_line64_avx2)
+}
+
+/// Masks of spaces and quotes in 64 bytes, of newlines, and of the bytes
+/// that keep a line off the marked path: a backslash, a control byte, or
+/// a byte above 0x7f.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn classify_line64(word: &[u8; 64]) -> ([u64; 2], u64, u64) {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of the x86_64 baseline (every x86_64 CPU has
+    // it), and each unaligned load reads 16 of the 64 bytes of `word`.
+    unsafe {
+        let p = word.as_ptr();
+        let v = [0, 16, 32, 48].map(|o| _mm_loadu_si128(p.add(o).cast()));
+        let gather = |xs: [__m128i; 4]| {
+            xs.iter().enumerate().fold(0u64, |acc, (i, x)| {
+                acc | (_mm_movemask_epi8(*x) as u16 as u64) << (16 * i)
+            })
+        };
+        let eq = |c: u8| {
+            let c = _mm_set1_epi8(c as i8);
+            gather(v.map(|x| _mm_cmpeq_epi8(x, c)))
+        };
+        // Signed, a byte above 0x7f is negative: below 0x20 with the
+        // control bytes, in one compare.
+        let (bs, below) = (_mm_set1_epi8(b'\\' as i8), _mm_set1_epi8(0x20));
+        // Each mask through `black_box`, as in the AVX2 build.
+        let odd = v.iter().enumerate().fold(0u64, |acc, (i, x)| {
+            let o = _mm_or_si128(_mm_cmpeq_epi8(*x, bs), _mm_cmpgt_epi8(below, *x));
+            acc | (std::hint::black_box(_mm_movemask_epi8(o)) as u16 as u64) << (16 * i)
+        });
+        ([eq(b' '), eq(b'"')], eq(b'\n'), odd)
+    }
+}
+
+/// [`classify_line64`] with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn classify_line64_avx2(word: &[u8; 64]) -> ([u64; 2], u64, u64) {
+    use std::arch::x86_64::*;
+    // SAFETY: each unaligned load reads 32 of the 64 bytes of `word`.
+    let (lo, hi) = unsafe {
+        let p = word.as_ptr();
+        (
+            _mm256_loadu_si256(p.cast()),
+            _mm256_loadu_si256(p.add(32).cast()),
+        )
+    };
+    let (space, quote, nl) = (
+        _mm256_set1_epi8(b' ' as i8),
+        _mm256_set1_epi8(b'"' as i8),
+        _mm256_set1_epi8(b'\n' as i8),
+    );
+    // The top bit of a byte (set above 0x7f), of the byte less 0x20 (set
+    // below 0x20, wrapping) and of a backslash's compare: one move for all
+    // three.
+    let (bs, sub) = (_mm256_set1_epi8(b'\\' as i8), _mm256_set1_epi8(0x20));
+    let odd = |x| {
+        _mm256_or_si256(
+            _mm256_or_si256(x, _mm256_sub_epi8(x, sub)),
+            _mm256_cmpeq_epi8(x, bs),
+        )
+    };
+    let (odd_lo, odd_hi) = (odd(lo), odd(hi));
+    let join = |a: i32, b: i32| a as u32 as u64 | (b as u32 as u64) << 32;
+    (
+        [
+            join(
+                _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, space)),
+                _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, space)),
+            ),
+            join(
+                _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, quote)),
+                _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, quote)),
+            ),
+        ],
+        join(
+            _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, nl)),
+            _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, nl)),
+        ),
+        // Through `black_box`: joined as they are, LLVM took the two masks
+        // for a 64-lane vector of bits and built the word bit by bit.
+        join(
+            std::hint::black_box(_mm256_movemask_epi8(odd_lo)),
+            std::hint::black_box(_mm256_movemask_epi8(odd_hi)),
+        ),
+    )
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn classify_line64(word: &[u8; 64]) -> ([u64; 2], u64, u64) {
+    let (mut m, mut nl, mut odd) = ([0u64; 2], 0u64, 0u64);
+    for (i, &b) in word.iter().enumerate() {
+        m[0] |= ((b == b' ') as u64) << i;
+        m[1] |= ((b == b'"') as u64) << i;
+        nl |= ((b == b'\n') as u64) << i;
+        odd |= ((b == b'\\' || b < 0x20 || b > 0x7f) as u64) << i;
+    }
+    (m, nl, odd)
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn classify64(word: &[u8; 64]) -> ([u64; 2], bool, bool, bool) {
@@ -227,6 +437,78 @@ fn classify64(word: &[u8; 64]) -> ([u64; 2], bool, bool, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lines found by [`Marks::line`] are those of `split(b'\n')`, with
+    /// the marks [`Marks::new`] gives each (less a final `\r`) when it is
+    /// plain, for lines of every length around the word sizes, with and
+    /// without odd bytes, and bodies ending anywhere.
+    #[test]
+    fn line_marks_are_each_lines_marks() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let lens = (0..140).chain(500..530).chain([700, 2000]);
+        let mut bodies: Vec<Vec<u8>> = vec![b"".to_vec(), b"\n".to_vec(), b"\n\n".to_vec()];
+        for len in lens {
+            for variant in 0..6 {
+                let mut body = Vec::new();
+                for _ in 0..1 + rand(3) {
+                    let n = if variant == 0 {
+                        len
+                    } else {
+                        rand(len as u64 + 1) as usize
+                    };
+                    for _ in 0..n {
+                        body.push(match rand(40) {
+                            0..=5 => b' ',
+                            6 => b'"',
+                            7 if variant == 2 => b'\\',
+                            8 if variant == 3 => b'\t',
+                            9 if variant == 4 => 0xc3,
+                            10 if variant == 5 => b'\r',
+                            _ => b'a' + rand(26) as u8,
+                        });
+                    }
+                    if variant % 2 == 1 {
+                        body.push(b'\r');
+                    }
+                    body.push(b'\n');
+                }
+                if rand(2) == 0 {
+                    body.pop();
+                }
+                bodies.push(body);
+            }
+        }
+        for body in &bodies {
+            let want: Vec<&[u8]> = body.split(|b| *b == b'\n').collect();
+            let (mut m, mut sse2) = (Marks::empty(), Marks::empty());
+            let mut got = Vec::new();
+            let mut at = 0;
+            while at <= body.len() {
+                let (end, plain) = m.line(body, at);
+                assert_eq!(line!(&mut sse2, body, at, classify_line64), (end, plain));
+                let raw = &body[at..end];
+                got.push(raw);
+                let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+                let fresh = Marks::new(line);
+                let want_plain = raw.len() < MAX_LEN
+                    && fresh.as_ref().is_some_and(|f| f.plain() && !f.backslash());
+                assert_eq!(plain, want_plain, "{line:?}");
+                if let (true, Some(f)) = (plain, fresh) {
+                    assert_eq!((m.bits, m.len), (f.bits, f.len), "{line:?}");
+                    assert_eq!((sse2.bits, sse2.len), (f.bits, f.len), "{line:?}");
+                    assert!(m.plain() && !m.backslash());
+                }
+                at = end + 1;
+            }
+            assert_eq!(got, want);
+        }
+    }
 
     #[test]
     fn next_matches_a_byte_search() {

@@ -285,6 +285,7 @@ fn process(
     // pass each, not a call per line). Either way, a line is looked at
     // alone only when it, or its chunk, fails a check.
     let marked = matches!(parser, LineParser::Clf);
+    let mut marks = format::marks::Marks::empty();
     let (text_body, nul) = if marked {
         (None, true)
     } else {
@@ -293,10 +294,21 @@ fn process(
             memchr::memchr(0, body).is_some(),
         )
     };
-    let pieces = (!data.is_empty()).then(|| lines(body));
-    'lines: for raw in pieces.into_iter().flatten() {
+    // Lines as `body.split(b'\n')` gives them (none when `data` is empty).
+    let mut at = if data.is_empty() { body.len() + 1 } else { 0 };
+    'lines: while at <= body.len() {
+        // A combined line's end is found by building its marks.
+        let (end, plain) = if marked {
+            marks.line(body, at)
+        } else {
+            let end = memchr::memchr(b'\n', &body[at..]).map_or(body.len(), |i| at + i);
+            (end, false)
+        };
+        let raw = &body[at..end];
+        at = end + 1;
         n += 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let marks = plain.then_some(&marks);
         if raw.is_empty() {
             p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
             continue;
@@ -305,11 +317,6 @@ fn process(
             p.skip(seq, n, SkipReason::TooLong, raw, &o.privacy);
             continue;
         }
-        let marks = if marked {
-            format::marks::Marks::new(raw).filter(format::marks::Marks::plain)
-        } else {
-            None
-        };
         if nul && marks.is_none() && memchr::memchr(0, raw).is_some() {
             p.skip(seq, n, SkipReason::NulBytes, raw, &o.privacy);
             continue;
@@ -341,7 +348,7 @@ fn process(
         let (ev, mask) = match parser {
             LineParser::Clf => 'clf: {
                 pos = format::positions::Positions::empty(&text);
-                if let Some(f) = caches.plans.clf_direct(&mut pos, marks.as_ref()) {
+                if let Some(f) = caches.plans.clf_direct(&mut pos, marks) {
                     break 'clf (f.normalize_with(&mut caches.ts), f.present_mask());
                 }
                 let mut rec = format::clf::ClfRecord::empty(&text);
@@ -432,22 +439,6 @@ fn process(
     p.lines += n;
     p.chunk_lines.push((seq, n));
     spares.caches.give(caches);
-}
-
-/// The lines of `body` (split at every `\n`, as `split` would), found with
-/// SIMD `memchr` rather than a byte-at-a-time predicate.
-fn lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut start = 0;
-    let mut ends = memchr::memchr_iter(b'\n', body);
-    std::iter::from_fn(move || {
-        if start > body.len() {
-            return None;
-        }
-        let end = ends.next().unwrap_or(body.len());
-        let line = &body[start..end];
-        start = end + 1;
-        Some(line)
-    })
 }
 
 fn op_hash(method: &str, route: &str) -> u64 {
@@ -923,23 +914,4 @@ fn scan_stream<R: Read + Send>(
         ord.push_all(pending, &spares)
     })?;
     Ok(ord.finish(o))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn lines_split_like_split() {
-        for body in [
-            &b""[..],
-            b"a",
-            b"a\nb",
-            b"\n",
-            b"\n\n",
-            b"a\n\nb\n",
-            b"abc\ndef\nghi",
-        ] {
-            let want: Vec<&[u8]> = body.split(|b| *b == b'\n').collect();
-            assert_eq!(super::lines(body).collect::<Vec<_>>(), want, "{body:?}");
-        }
-    }
 }
