@@ -171,6 +171,48 @@ fn add_status(v: &mut Vec<(u16, u64)>, s: u16, n: u64) {
     }
 }
 
+/// [`ClientRetries`] with the app and version of the last retry as ids
+/// of the partial's interners: a retry then compares two numbers instead
+/// of copying names. `NO_NAME` stands for the empty name of a client
+/// whose chains, but no retries, were seen.
+#[derive(Debug, Clone, Default)]
+struct HotRetries {
+    app: u32,
+    version: u32,
+    retries: u64,
+    chains: ChainStats,
+    first_retry: Micros,
+    last_retry: Micros,
+}
+
+const NO_NAME: u32 = u32::MAX;
+
+impl HotRetries {
+    fn new() -> Self {
+        HotRetries {
+            app: NO_NAME,
+            version: NO_NAME,
+            ..Default::default()
+        }
+    }
+
+    /// [`ClientRetries::merge`], with `o`'s ids already made ours.
+    fn merge(&mut self, o: &HotRetries) {
+        if o.last_retry >= self.last_retry {
+            self.app = o.app;
+            self.version = o.version;
+        }
+        if self.retries == 0 {
+            self.first_retry = o.first_retry;
+        } else if o.retries > 0 {
+            self.first_retry = self.first_retry.min(o.first_retry);
+        }
+        self.retries += o.retries;
+        self.chains.merge(&o.chains);
+        self.last_retry = self.last_retry.max(o.last_retry);
+    }
+}
+
 /// A mergeable partial aggregate.
 #[derive(Debug, Clone)]
 pub struct Aggregate {
@@ -187,7 +229,7 @@ pub struct Aggregate {
     time_min: Option<Micros>,
     time_max: Option<Micros>,
     chains: FxHashMap<CellKey, ChainStats>,
-    retry_clients: FxHashMap<u64, ClientRetries>,
+    retry_clients: FxHashMap<u64, HotRetries>,
     pub by: Option<ByAgg>,
     /// Scratch space for endpoint keys.
     scratch: String,
@@ -280,22 +322,15 @@ impl Aggregate {
 
     /// Records one retry by `client` in the per-client summaries.
     pub fn client_retry(&mut self, client: u64, k: &HotKey, ts: Micros) {
-        let r = self.retry_clients.entry(client).or_default();
+        let r = self
+            .retry_clients
+            .entry(client)
+            .or_insert_with(HotRetries::new);
         if r.retries == 0 {
             r.first_retry = ts;
         }
         if r.retries == 0 || ts >= r.last_retry {
-            // Mostly the same names as the client's last retry: written
-            // over only when they differ, with no new string per retry.
-            let (app, version) = (self.apps.name(k.1), self.versions.name(k.2));
-            if r.app != app {
-                r.app.clear();
-                r.app.push_str(app);
-            }
-            if r.version != version {
-                r.version.clear();
-                r.version.push_str(version);
-            }
+            (r.app, r.version) = (k.1, k.2);
             r.last_retry = ts;
         }
         r.retries += 1;
@@ -307,7 +342,7 @@ impl Aggregate {
         self.chains.entry(start).or_default().merge(stats);
         self.retry_clients
             .entry(client)
-            .or_default()
+            .or_insert_with(HotRetries::new)
             .chains
             .merge(stats);
     }
@@ -397,8 +432,14 @@ impl Aggregate {
         for (k, v) in o.chains {
             self.chains.entry(k).or_default().merge(&v);
         }
-        for (k, v) in o.retry_clients {
-            self.retry_clients.entry(k).or_default().merge(&v);
+        let ours = |ids: &[u32], i: u32| if i == NO_NAME { i } else { ids[i as usize] };
+        for (k, mut v) in o.retry_clients {
+            v.app = ours(&apps, v.app);
+            v.version = ours(&versions, v.version);
+            self.retry_clients
+                .entry(k)
+                .or_insert_with(HotRetries::new)
+                .merge(&v);
         }
         match (&mut self.by, o.by) {
             (Some(a), Some(b)) => a.merge(b),
@@ -424,7 +465,28 @@ impl Aggregate {
         cube.time_min = self.time_min;
         cube.time_max = self.time_max;
         cube.chains = self.chains.into_iter().collect::<BTreeMap<_, _>>();
-        cube.retry_clients = self.retry_clients.into_iter().collect();
+        let name = |names: &Interner, i: u32| {
+            if i == NO_NAME {
+                String::new()
+            } else {
+                names.name(i).to_string()
+            }
+        };
+        cube.retry_clients = self
+            .retry_clients
+            .into_iter()
+            .map(|(k, r)| {
+                let r = ClientRetries {
+                    app: name(&self.apps, r.app),
+                    version: name(&self.versions, r.version),
+                    retries: r.retries,
+                    chains: r.chains,
+                    first_retry: r.first_retry,
+                    last_retry: r.last_retry,
+                };
+                (k, r)
+            })
+            .collect();
         // Cells are put in key order by their ids first: ranking the few
         // distinct names once is far cheaper than comparing strings in a
         // sort of every cell. Keys are unique, so cells then convert
