@@ -175,7 +175,7 @@ fn add_status(v: &mut Vec<(u16, u64)>, s: u16, n: u64) {
 /// of the partial's interners: a retry then compares two numbers instead
 /// of copying names. `NO_NAME` stands for the empty name of a client
 /// whose chains, but no retries, were seen.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct HotRetries {
     app: u32,
     version: u32,
@@ -187,15 +187,20 @@ struct HotRetries {
 
 const NO_NAME: u32 = u32::MAX;
 
-impl HotRetries {
-    fn new() -> Self {
+impl Default for HotRetries {
+    fn default() -> Self {
         HotRetries {
             app: NO_NAME,
             version: NO_NAME,
-            ..Default::default()
+            retries: 0,
+            chains: ChainStats::default(),
+            first_retry: 0,
+            last_retry: 0,
         }
     }
+}
 
+impl HotRetries {
     /// [`ClientRetries::merge`], with `o`'s ids already made ours.
     fn merge(&mut self, o: &HotRetries) {
         if o.last_retry >= self.last_retry {
@@ -322,10 +327,7 @@ impl Aggregate {
 
     /// Records one retry by `client` in the per-client summaries.
     pub fn client_retry(&mut self, client: u64, k: &HotKey, ts: Micros) {
-        let r = self
-            .retry_clients
-            .entry(client)
-            .or_insert_with(HotRetries::new);
+        let r = self.retry_clients.entry(client).or_default();
         if r.retries == 0 {
             r.first_retry = ts;
         }
@@ -342,7 +344,7 @@ impl Aggregate {
         self.chains.entry(start).or_default().merge(stats);
         self.retry_clients
             .entry(client)
-            .or_insert_with(HotRetries::new)
+            .or_default()
             .chains
             .merge(stats);
     }
@@ -436,10 +438,7 @@ impl Aggregate {
         for (k, mut v) in o.retry_clients {
             v.app = ours(&apps, v.app);
             v.version = ours(&versions, v.version);
-            self.retry_clients
-                .entry(k)
-                .or_insert_with(HotRetries::new)
-                .merge(&v);
+            self.retry_clients.entry(k).or_default().merge(&v);
         }
         match (&mut self.by, o.by) {
             (Some(a), Some(b)) => a.merge(b),
