@@ -470,7 +470,7 @@ fn tokenize_marked<S: Sink>(
     if b.get(i) != Some(&b'[') {
         return None;
     }
-    let close = i + 1 + memchr::memchr(b']', &b[i + 1..])?;
+    let close = crate::text::find_near(b, i + 1, b']')?;
     out.slot(3, Span::new(i + 1, close));
     i = sep(close + 1)?;
     if b.get(i) != Some(&b'"') {
