@@ -38,6 +38,30 @@ pub fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// The first position at or after `at` holding `byte`, as `memchr` finds
+/// it, looked for inline in the 32 bytes from `at` first: the end of a
+/// short field (a timestamp's `]`) without a call and its setup.
+#[inline]
+pub fn find_near(hay: &[u8], at: usize, byte: u8) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(w) = hay.get(at..at + 32) {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86_64 baseline, and the two
+        // unaligned loads read the 32 bytes of `w`.
+        let m = unsafe {
+            let c = _mm_set1_epi8(byte as i8);
+            let lo = _mm_loadu_si128(w.as_ptr().cast());
+            let hi = _mm_loadu_si128(w.as_ptr().add(16).cast());
+            _mm_movemask_epi8(_mm_cmpeq_epi8(lo, c)) as u32 as u16 as u32
+                | (_mm_movemask_epi8(_mm_cmpeq_epi8(hi, c)) as u32) << 16
+        };
+        if m != 0 {
+            return Some(at + m.trailing_zeros() as usize);
+        }
+    }
+    memchr::memchr(byte, hay.get(at..)?).map(|i| at + i)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -86,6 +110,20 @@ mod tests {
     }
 
     #[test]
+    fn find_near_is_memchr() {
+        let hay: Vec<u8> = (0..100u8)
+            .map(|i| if i % 37 == 5 { b']' } else { b'a' + i % 26 })
+            .collect();
+        for at in 0..=hay.len() + 1 {
+            let want = hay
+                .get(at..)
+                .and_then(|h| memchr::memchr(b']', h))
+                .map(|i| at + i);
+            assert_eq!(super::find_near(&hay, at, b']'), want, "at {at}");
+        }
+    }
+
+    #[test]
     fn trim_is_str_trim() {
         for s in [
             "",
@@ -103,28 +141,4 @@ mod tests {
             assert_eq!(super::trim(s), s.trim(), "{s:?}");
         }
     }
-}
-
-/// The first position at or after `at` holding `byte`, as `memchr` finds
-/// it, looked for inline in the 32 bytes from `at` first: the end of a
-/// short field (a timestamp's `]`) without a call and its setup.
-#[inline]
-pub fn find_near(hay: &[u8], at: usize, byte: u8) -> Option<usize> {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(w) = hay.get(at..at + 32) {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of the x86_64 baseline, and the two
-        // unaligned loads read the 32 bytes of `w`.
-        let m = unsafe {
-            let c = _mm_set1_epi8(byte as i8);
-            let lo = _mm_loadu_si128(w.as_ptr().cast());
-            let hi = _mm_loadu_si128(w.as_ptr().add(16).cast());
-            _mm_movemask_epi8(_mm_cmpeq_epi8(lo, c)) as u32 as u16 as u32
-                | (_mm_movemask_epi8(_mm_cmpeq_epi8(hi, c)) as u32) << 16
-        };
-        if m != 0 {
-            return Some(at + m.trailing_zeros() as usize);
-        }
-    }
-    memchr::memchr(byte, hay.get(at..)?).map(|i| at + i)
 }
