@@ -341,15 +341,18 @@ fn process(
             continue;
         }
         let (parsed, rawev, mut json, mut pos);
+        // Filled in place by the direct paths (a returned event was
+        // copied); the others move theirs in.
+        let mut ev = crate::event::Event::default();
         // Combined and JSON lines are taken by plan straight from the line
         // (or record) into borrowed fields; other formats, and combined
         // lines with escapes, go through a RawEvent that owns unescaped
         // text.
-        let (ev, mask) = match parser {
+        let (typed, mask) = match parser {
             LineParser::Clf => 'clf: {
                 pos = format::positions::Positions::empty(&text);
                 if let Some(f) = caches.plans.clf_direct(&mut pos, marks) {
-                    break 'clf (f.normalize_with(&mut caches.ts), f.present_mask());
+                    break 'clf (f.normalize_into(&mut caches.ts, &mut ev), f.present_mask());
                 }
                 let mut rec = format::clf::ClfRecord::empty(&text);
                 if let Err(reason) = format::clf::parse_hinted(&mut rec, caches.plans.clf_hint()) {
@@ -357,17 +360,23 @@ fn process(
                     continue 'lines;
                 }
                 match o.fields.clf_fields(&rec, &mut caches.plans) {
-                    Some(f) => (f.normalize_with(&mut caches.ts), f.present_mask()),
+                    Some(f) => (
+                        f.normalize_with(&mut caches.ts).map(|e| ev = e),
+                        f.present_mask(),
+                    ),
                     None => {
                         rawev = o.fields.resolve_clf_record(&rec, &mut caches.plans);
-                        (rawev.normalize_with(&mut caches.ts), rawev.present_mask())
+                        (
+                            rawev.normalize_with(&mut caches.ts).map(|e| ev = e),
+                            rawev.present_mask(),
+                        )
                     }
                 }
             }
             LineParser::Json => 'json: {
                 pos = format::positions::Positions::empty(&text);
                 if let Some(f) = caches.plans.json_direct(&mut pos) {
-                    break 'json (f.normalize_with(&mut caches.ts), f.present_mask());
+                    break 'json (f.normalize_into(&mut caches.ts, &mut ev), f.present_mask());
                 }
                 // Filled in place: a record returned by value was copied.
                 json = format::json::JsonRecord::default();
@@ -378,13 +387,19 @@ fn process(
                     continue 'lines;
                 }
                 let f = o.fields.json_fields(&json, &mut caches.plans);
-                (f.normalize_with(&mut caches.ts), f.present_mask())
+                (
+                    f.normalize_with(&mut caches.ts).map(|e| ev = e),
+                    f.present_mask(),
+                )
             }
             _ => match parser.parse(&text) {
                 Ok(r) => {
                     parsed = r;
                     rawev = o.fields.resolve(parsed.record());
-                    (rawev.normalize_with(&mut caches.ts), rawev.present_mask())
+                    (
+                        rawev.normalize_with(&mut caches.ts).map(|e| ev = e),
+                        rawev.present_mask(),
+                    )
                 }
                 Err(reason) => {
                     p.skip(seq, n, reason, raw, &o.privacy);
@@ -392,21 +407,19 @@ fn process(
                 }
             },
         };
-        let ev = match ev {
-            Ok(e) => e,
-            Err(reason) => {
-                p.skip(seq, n, reason, raw, &o.privacy);
-                continue;
-            }
-        };
+        if let Err(reason) = typed {
+            p.skip(seq, n, reason, raw, &o.privacy);
+            continue;
+        }
+        let ev = &ev;
         p.parsed += 1;
         p.fields_mask |= mask;
         if o.since.is_some_and(|s| ev.ts < s) || o.until.is_some_and(|u| ev.ts >= u) {
             p.filtered += 1;
             continue;
         }
-        let c = o.classifier.classify(&ev, &mut caches.memo);
-        let key = p.agg.add(&ev, &c);
+        let c = o.classifier.classify(ev, &mut caches.memo);
+        let key = p.agg.add(ev, &c);
         if o.rows {
             p.rows.push(Row {
                 ts: c.ts,
