@@ -90,10 +90,12 @@ impl ChainStats {
 }
 
 /// Retry behaviour of one client (only clients that retried are kept).
+/// The app and version are those of its last retry: names in the cube,
+/// interned ids (`N`) in a scan's partial aggregates.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ClientRetries {
-    pub app: String,
-    pub version: String,
+pub struct ClientRetries<N = String> {
+    pub app: N,
+    pub version: N,
     pub retries: u64,
     #[serde(flatten)]
     pub chains: ChainStats,
@@ -101,8 +103,8 @@ pub struct ClientRetries {
     pub last_retry: Micros,
 }
 
-impl ClientRetries {
-    pub fn merge(&mut self, o: &ClientRetries) {
+impl<N: Clone> ClientRetries<N> {
+    pub fn merge(&mut self, o: &ClientRetries<N>) {
         if o.last_retry >= self.last_retry {
             self.app.clone_from(&o.app);
             self.version.clone_from(&o.version);

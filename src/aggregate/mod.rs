@@ -171,50 +171,35 @@ fn add_status(v: &mut Vec<(u16, u64)>, s: u16, n: u64) {
     }
 }
 
-/// [`ClientRetries`] with the app and version of the last retry as ids
-/// of the partial's interners: a retry then compares two numbers instead
-/// of copying names. `NO_NAME` stands for the empty name of a client
-/// whose chains, but no retries, were seen.
-#[derive(Debug, Clone)]
-struct HotRetries {
-    app: u32,
-    version: u32,
-    retries: u64,
-    chains: ChainStats,
-    first_retry: Micros,
-    last_retry: Micros,
-}
+/// A name interned in a partial aggregate, for [`ClientRetries`]: a retry
+/// then stores two numbers instead of comparing and copying names. The
+/// default stands for the empty name of a client whose chains, but no
+/// retries, were seen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct NameId(u32);
 
-const NO_NAME: u32 = u32::MAX;
-
-impl Default for HotRetries {
+impl Default for NameId {
     fn default() -> Self {
-        HotRetries {
-            app: NO_NAME,
-            version: NO_NAME,
-            retries: 0,
-            chains: ChainStats::default(),
-            first_retry: 0,
-            last_retry: 0,
-        }
+        NameId(u32::MAX)
     }
 }
 
-impl HotRetries {
-    /// [`ClientRetries::merge`], with `o`'s ids already made ours.
-    fn merge(&mut self, o: &HotRetries) {
-        if o.last_retry >= self.last_retry {
-            self.app = o.app;
-            self.version = o.version;
+impl NameId {
+    fn name(self, names: &Interner) -> String {
+        if self == NameId::default() {
+            String::new()
+        } else {
+            names.name(self.0).to_string()
         }
-        if self.retries == 0 {
-            self.first_retry = o.first_retry;
-        } else if o.retries > 0 {
-            self.first_retry = self.first_retry.min(o.first_retry);
+    }
+
+    /// The id in the partial that `ours` maps the other partial's ids to.
+    fn mapped(self, ours: &[u32]) -> NameId {
+        if self == NameId::default() {
+            self
+        } else {
+            NameId(ours[self.0 as usize])
         }
-        self.retries += o.retries;
-        self.chains.merge(&o.chains);
-        self.last_retry = self.last_retry.max(o.last_retry);
     }
 }
 
@@ -234,7 +219,7 @@ pub struct Aggregate {
     time_min: Option<Micros>,
     time_max: Option<Micros>,
     chains: FxHashMap<CellKey, ChainStats>,
-    retry_clients: FxHashMap<u64, HotRetries>,
+    retry_clients: FxHashMap<u64, ClientRetries<NameId>>,
     pub by: Option<ByAgg>,
     /// Scratch space for endpoint keys.
     scratch: String,
@@ -332,7 +317,7 @@ impl Aggregate {
             r.first_retry = ts;
         }
         if r.retries == 0 || ts >= r.last_retry {
-            (r.app, r.version) = (k.1, k.2);
+            (r.app, r.version) = (NameId(k.1), NameId(k.2));
             r.last_retry = ts;
         }
         r.retries += 1;
@@ -434,10 +419,9 @@ impl Aggregate {
         for (k, v) in o.chains {
             self.chains.entry(k).or_default().merge(&v);
         }
-        let ours = |ids: &[u32], i: u32| if i == NO_NAME { i } else { ids[i as usize] };
         for (k, mut v) in o.retry_clients {
-            v.app = ours(&apps, v.app);
-            v.version = ours(&versions, v.version);
+            v.app = v.app.mapped(&apps);
+            v.version = v.version.mapped(&versions);
             self.retry_clients.entry(k).or_default().merge(&v);
         }
         match (&mut self.by, o.by) {
@@ -464,20 +448,13 @@ impl Aggregate {
         cube.time_min = self.time_min;
         cube.time_max = self.time_max;
         cube.chains = self.chains.into_iter().collect::<BTreeMap<_, _>>();
-        let name = |names: &Interner, i: u32| {
-            if i == NO_NAME {
-                String::new()
-            } else {
-                names.name(i).to_string()
-            }
-        };
         cube.retry_clients = self
             .retry_clients
             .into_iter()
             .map(|(k, r)| {
                 let r = ClientRetries {
-                    app: name(&self.apps, r.app),
-                    version: name(&self.versions, r.version),
+                    app: r.app.name(&self.apps),
+                    version: r.version.name(&self.versions),
                     retries: r.retries,
                     chains: r.chains,
                     first_retry: r.first_retry,
