@@ -16,7 +16,8 @@ fuzz_target!(|data: &[u8]| {
         let raw = &data[at..end];
         assert_eq!(Some(raw), parts.next());
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let fresh = Marks::new(line).filter(|f| f.plain() && !f.backslash() && raw.len() < MAX_LEN);
+        let fresh = Marks::new(line)
+            .filter(|f| line.is_ascii() && !f.control() && !f.backslash() && raw.len() < MAX_LEN);
         assert_eq!(plain, fresh.is_some(), "{line:?}");
         if let Some(f) = fresh {
             assert_eq!(m.line_len(), line.len());

@@ -5,9 +5,10 @@
 //! (the technique of simdjson's structural index, at the scale of one
 //! line). The combined tokenizer uses both classes; the JSON scanner the
 //! quotes, on lines with neither a backslash nor a control byte (both are
-//! flagged in the same pass). The same pass also flags a byte above 0x7f:
-//! a line with none, and no control byte, is valid UTF-8 with no NUL, so
-//! the scan need not check it again.
+//! flagged in the same pass). [`Marks::line`] marks a line while finding
+//! its end, and flags a byte above 0x7f as well: a line with none, and no
+//! control byte, is valid UTF-8 with no NUL, so the scan need not check it
+//! again.
 
 /// Lines up to this many bytes get marks; longer ones (rare) are left to
 /// the byte-at-a-time tokenizer.
@@ -31,8 +32,6 @@ pub struct Marks {
     /// Whether the line has a control byte (below 0x20): JSON's
     /// whitespace other than spaces, or a byte no JSON string may hold.
     control: bool,
-    /// Whether every byte is below 0x80 (ASCII).
-    ascii: bool,
 }
 
 /// A line's marks, 64 bytes at a time by `$classify`.
@@ -40,32 +39,29 @@ macro_rules! build {
     ($b:expr, $classify:ident) => {{
         let b: &[u8] = $b;
         let mut bits = [[0u64; 2]; WORDS];
-        let (mut backslash, mut control, mut high) = (false, false, false);
+        let (mut backslash, mut control) = (false, false);
         let mut words = b.chunks_exact(64);
         for (w, word) in words.by_ref().enumerate() {
-            let (m, bs, ctl, hi) = $classify(word.try_into().expect("64 bytes"));
+            let (m, bs, ctl) = $classify(word.try_into().expect("64 bytes"));
             bits[w] = m;
             backslash |= bs;
             control |= ctl;
-            high |= hi;
         }
         let rest = words.remainder();
         if !rest.is_empty() {
             // Padding with a plain byte matches no class.
             let mut last = [b'a'; 64];
             last[..rest.len()].copy_from_slice(rest);
-            let (m, bs, ctl, hi) = $classify(&last);
+            let (m, bs, ctl) = $classify(&last);
             bits[b.len() / 64] = m;
             backslash |= bs;
             control |= ctl;
-            high |= hi;
         }
         Marks {
             bits,
             len: b.len(),
             backslash,
             control,
-            ascii: !high,
         }
     }};
 }
@@ -76,8 +72,8 @@ macro_rules! line {
         let (m, body, start): (&mut Marks, &[u8], usize) = ($m, $body, $start);
         m.bits = [[0; 2]; WORDS];
         // Odd bytes of the words before the last two, of the one before
-        // the last, and of the last (scalars: an array of them made LLVM
-        // split each mask into single bits).
+        // the last, and of the last: the line's end decides which bits of
+        // the last two count.
         let (mut odd_before, mut odd_prev, mut odd_last) = (0u64, 0u64, 0u64);
         let mut w = 0;
         let end = loop {
@@ -136,7 +132,6 @@ macro_rules! line {
                 m.len = n;
                 m.backslash = false;
                 m.control = false;
-                m.ascii = true;
                 (end, any == 0)
             }
         }
@@ -151,7 +146,6 @@ impl Marks {
             len: 0,
             backslash: false,
             control: false,
-            ascii: true,
         }
     }
 
@@ -206,13 +200,6 @@ impl Marks {
         self.control
     }
 
-    /// Whether the line is plain text: ASCII with no control byte. Such a
-    /// line is valid UTF-8 and has no NUL.
-    #[inline]
-    pub fn plain(&self) -> bool {
-        self.ascii && !self.control
-    }
-
     /// The first position at or after `from` whose byte is of class `c`,
     /// or the line's length when there is none.
     #[inline]
@@ -239,10 +226,10 @@ impl Marks {
 }
 
 /// Masks of spaces and quotes in 64 bytes, and whether they hold a
-/// backslash, a control byte, and a byte above 0x7f.
+/// backslash, and a control byte.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn classify64(word: &[u8; 64]) -> ([u64; 2], bool, bool, bool) {
+fn classify64(word: &[u8; 64]) -> ([u64; 2], bool, bool) {
     use std::arch::x86_64::*;
     // SAFETY: SSE2 is part of the x86_64 baseline (every x86_64 CPU has
     // it), and each unaligned load reads 16 of the 64 bytes of `word`.
@@ -263,15 +250,10 @@ fn classify64(word: &[u8; 64]) -> ([u64; 2], bool, bool, bool) {
         let ctl = v.iter().fold(_mm_setzero_si128(), |acc, x| {
             _mm_or_si128(acc, _mm_cmpeq_epi8(_mm_min_epu8(*x, low), *x))
         });
-        // A byte above 0x7f has its top bit set, which movemask collects.
-        let high = v
-            .iter()
-            .fold(_mm_setzero_si128(), |acc, x| _mm_or_si128(acc, *x));
         (
             masks,
             _mm_movemask_epi8(any) != 0,
             _mm_movemask_epi8(ctl) != 0,
-            _mm_movemask_epi8(high) != 0,
         )
     }
 }
@@ -288,7 +270,7 @@ fn build_avx2(b: &[u8]) -> Marks {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-fn classify64_avx2(word: &[u8; 64]) -> ([u64; 2], bool, bool, bool) {
+fn classify64_avx2(word: &[u8; 64]) -> ([u64; 2], bool, bool) {
     use std::arch::x86_64::*;
     // SAFETY: each unaligned load reads 32 of the 64 bytes of `word`.
     let v = unsafe { [0, 32].map(|o| _mm256_loadu_si256(word.as_ptr().add(o).cast())) };
@@ -306,7 +288,6 @@ fn classify64_avx2(word: &[u8; 64]) -> ([u64; 2], bool, bool, bool) {
         masks,
         _mm256_movemask_epi8(any) != 0,
         _mm256_movemask_epi8(ctl) != 0,
-        _mm256_movemask_epi8(_mm256_or_si256(v[0], v[1])) != 0,
     )
 }
 
@@ -420,18 +401,13 @@ fn classify_line64(word: &[u8; 64]) -> ([u64; 2], u64, u64) {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn classify64(word: &[u8; 64]) -> ([u64; 2], bool, bool, bool) {
+fn classify64(word: &[u8; 64]) -> ([u64; 2], bool, bool) {
     let mut m = [0u64; 2];
     for (i, &b) in word.iter().enumerate() {
         m[0] |= ((b == b' ') as u64) << i;
         m[1] |= ((b == b'"') as u64) << i;
     }
-    (
-        m,
-        word.contains(&b'\\'),
-        word.iter().any(|&b| b < 0x20),
-        !word.is_ascii(),
-    )
+    (m, word.contains(&b'\\'), word.iter().any(|&b| b < 0x20))
 }
 
 #[cfg(test)]
@@ -497,12 +473,15 @@ mod tests {
                 let line = raw.strip_suffix(b"\r").unwrap_or(raw);
                 let fresh = Marks::new(line);
                 let want_plain = raw.len() < MAX_LEN
-                    && fresh.as_ref().is_some_and(|f| f.plain() && !f.backslash());
+                    && line.is_ascii()
+                    && fresh
+                        .as_ref()
+                        .is_some_and(|f| !f.control() && !f.backslash());
                 assert_eq!(plain, want_plain, "{line:?}");
                 if let (true, Some(f)) = (plain, fresh) {
                     assert_eq!((m.bits, m.len), (f.bits, f.len), "{line:?}");
                     assert_eq!((sse2.bits, sse2.len), (f.bits, f.len), "{line:?}");
-                    assert!(m.plain() && !m.backslash());
+                    assert!(!m.control() && !m.backslash());
                 }
                 at = end + 1;
             }
@@ -533,14 +512,8 @@ mod tests {
                 // The SSE2 build, whichever `new` took.
                 let sse2 = build!(&line, classify64);
                 assert_eq!(
-                    (sse2.bits, sse2.backslash, sse2.control, sse2.ascii),
-                    (m.bits, m.backslash, m.control, m.ascii)
-                );
-                assert_eq!(m.ascii, line.is_ascii(), "n {n}");
-                assert_eq!(
-                    m.plain(),
-                    line.is_ascii() && !line.iter().any(|&b| b < 0x20),
-                    "n {n}"
+                    (sse2.bits, sse2.backslash, sse2.control),
+                    (m.bits, m.backslash, m.control)
                 );
                 assert_eq!(m.backslash(), line.contains(&b'\\'), "n {n}");
                 assert_eq!(m.control(), line.iter().any(|&b| b < 0x20), "n {n}");
