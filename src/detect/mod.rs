@@ -25,7 +25,7 @@ pub mod baseline;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use rayon::prelude::*;
@@ -276,26 +276,37 @@ pub fn detect(cube: &Cube, cfg: &DetectConfig) -> Vec<Storm> {
     let total_scan = baseline::scan(&total, &ctx.grid, &ctx.params);
     let mut alerts = baseline::runs(&total_scan.anomalous, &ctx.grid, cfg.min_buckets);
     let mut masked = total_scan.anomalous.clone();
-    let mut cohort_totals: BTreeMap<(&str, &str, TokenState), u64> = BTreeMap::new();
-    for (k, c) in &cube.cells {
-        *cohort_totals
-            .entry((&k.app, &k.version, k.token_state))
-            .or_default() += c.requests;
-    }
-    let cohorts: FxHashMap<(&str, &str, TokenState), usize> = cohort_totals
-        .into_iter()
-        .filter(|(_, req)| *req >= cfg.min_cohort_requests)
-        .enumerate()
-        .map(|(i, (c, _))| (c, i))
-        .collect();
-    // Every cohort's series in one pass over the cells (a filtered pass
-    // per cohort costs cohorts × cells).
-    let mut series = vec![vec![0.0; n]; cohorts.len()];
-    for (i, cells) in ctx.by_bucket.iter().enumerate() {
-        for (k, c) in cells {
-            if let Some(&j) = cohorts.get(&(k.app.as_str(), k.version.as_str(), k.token_state)) {
-                series[j][i] += c.requests as f64;
+    // Each cell's cohort, numbered as first seen, and their totals.
+    let mut numbers: FxHashMap<(&str, &str, TokenState), usize> = FxHashMap::default();
+    let mut totals: Vec<u64> = Vec::new();
+    let cohort_of: Vec<usize> = cube
+        .cells
+        .iter()
+        .map(|(k, c)| {
+            let next = totals.len();
+            let j = *numbers
+                .entry((&k.app, &k.version, k.token_state))
+                .or_insert(next);
+            if j == next {
+                totals.push(0);
             }
+            totals[j] += c.requests;
+            j
+        })
+        .collect();
+    // Series of the cohorts big enough to alert on, in one pass over the
+    // cells (a filtered pass per cohort costs cohorts × cells).
+    let mut series_of = vec![None; totals.len()];
+    let mut series: Vec<Vec<f64>> = Vec::new();
+    for (j, total) in totals.iter().enumerate() {
+        if *total >= cfg.min_cohort_requests {
+            series_of[j] = Some(series.len());
+            series.push(vec![0.0; n]);
+        }
+    }
+    for ((k, c), j) in cube.cells.iter().zip(cohort_of) {
+        if let Some(s) = series_of[j] {
+            series[s][(k.bucket - b0) as usize] += c.requests as f64;
         }
     }
     let scans: Vec<_> = series
@@ -352,18 +363,11 @@ pub fn detect(cube: &Cube, cfg: &DetectConfig) -> Vec<Storm> {
     merged
 }
 
-fn sum_cells<'a>(
-    cells: impl Iterator<Item = (&'a CellKey, &'a Cell)>,
-) -> (u64, u64, BTreeSet<u64>) {
-    let mut req = 0;
-    let mut retries = 0;
-    let mut clients = BTreeSet::new();
-    for (_, c) in cells {
-        req += c.requests;
-        retries += c.retries;
-        clients.extend(c.clients.iter().copied());
-    }
-    (req, retries, clients)
+/// Requests and retries of some cells.
+fn sum_cells<'a>(cells: impl Iterator<Item = (&'a CellKey, &'a Cell)>) -> (u64, u64) {
+    cells.fold((0, 0), |(req, retries), (_, c)| {
+        (req + c.requests, retries + c.retries)
+    })
 }
 
 #[allow(clippy::needless_range_loop)] // indexes several parallel series
@@ -540,10 +544,16 @@ fn episode(
         .collect();
     let rpc = |idx: &[usize], pred: &dyn Fn(&CellKey) -> bool| -> Option<f64> {
         let mut per = Vec::new();
+        let mut clients: FxHashSet<u64> = FxHashSet::default();
         for &i in idx {
-            let (r, _, c) = sum_cells(ctx.by_bucket[i].iter().copied().filter(|(k, _)| pred(k)));
-            if !c.is_empty() {
-                per.push(r as f64 / c.len() as f64);
+            let mut r = 0;
+            clients.clear();
+            for (_, c) in ctx.by_bucket[i].iter().filter(|(k, _)| pred(k)) {
+                r += c.requests;
+                clients.extend(&c.clients);
+            }
+            if !clients.is_empty() {
+                per.push(r as f64 / clients.len() as f64);
             }
         }
         (!per.is_empty()).then(|| per.iter().sum::<f64>() / per.len() as f64)
@@ -653,7 +663,7 @@ fn culprit(
         s.combo
             .matches(&k.app, &k.version, k.token_state, &k.endpoint)
     };
-    let (req, retries, _) = sum_cells(
+    let (req, retries) = sum_cells(
         during
             .iter()
             .flat_map(|&i| ctx.by_bucket[i].iter().copied())
