@@ -134,9 +134,12 @@ impl SketchSum {
             self.base = lo;
         }
         if lo < self.base {
-            let grow = (self.base - lo) as usize;
+            // Grown by at least its length, so a sum fed lower and lower
+            // bins moves its counts a few times, not once per sketch.
+            let base = (lo - self.counts.len() as i32).max(i16::MIN as i32);
+            let grow = (self.base - base) as usize;
             self.counts.splice(0..0, std::iter::repeat_n(0, grow));
-            self.base = lo;
+            self.base = base;
         }
         let top = (hi - self.base) as usize + 1;
         if top > self.counts.len() {
@@ -145,6 +148,11 @@ impl SketchSum {
         for &(i, n) in &s.bins {
             self.counts[(i as i32 - self.base) as usize] += n;
         }
+    }
+
+    /// Empties the sum, keeping its space.
+    pub fn clear(&mut self) {
+        self.counts.fill(0);
     }
 
     /// As [`LatencySketch::quantile`] of the merged sketches.
@@ -218,6 +226,16 @@ mod tests {
             }
         }
         assert_eq!(SketchSum::default().quantile(0.5), None);
+        // Cleared, it sums afresh.
+        sum.clear();
+        assert_eq!(sum.quantile(0.5), None);
+        let mut one = LatencySketch::default();
+        one.add(0.002);
+        one.add(7.5);
+        sum.add(&one);
+        for q in [0.0, 0.5, 1.0] {
+            assert_eq!(sum.quantile(q), one.quantile(q));
+        }
     }
 
     #[test]

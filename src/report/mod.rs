@@ -2,6 +2,7 @@
 //! reports. Its JSON form (schema `authstorm/report/v1`) is the contract
 //! for scripts; [`table`] renders it for the terminal.
 
+mod clients;
 pub mod postmortem;
 pub mod table;
 
@@ -9,12 +10,13 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::aggregate::{ByAgg, Cell, Cube, SketchSum};
+use crate::aggregate::{ByAgg, Cell, CellKey, Cube, SketchSum};
 use crate::classify::{TokenState, Version};
 use crate::detect::Storm;
 use crate::format::SkipReason;
 use crate::scan::FileReport;
 use crate::time::{Micros, rfc3339};
+use clients::{BIT_BUDGET, ClientIds, IdSet};
 
 pub const REPORT_SCHEMA: &str = "authstorm/report/v1";
 /// Above this many buckets the timeline lists only non-empty ones.
@@ -159,23 +161,50 @@ struct Acc {
     requests: u64,
     errors: u64,
     retries: u64,
-    clients: rustc_hash::FxHashSet<u64>,
     latency: SketchSum,
 }
 
 impl Acc {
     fn add(&mut self, c: &Cell) {
-        self.add_counts(c);
-        self.clients.extend(&c.clients);
-    }
-
-    /// [`Acc::add`] but for the clients.
-    fn add_counts(&mut self, c: &Cell) {
         self.requests += c.requests;
         self.errors += c.errors;
         self.retries += c.retries;
         self.latency.add(&c.latency);
     }
+}
+
+/// Status classes as [`status_class`] names them, by [`class_index`].
+const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
+
+fn class_index(s: u16) -> usize {
+    match s {
+        100..=599 => usize::from(s / 100 - 1),
+        _ => 5,
+    }
+}
+
+/// Sums the cells by `key`, in order of first appearance, with their
+/// distinct clients (`ids` holds the cells' client ids in cell order).
+fn group<'c, K: Copy + Eq + std::hash::Hash>(
+    cube: &'c Cube,
+    ids: &ClientIds,
+    budget: usize,
+    key: impl Fn(&'c CellKey) -> K,
+) -> Vec<(K, Acc, IdSet)> {
+    let mut index: rustc_hash::FxHashMap<K, usize> = Default::default();
+    let mut groups: Vec<(K, Acc, IdSet)> = Vec::new();
+    for (i, (k, c)) in cube.cells.iter().enumerate() {
+        let k = key(k);
+        let g = *index.entry(k).or_insert_with(|| {
+            let set = IdSet::new(groups.len(), ids.distinct(), budget);
+            groups.push((k, Acc::default(), set));
+            groups.len() - 1
+        });
+        let (_, acc, set) = &mut groups[g];
+        acc.add(c);
+        set.extend(ids.cell(i));
+    }
+    groups
 }
 
 impl Report {
@@ -185,6 +214,18 @@ impl Report {
         cube: &Cube,
         by: Option<&ByAgg>,
         storms: Vec<Storm>,
+    ) -> Report {
+        Self::build_with(files, errors, cube, by, storms, BIT_BUDGET)
+    }
+
+    /// [`Report::build`] with the bit budget of each grouping's client sets.
+    fn build_with(
+        files: Vec<FileReport>,
+        errors: Vec<InputError>,
+        cube: &Cube,
+        by: Option<&ByAgg>,
+        storms: Vec<Storm>,
+        budget: usize,
     ) -> Report {
         let mut skipped_by_reason = BTreeMap::new();
         for f in &files {
@@ -206,91 +247,84 @@ impl Report {
             errors,
         };
 
-        // Three independent passes over the cells, run in parallel: the
-        // report is built while detection runs, and should not outlast it.
-        let by_cohort = || {
-            let mut cohorts: BTreeMap<(&str, &str, TokenState), Acc> = BTreeMap::new();
-            for (k, c) in &cube.cells {
-                cohorts
-                    .entry((&k.app, &k.version, k.token_state))
-                    .or_default()
-                    .add(c);
-            }
-            cohorts
-        };
-        let by_endpoint = || {
-            let mut endpoints: BTreeMap<&str, Acc> = BTreeMap::new();
-            for (k, c) in &cube.cells {
-                endpoints.entry(&k.endpoint).or_default().add(c);
-            }
-            endpoints
-        };
-        // Cells are in bucket order: a bucket's clients are counted in one
-        // set, emptied for the next bucket, rather than kept per bucket.
-        let by_bucket = || {
-            let mut buckets: BTreeMap<i64, (Acc, BucketRow)> = BTreeMap::new();
-            let mut clients = rustc_hash::FxHashSet::<u64>::default();
-            let mut cells = cube.cells.iter().peekable();
-            while let Some((k, c)) = cells.next() {
-                let (acc, row) = buckets
-                    .entry(k.bucket)
-                    .or_insert_with(|| (Acc::default(), empty_bucket(cube, k.bucket)));
-                acc.add_counts(c);
-                clients.extend(&c.clients);
-                if cells.peek().is_none_or(|(next, _)| next.bucket != k.bucket) {
-                    row.clients = clients.len() as u64;
-                    clients.clear();
-                }
-                *row.by_token_state.entry(k.token_state).or_default() += c.requests;
-                for (s, n) in &c.status {
-                    *row.by_status_class
-                        .entry(status_class(Some(*s)))
-                        .or_default() += n;
-                    match *s {
-                        401 => row.status_401 += n,
-                        429 => row.status_429 += n,
-                        s if is_timeout(s) => row.timeouts += n,
-                        _ => {}
-                    }
+        // The timeline first: cells are in bucket order, so each bucket is
+        // summed and closed in turn, and its clients get their ids.
+        let entries = cube.cells.values().map(|c| c.clients.len()).sum();
+        let mut ids = ClientIds::with_capacity(cube.cells.len(), entries);
+        let mut buckets: BTreeMap<i64, BucketRow> = BTreeMap::new();
+        let mut acc = Acc::default();
+        let (mut clients, mut stamp) = (0, 1);
+        let mut classes = [None::<u64>; CLASSES.len()];
+        let mut tokens = [None::<u64>; TokenState::ALL.len()];
+        let mut cells = cube.cells.iter().peekable();
+        while let Some((k, c)) = cells.next() {
+            acc.add(c);
+            clients += ids.add(&c.clients, stamp);
+            *tokens[k.token_state.index()].get_or_insert(0) += c.requests;
+            let row = buckets
+                .entry(k.bucket)
+                .or_insert_with(|| empty_bucket(cube, k.bucket));
+            for (&s, &n) in &c.status {
+                *classes[class_index(s)].get_or_insert(0) += n;
+                match s {
+                    401 => row.status_401 += n,
+                    429 => row.status_429 += n,
+                    s if is_timeout(s) => row.timeouts += n,
+                    _ => {}
                 }
             }
-            buckets
-        };
-        let (mut buckets, (cohorts, endpoints)) =
-            rayon::join(by_bucket, || rayon::join(by_cohort, by_endpoint));
-        // Each cell has one endpoint: all clients are those of the endpoints.
-        let mut all_clients = rustc_hash::FxHashSet::<u64>::default();
-        for a in endpoints.values() {
-            all_clients.extend(&a.clients);
+            if cells
+                .peek()
+                .is_some_and(|(next, _)| next.bucket == k.bucket)
+            {
+                continue;
+            }
+            row.requests = acc.requests;
+            row.errors = acc.errors;
+            row.retries = acc.retries;
+            row.clients = clients;
+            let originals = acc.requests - acc.retries;
+            row.retry_ratio = if originals > 0 {
+                (acc.retries as f64 / originals as f64 * 1000.0).round() / 1000.0
+            } else {
+                0.0
+            };
+            row.requests_per_client = if clients > 0 {
+                (acc.requests as f64 / clients as f64 * 100.0).round() / 100.0
+            } else {
+                0.0
+            };
+            row.p95_latency_ms = round1(acc.latency.quantile(0.95));
+            for (name, n) in CLASSES.iter().zip(&mut classes) {
+                if let Some(n) = n.take() {
+                    row.by_status_class.insert(name, n);
+                }
+            }
+            for (t, n) in TokenState::ALL.iter().zip(&mut tokens) {
+                if let Some(n) = n.take() {
+                    row.by_token_state.insert(*t, n);
+                }
+            }
+            (acc.requests, acc.errors, acc.retries, clients) = (0, 0, 0, 0);
+            acc.latency.clear();
+            stamp += 1;
         }
+        // Cohorts and endpoints count the ids the timeline gave out.
+        let (cohorts, endpoints) = rayon::join(
+            || {
+                group(cube, &ids, budget, |k| {
+                    (&*k.app, &*k.version, k.token_state)
+                })
+            },
+            || group(cube, &ids, budget, |k| &*k.endpoint),
+        );
         for (b, n) in &cube.health {
             buckets
                 .entry(*b)
-                .or_insert_with(|| (Acc::default(), empty_bucket(cube, *b)))
-                .1
+                .or_insert_with(|| empty_bucket(cube, *b))
                 .health_checks += n;
         }
-        let mut rows: Vec<BucketRow> = buckets
-            .into_values()
-            .map(|(acc, mut row)| {
-                row.requests = acc.requests;
-                row.errors = acc.errors;
-                row.retries = acc.retries;
-                let originals = acc.requests - acc.retries;
-                row.retry_ratio = if originals > 0 {
-                    (acc.retries as f64 / originals as f64 * 1000.0).round() / 1000.0
-                } else {
-                    0.0
-                };
-                row.requests_per_client = if row.clients > 0 {
-                    (acc.requests as f64 / row.clients as f64 * 100.0).round() / 100.0
-                } else {
-                    0.0
-                };
-                row.p95_latency_ms = round1(acc.latency.quantile(0.95));
-                row
-            })
-            .collect();
+        let mut rows: Vec<BucketRow> = buckets.into_values().collect();
         if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
             let bu = cube.bucket_us();
             let (a, z) = (first.start_us / bu, last.start_us / bu);
@@ -309,12 +343,12 @@ impl Report {
 
         let mut cohort_rows: Vec<CohortRow> = cohorts
             .into_iter()
-            .map(|((app, version, token_state), a)| CohortRow {
+            .map(|((app, version, token_state), a, clients)| CohortRow {
                 app: app.to_string(),
                 version: version.to_string(),
                 token_state,
                 requests: a.requests,
-                clients: a.clients.len() as u64,
+                clients: clients.len(),
                 errors: a.errors,
                 retries: a.retries,
                 p50_latency_ms: round1(a.latency.quantile(0.5)),
@@ -328,13 +362,14 @@ impl Report {
                 .then_with(|| x.app.cmp(&y.app))
                 .then_with(|| Version(&x.version).cmp(&Version(&y.version)))
                 .then_with(|| x.token_state.cmp(&y.token_state))
+                .then_with(|| x.version.cmp(&y.version))
         });
         let mut endpoint_rows: Vec<EndpointRow> = endpoints
             .into_iter()
-            .map(|(e, a)| EndpointRow {
+            .map(|(e, a, clients)| EndpointRow {
                 endpoint: e.to_string(),
                 requests: a.requests,
-                clients: a.clients.len() as u64,
+                clients: clients.len(),
                 errors: a.errors,
                 p95_latency_ms: round1(a.latency.quantile(0.95)),
             })
@@ -370,7 +405,7 @@ impl Report {
             input,
             totals: Totals {
                 requests: cube.requests,
-                clients: all_clients.len() as u64,
+                clients: ids.distinct() as u64,
                 health_checks: cube.health_checks(),
                 by_status: cube
                     .status
@@ -409,5 +444,136 @@ fn empty_bucket(cube: &Cube, b: i64) -> BucketRow {
         status_429: 0,
         timeouts: 0,
         p95_latency_ms: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::LatencySketch;
+    use std::collections::BTreeSet;
+
+    /// Cells over a few buckets, cohorts and endpoints, sharing clients.
+    fn cube() -> Cube {
+        let mut cube = Cube::new(60);
+        let mut seed = 11u64;
+        let mut next = move |m: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % m
+        };
+        for bucket in [100, 101, 103] {
+            for app in ["desk", "web"] {
+                for version in ["1.2", "1.10"] {
+                    for token_state in [TokenState::Valid, TokenState::Expired] {
+                        for endpoint in ["GET /a", "POST /b"] {
+                            if next(4) == 0 {
+                                continue;
+                            }
+                            let mut cell = Cell::default();
+                            let mut latency = LatencySketch::default();
+                            for _ in 0..1 + next(20) {
+                                cell.requests += 1;
+                                let s = [200, 401, 429, 504, 503][next(5) as usize];
+                                *cell.status.entry(s).or_default() += 1;
+                                cell.errors += u64::from(s >= 400);
+                                cell.retries += u64::from(s == 401);
+                                latency.add(next(5000) as f64 / 10.0);
+                                cell.clients.push(next(40) * 0x9E37_79B9_7F4A_7C15);
+                            }
+                            cell.clients.sort_unstable();
+                            cell.clients.dedup();
+                            cell.latency = latency;
+                            cube.requests += cell.requests;
+                            let key = CellKey {
+                                bucket,
+                                app: app.into(),
+                                version: version.into(),
+                                token_state,
+                                endpoint: endpoint.into(),
+                            };
+                            cube.cells.insert(key, cell);
+                        }
+                    }
+                }
+            }
+        }
+        cube.time_min = Some(cube.bucket_start(100));
+        cube.time_max = Some(cube.bucket_start(103));
+        cube.health.insert(102, 3);
+        cube
+    }
+
+    fn distinct<'a>(cells: impl Iterator<Item = &'a Cell>) -> u64 {
+        cells
+            .flat_map(|c| &c.clients)
+            .collect::<BTreeSet<_>>()
+            .len() as u64
+    }
+
+    /// Client counts are the distinct clients of each group's cells,
+    /// whether the sets are bits or hashed.
+    #[test]
+    fn clients_are_distinct_per_group() {
+        let cube = cube();
+        let report = Report::build(Vec::new(), Vec::new(), &cube, None, Vec::new());
+        let hashed = Report::build_with(Vec::new(), Vec::new(), &cube, None, Vec::new(), 0);
+        assert_eq!(
+            serde_json::to_string(&report).unwrap(),
+            serde_json::to_string(&hashed).unwrap()
+        );
+        assert_eq!(report.totals.clients, distinct(cube.cells.values()));
+        for row in &report.cohorts {
+            let cells = cube.cells.iter().filter(|(k, _)| {
+                (&*k.app, &*k.version, k.token_state) == (&*row.app, &*row.version, row.token_state)
+            });
+            assert_eq!(row.clients, distinct(cells.map(|(_, c)| c)), "{row:?}");
+        }
+        for row in &report.endpoints {
+            let cells = cube
+                .cells
+                .iter()
+                .filter(|(k, _)| k.endpoint == row.endpoint);
+            assert_eq!(row.clients, distinct(cells.map(|(_, c)| c)), "{row:?}");
+        }
+        let buckets = &report.timeline.buckets;
+        assert_eq!(
+            buckets.len(),
+            4,
+            "103 - 100 + 1, the health-only one included"
+        );
+        for row in buckets {
+            let b = row.start_us / cube.bucket_us();
+            let cells: Vec<&Cell> = cube
+                .cells
+                .range(..)
+                .filter(|(k, _)| k.bucket == b)
+                .map(|(_, c)| c)
+                .collect();
+            assert_eq!(row.clients, distinct(cells.iter().copied()), "{row:?}");
+            assert_eq!(row.requests, cells.iter().map(|c| c.requests).sum::<u64>());
+            let status = |s: u16| {
+                cells
+                    .iter()
+                    .map(|c| c.status.get(&s).copied().unwrap_or(0))
+                    .sum::<u64>()
+            };
+            assert_eq!(row.status_401, status(401));
+            assert_eq!(row.timeouts, status(504));
+            assert_eq!(
+                row.by_status_class.get("5xx").copied().unwrap_or(0),
+                status(503) + status(504)
+            );
+        }
+        assert_eq!(buckets[2].health_checks, 3);
+        assert_eq!(buckets[2].requests, 0);
+    }
+
+    #[test]
+    fn status_classes_are_named_by_index() {
+        for s in 0..=1000u16 {
+            assert_eq!(CLASSES[class_index(s)], status_class(Some(s)), "{s}");
+        }
     }
 }
