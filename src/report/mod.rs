@@ -480,7 +480,8 @@ mod tests {
                                 cell.errors += u64::from(s >= 400);
                                 cell.retries += u64::from(s == 401);
                                 latency.add(next(5000) as f64 / 10.0);
-                                cell.clients.push(next(40) * 0x9E37_79B9_7F4A_7C15);
+                                cell.clients
+                                    .push(next(40).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                             }
                             cell.clients.sort_unstable();
                             cell.clients.dedup();
