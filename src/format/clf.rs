@@ -431,39 +431,13 @@ fn tokenize_marked<S: Sink>(
     if m.backslash() {
         return None;
     }
-    // After a field ending at `e`: the end of the line, or one space and
-    // the next field.
-    let sep = |e: usize| -> Option<usize> {
-        match b.get(e..e + 2) {
-            None if e >= n => Some(n),
-            Some([b' ', c]) if *c != b' ' => Some(e + 1),
-            _ => None,
-        }
-    };
-    // A bare token starting at `i` (not a space), and where the next
-    // field starts.
-    let token = |i: usize| -> Option<(Span, usize)> {
-        if i >= n || b[i] == b' ' {
-            return None;
-        }
-        let e = m.next(Class::Space, i);
-        // `sep(e)`, knowing `e` is the end of the line or a space.
-        let next = match b.get(e + 1) {
-            _ if e >= n => n,
-            Some(c) if *c != b' ' => e + 1,
-            _ => return None,
-        };
-        Some((Span::new(i, e), next))
-    };
-    // A quoted string starting at `i` (a quote), and where the next field
-    // starts. Unterminated, it takes the rest of the line.
-    let quoted = |i: usize| -> Option<(Span, usize)> {
-        let e = m.next(Class::Quote, i + 1);
-        Some((Span::new(i + 1, e), sep(e + 1)?))
-    };
+    // Inlined, where closures were calls: a closure's (span, next) result
+    // went back through the stack, and reading it right after the call
+    // stalled the tokenizer (the load spanned two smaller stores).
+    let f = Fields { b, m, n };
     let mut i = 0;
     for slot in [0, 2, 1] {
-        let (sp, next) = token(i)?;
+        let (sp, next) = f.token(i)?;
         out.slot(slot, sp);
         i = next;
     }
@@ -472,11 +446,11 @@ fn tokenize_marked<S: Sink>(
     }
     let close = crate::text::find_near(b, i + 1, b']')?;
     out.slot(3, Span::new(i + 1, close));
-    i = sep(close + 1)?;
+    i = f.sep(close + 1)?;
     if b.get(i) != Some(&b'"') {
         return None;
     }
-    let (request, next) = quoted(i)?;
+    let (request, next) = f.quoted(i)?;
     i = next;
     out.slot(REQUEST, request);
     let (start, end) = (request.start as usize, request.end as usize);
@@ -499,13 +473,13 @@ fn tokenize_marked<S: Sink>(
             }
         }
     }
-    let (status, next) = token(i)?;
+    let (status, next) = f.token(i)?;
     i = next;
     if !matches!(&b[status.start as usize..status.end as usize], [a, b, c] if [a, b, c].iter().all(|d| d.is_ascii_digit()))
     {
         return None;
     }
-    let (bytes, next) = token(i)?;
+    let (bytes, next) = f.token(i)?;
     i = next;
     let t = &b[bytes.start as usize..bytes.end as usize];
     if t != b"-" && !t.iter().all(u8::is_ascii_digit) {
@@ -517,7 +491,7 @@ fn tokenize_marked<S: Sink>(
         if b.get(i) != Some(&b'"') {
             break;
         }
-        let (v, next) = quoted(i)?;
+        let (v, next) = f.quoted(i)?;
         out.slot(slot, v);
         i = next;
     }
@@ -527,7 +501,7 @@ fn tokenize_marked<S: Sink>(
     while i < n {
         let expected = hint.get(j);
         if b[i] == b'"' {
-            let (v, next) = quoted(i)?;
+            let (v, next) = f.quoted(i)?;
             hinted &= matches!(expected, Some(None));
             out.extra(j, None, v)?;
             j += 1;
@@ -557,16 +531,16 @@ fn tokenize_marked<S: Sink>(
             let v0 = i + k + 1;
             let (v, next) = match b.get(v0) {
                 None => (Span::new(n, n), n),
-                Some(b'"') => quoted(v0)?,
+                Some(b'"') => f.quoted(v0)?,
                 // `key= next`: left to the byte-wise tokenizer, whose
                 // reading of it (the next token as the value) stands.
                 Some(b' ') => return None,
-                Some(_) => token(v0)?,
+                Some(_) => f.token(v0)?,
             };
             out.extra(j, Some(key), v)?;
             i = next;
         } else {
-            let (v, next) = token(i)?;
+            let (v, next) = f.token(i)?;
             hinted &= matches!(expected, Some(None));
             out.extra(j, None, v)?;
             i = next;
@@ -574,6 +548,53 @@ fn tokenize_marked<S: Sink>(
         j += 1;
     }
     Some(hinted && j == hint.len())
+}
+
+/// Field boundaries of a marked line, for [`tokenize_marked`].
+#[derive(Clone, Copy)]
+struct Fields<'a> {
+    b: &'a [u8],
+    m: &'a Marks,
+    n: usize,
+}
+
+impl Fields<'_> {
+    /// After a field ending at `e`: the end of the line, or one space and
+    /// the next field.
+    #[inline(always)]
+    fn sep(self, e: usize) -> Option<usize> {
+        match self.b.get(e..e + 2) {
+            None if e >= self.n => Some(self.n),
+            Some([b' ', c]) if *c != b' ' => Some(e + 1),
+            _ => None,
+        }
+    }
+
+    /// A bare token starting at `i` (not a space), and where the next
+    /// field starts.
+    #[inline(always)]
+    fn token(self, i: usize) -> Option<(Span, usize)> {
+        let (b, n) = (self.b, self.n);
+        if i >= n || b[i] == b' ' {
+            return None;
+        }
+        let e = self.m.next(Class::Space, i);
+        // `sep(e)`, knowing `e` is the end of the line or a space.
+        let next = match b.get(e + 1) {
+            _ if e >= n => n,
+            Some(c) if *c != b' ' => e + 1,
+            _ => return None,
+        };
+        Some((Span::new(i, e), next))
+    }
+
+    /// A quoted string starting at `i` (a quote), and where the next field
+    /// starts. Unterminated, it takes the rest of the line.
+    #[inline(always)]
+    fn quoted(self, i: usize) -> Option<(Span, usize)> {
+        let e = self.m.next(Class::Quote, i + 1);
+        Some((Span::new(i + 1, e), self.sep(e + 1)?))
+    }
 }
 
 /// Trailing fields go to [`Positions`] after the fixed slots: field `j` at
