@@ -645,6 +645,8 @@ struct Direct {
     picks: Vec<Pick>,
     /// The latency unit, when latency has one source.
     latency_unit: Option<LatencyUnit>,
+    /// [`Picked::present_mask`] before any field is found blank.
+    present: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -671,6 +673,7 @@ impl Direct {
             single: Vec::new(),
             picks: Vec::new(),
             latency_unit: None,
+            present: 0,
         };
         for (field, sources) in plan {
             if sources.len() > Pick::MAX {
@@ -707,6 +710,7 @@ impl Direct {
                 _ => d.picks.push(p),
             }
         }
+        d.present = mask(d.at.iter().map(|&p| p != Picked::NONE));
         Some(d)
     }
 
@@ -717,10 +721,12 @@ impl Direct {
             pos,
             at: self.at,
             latency_unit: self.latency_unit,
+            present: self.present,
         };
         for &(field, at) in &self.single {
             if pos.get(at).is_none_or(is_blank) {
                 f.at[field as usize] = Picked::NONE;
+                f.present &= !(1 << field as u32);
                 if field == Field::Latency {
                     f.latency_unit = None;
                 }
@@ -733,6 +739,7 @@ impl Direct {
                 };
                 if p.auth || !is_blank(v) {
                     f.at[p.field as usize] = p.at[k];
+                    f.present |= 1 << p.field as u32;
                     if p.field == Field::Latency {
                         f.latency_unit = latency_unit(p.unit[k]);
                     }
@@ -963,6 +970,9 @@ pub struct Picked<'p, 'r> {
     /// Per field, its position ([`Picked::NONE`]: no value).
     at: [u8; FIELDS.len()],
     latency_unit: Option<LatencyUnit>,
+    /// Bit `i` set when `at[i]` is a position (kept as `at` changes: the
+    /// mask was a loop over `at` on every line).
+    present: u32,
 }
 
 impl<'r> Picked<'_, 'r> {
@@ -975,7 +985,8 @@ impl<'r> Picked<'_, 'r> {
 
     /// Bit set of the fields that have a value.
     pub fn present_mask(&self) -> u32 {
-        mask(self.at.iter().map(|&p| p != Self::NONE))
+        debug_assert_eq!(self.present, mask(self.at.iter().map(|&p| p != Self::NONE)));
+        self.present
     }
 
     /// Types the fields, as [`RawEvent::normalize_with`].
@@ -1086,7 +1097,9 @@ fn parse_f64(v: &str) -> Option<f64> {
             }
         }
         if ok && (1..=15).contains(&digits) {
-            return Some(m as f64 / POW10[frac]);
+            // Through i64 (exact: below 10^16): x86 converts a signed
+            // integer in one instruction, an unsigned one in several.
+            return Some(m as i64 as f64 / POW10[frac]);
         }
     }
     v.trim().parse::<f64>().ok()

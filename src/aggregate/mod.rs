@@ -117,7 +117,7 @@ impl ClientSet {
 
     fn insert(&mut self, c: u64) {
         match self {
-            ClientSet::Few(v) if v.contains(&c) => {}
+            ClientSet::Few(v) if contains(v, c) => {}
             ClientSet::Few(v) if v.len() < Self::FEW => v.push(c),
             ClientSet::Few(v) => {
                 let mut set: FxHashSet<u64> = v.drain(..).collect();
@@ -149,6 +149,22 @@ impl ClientSet {
         v.sort_unstable();
         v
     }
+}
+
+/// `v.contains(&c)`, without the early exit that kept the compiler from
+/// comparing several entries per instruction (a cell's list holds up to
+/// [`ClientSet::FEW`]).
+#[inline(always)]
+fn contains(v: &[u64], c: u64) -> bool {
+    let mut words = v.chunks_exact(4);
+    let mut found = false;
+    for w in words.by_ref() {
+        found |= (w[0] == c) | (w[1] == c) | (w[2] == c) | (w[3] == c);
+        if found {
+            return true;
+        }
+    }
+    words.remainder().contains(&c)
 }
 
 impl HotCell {
@@ -506,6 +522,16 @@ impl Aggregate {
 mod tests {
     use super::*;
     use crate::classify::{Classifier, Memo};
+
+    #[test]
+    fn contains_finds_each_entry_and_nothing_else() {
+        for n in 0..=ClientSet::FEW as u64 + 3 {
+            let v: Vec<u64> = (0..n).map(|i| i * 7 + 1).collect();
+            for c in 0..n * 7 + 3 {
+                assert_eq!(contains(&v, c), v.contains(&c), "{n} {c}");
+            }
+        }
+    }
 
     /// Ids found through memo slots give the cube that interning the
     /// strings gives: with the memo starting over (more user agents than
