@@ -1,14 +1,14 @@
-//! Where a line's spaces and quotes are: one bit per byte, built 32 or 16
-//! bytes at a time (AVX2 where the CPU has it, else SSE2, on x86_64; a
-//! plain loop elsewhere). A tokenizer then finds the end of a field with a
-//! shift and a trailing-zeros count instead of testing bytes one by one
-//! (the technique of simdjson's structural index, at the scale of one
-//! line). The combined tokenizer uses both classes; the JSON scanner the
-//! quotes, on lines with neither a backslash nor a control byte (both are
-//! flagged in the same pass). [`Marks::line`] marks a line while finding
-//! its end, and flags a byte above 0x7f as well: a line with none, and no
-//! control byte, is valid UTF-8 with no NUL, so the scan need not check it
-//! again.
+//! Where a line's spaces and quotes are: one bit per byte, built 64, 32 or
+//! 16 bytes at a time (AVX-512BW or AVX2 where the CPU has it, else SSE2,
+//! on x86_64; a plain loop elsewhere). A tokenizer then finds the end of a
+//! field with a shift and a trailing-zeros count instead of testing bytes
+//! one by one (the technique of simdjson's structural index, at the scale
+//! of one line). The combined tokenizer uses both classes; the JSON scanner
+//! the quotes, on lines with neither a backslash nor a control byte (both
+//! are flagged in the same pass). [`Marks::line`] marks a line while
+//! finding its end, and flags a byte above 0x7f as well: a line with none,
+//! and no control byte, is valid UTF-8 with no NUL, so the scan need not
+//! check it again.
 
 /// Lines up to this many bytes get marks; longer ones (rare) are left to
 /// the byte-at-a-time tokenizer.
@@ -158,6 +158,12 @@ impl Marks {
     /// bytes (its newline among the first `MAX_LEN`).
     #[inline]
     pub fn line(&mut self, body: &[u8], start: usize) -> (usize, bool) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: this CPU has AVX-512BW (checked just above; the
+            // answer is cached by std).
+            return unsafe { line_avx512(self, body, start) };
+        }
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: this CPU has AVX2 (checked just above; the answer is
@@ -386,6 +392,29 @@ fn classify_line64_avx2(word: &[u8; 64]) -> ([u64; 2], u64, u64) {
     )
 }
 
+/// [`Marks::line`] with AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+fn line_avx512(m: &mut Marks, body: &[u8], start: usize) -> (usize, bool) {
+    line!(m, body, start, classify_line64_avx512)
+}
+
+/// [`classify_line64`] with AVX-512BW: one load, and each class compared
+/// straight into a 64-bit mask (no byte-mask moves to join).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+#[inline]
+fn classify_line64_avx512(word: &[u8; 64]) -> ([u64; 2], u64, u64) {
+    use std::arch::x86_64::*;
+    // SAFETY: the unaligned load reads the 64 bytes of `word`.
+    let x = unsafe { _mm512_loadu_si512(word.as_ptr().cast()) };
+    let eq = |c: u8| _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(c as i8));
+    // Signed, a byte above 0x7f is negative: below 0x20 with the control
+    // bytes, in one compare.
+    let odd = _mm512_cmplt_epi8_mask(x, _mm512_set1_epi8(0x20)) | eq(b'\\');
+    ([eq(b' '), eq(b'"')], eq(b'\n'), odd)
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn classify_line64(word: &[u8; 64]) -> ([u64; 2], u64, u64) {
@@ -468,6 +497,24 @@ mod tests {
             while at <= body.len() {
                 let (end, plain) = m.line(body, at);
                 assert_eq!(line!(&mut sse2, body, at, classify_line64), (end, plain));
+                // Each vector build this CPU has, whichever `line` took.
+                #[cfg(target_arch = "x86_64")]
+                for (has, build) in [
+                    (
+                        std::arch::is_x86_feature_detected!("avx2"),
+                        line_avx2 as unsafe fn(&mut Marks, &[u8], usize) -> (usize, bool),
+                    ),
+                    (std::arch::is_x86_feature_detected!("avx512bw"), line_avx512),
+                ] {
+                    if has {
+                        let mut v = Marks::empty();
+                        // SAFETY: this CPU has the features `build` needs.
+                        assert_eq!(unsafe { build(&mut v, body, at) }, (end, plain));
+                        if plain {
+                            assert_eq!((v.bits, v.len), (sse2.bits, sse2.len), "{body:?}");
+                        }
+                    }
+                }
                 let raw = &body[at..end];
                 got.push(raw);
                 let line = raw.strip_suffix(b"\r").unwrap_or(raw);
