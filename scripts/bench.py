@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Whole-process benchmark: authstorm against the floor (wc -l, cat) and the
 peers a user would pick instead (GoAccess, DuckDB), on the same files in the
-same run. Prints median wall time, MB/s, lines/s, peak RSS and ratios.
+same run. Prints median wall time, MB/s, lines/s, peak RSS and ratios: the
+ratio of medians, and the lowest and highest of the ratios within one
+round (each command runs once per round, so a round's ratio pairs runs
+made close together in time, on a machine whose speed drifts).
 
     python3 scripts/bench.py                  # 1M lines, 3 runs each
     python3 scripts/bench.py --lines 5000000 --runs 5
@@ -46,7 +49,15 @@ def run(argv, stdin=None):
 def summary(name, samples):
     times, rss, cpu = zip(*samples)
     return {"name": name, "seconds": statistics.median(times), "rss_mib": max(rss),
-            "cpu_seconds": statistics.median(cpu)}
+            "cpu_seconds": statistics.median(cpu), "runs": list(times)}
+
+
+def spread(row, ref):
+    """The ratio of `row` to `ref` in each round (both ran in it, one
+    after the other), as (lowest, highest): how far one round's ratio
+    strays on a shared machine whose speed drifts between rounds."""
+    ratios = [t / r for t, r in zip(row["runs"], ref["runs"])]
+    return min(ratios), max(ratios)
 
 
 def measure(name, argv, runs, stdin=None):
@@ -186,12 +197,15 @@ def main():
                         cmds.append(("goaccess --json", [goaccess, path, "--log-format=COMBINED", "-o", os.path.join(OUT, "goaccess.json")]))
                 rows = measure_rounds(cmds, a.runs, path, a.settle)
                 print(f"\n{os.path.basename(path)}: {n:,} lines, {size / 2**20:.0f} MiB on disk, {raw / 2**20:.0f} MiB of text")
-                print(f"{'command':<28}{'median s':>10}{'CPU s':>8}{'MB/s':>9}{'Mlines/s':>10}{'peak RSS MiB':>14}{'vs authstorm -j' + str(threads):>20}")
-                best = [r for r in rows if r["name"] == f"authstorm analyze -j{threads}"][0]["seconds"]
+                print(f"{'command':<28}{'median s':>10}{'CPU s':>8}{'MB/s':>9}{'Mlines/s':>10}{'peak RSS MiB':>14}{'vs authstorm -j' + str(threads):>20}{'per round':>16}")
+                ref = [r for r in rows if r["name"] == f"authstorm analyze -j{threads}"][0]
+                best = ref["seconds"]
                 for r in rows:
                     mbs = raw / 2**20 / r["seconds"]
-                    print(f"{r['name']:<28}{r['seconds']:>10.2f}{r['cpu_seconds']:>8.2f}{mbs:>9.0f}{n / r['seconds'] / 1e6:>10.2f}{r['rss_mib']:>14.0f}{r['seconds'] / best:>19.2f}x")
-                    results.append({"file": os.path.basename(path), "lines": n, "bytes": raw, **r})
+                    lo, hi = spread(r, ref)
+                    print(f"{r['name']:<28}{r['seconds']:>10.2f}{r['cpu_seconds']:>8.2f}{mbs:>9.0f}{n / r['seconds'] / 1e6:>10.2f}{r['rss_mib']:>14.0f}{r['seconds'] / best:>19.2f}x{f'{lo:.2f}-{hi:.2f}x':>16}")
+                    results.append({"file": os.path.basename(path), "lines": n, "bytes": raw, **r,
+                                    "ratio_per_round": [lo, hi]})
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
