@@ -53,9 +53,9 @@ def summary(name, samples):
 
 
 def spread(row, ref):
-    """The ratio of `row` to `ref` in each round (both ran in it, one
-    after the other), as (lowest, highest): how far one round's ratio
-    strays on a shared machine whose speed drifts between rounds."""
+    """The ratio of `row` to `ref` within each round (both ran once in
+    it), as (lowest, highest): how far one round's ratio strays on a
+    shared machine whose speed drifts between rounds."""
     ratios = [t / r for t, r in zip(row["runs"], ref["runs"])]
     return min(ratios), max(ratios)
 
