@@ -10,6 +10,8 @@ made close together in time, on a machine whose speed drifts).
     python3 scripts/bench.py --lines 5000000 --runs 5
     python3 scripts/bench.py --memory 5000000      # peak RSS, N vs 4N lines of one fleet
     python3 scripts/bench.py --baseline /tmp/old-authstorm  # old and new binary, same run
+    python3 scripts/bench.py --bin target/pgo/release/authstorm --baseline target/release/authstorm
+                                              # the PGO build (scripts/pgo.sh) against the plain one
     python3 scripts/bench.py --instructions        # exact instructions per line (valgrind)
     python3 scripts/bench.py --settle 0            # commands back to back (faster, less fair)
 
@@ -134,12 +136,18 @@ def main():
                     help="only the memory check: N lines vs the same log with every line 4 times")
     ap.add_argument("--baseline", metavar="BIN",
                     help="also time this authstorm binary (an older build), in the same run")
+    ap.add_argument("--bin", metavar="BIN",
+                    help="time this authstorm binary instead of target/release/authstorm (which is then not built), e.g. the PGO build of scripts/pgo.sh")
     ap.add_argument("--settle", type=float, default=3.0, metavar="SECONDS",
                     help="idle seconds before each timed command (default 3: each starts as a command run once does)")
     ap.add_argument("--instructions", action="store_true",
                     help="only count instructions per line (valgrind cachegrind, 100k lines, one thread)")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    global BIN
+    if a.bin:
+        BIN = os.path.abspath(a.bin)
+    else:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     os.makedirs(OUT, exist_ok=True)
     threads = os.cpu_count() or 1
     try:
@@ -151,6 +159,7 @@ def main():
     results = []
     mode = "" if a.memory or a.instructions else f", interleaved, each after {a.settle:g} s idle and a read of its input"
     print(f"machine: {threads} cores; runs per command: {a.runs}{mode} (median wall time, max peak RSS)")
+    print(f"authstorm: {os.path.relpath(BIN, ROOT)}" + (f"; baseline: {a.baseline}" if a.baseline else ""))
     if a.memory:
         memory_check(a.memory, a.runs)
         return
