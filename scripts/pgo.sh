@@ -31,6 +31,10 @@ sysroot=$(rustc --print sysroot)
 host=$(rustc -vV | sed -n 's/^host: //p')
 profdata=$sysroot/lib/rustlib/$host/bin/llvm-profdata
 if [[ ! -x $profdata ]]; then
+    if ! command -v rustup > /dev/null; then
+        echo "pgo.sh: needs $profdata (the llvm-profdata of this rustc's LLVM): install rustup's llvm-tools component" >&2
+        exit 1
+    fi
     rustup component add llvm-tools
 fi
 
