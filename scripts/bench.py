@@ -15,7 +15,8 @@ made close together in time, on a machine whose speed drifts).
     python3 scripts/bench.py --instructions        # exact instructions per line (valgrind)
     python3 scripts/bench.py --settle 0            # commands back to back (faster, less fair)
 
-Peers are used when installed: `apt-get install goaccess`, `pip install duckdb`.
+Peers are used when installed: `apt-get install goaccess`, `pip install duckdb==2.0.1`
+(the version of the README's tables).
 Files are generated with `authstorm simulate` into bench-out/ (git-ignored).
 """
 import argparse, calendar, json, os, shutil, statistics, subprocess, sys, time
