@@ -81,4 +81,4 @@ for f in "${logs[@]}"; do
     "$use/release/authstorm" analyze --no-progress --json "$train/$f.pgo.json" "$train/$f" > /dev/null
     cmp "$train/$f.json" "$train/$f.pgo.json"
 done
-echo "PGO build: $use/release/authstorm (reports identical to the instrumented build's on ${#logs[@]} logs)"
+echo "PGO build${cpu:+ for this CPU only}: $use/release/authstorm (reports identical to the instrumented build's on ${#logs[@]} logs)"
