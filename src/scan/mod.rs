@@ -279,36 +279,25 @@ fn process(
     let mut caches = spares.caches.take();
     let mut n = 0u64;
     let body = data.strip_suffix(b"\n").unwrap_or(data);
-    // A combined line is checked by the marks its tokenizer builds anyway
-    // (plain ASCII is valid UTF-8 with no NUL), which saves two passes over
-    // the chunk; other formats are checked once for the whole chunk (one
-    // pass each, not a call per line). Either way, a line is looked at
-    // alone only when it, or its chunk, fails a check.
+    // The search for a line's end also checks it: plain ASCII with no NUL
+    // is valid UTF-8, and a combined line's marks (built in that search,
+    // for its tokenizer) say so too. A line is checked on its own only
+    // when it is not plain.
     let marked = matches!(parser, LineParser::Clf);
     let mut marks = format::marks::Marks::empty();
-    let (text_body, nul) = if marked {
-        (None, true)
-    } else {
-        (
-            simdutf8::basic::from_utf8(body).ok(),
-            memchr::memchr(0, body).is_some(),
-        )
-    };
     // Lines as `body.split(b'\n')` gives them (none when `data` is empty).
     let mut at = if data.is_empty() { body.len() + 1 } else { 0 };
     'lines: while at <= body.len() {
-        // A combined line's end is found by building its marks.
         let (end, plain) = if marked {
             marks.line(body, at)
         } else {
-            let end = memchr::memchr(b'\n', &body[at..]).map_or(body.len(), |i| at + i);
-            (end, false)
+            format::marks::plain_line(body, at)
         };
         let raw = &body[at..end];
         at = end + 1;
         n += 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let marks = plain.then_some(&marks);
+        let marks = (marked && plain).then_some(&marks);
         if raw.is_empty() {
             p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
             continue;
@@ -317,24 +306,20 @@ fn process(
             p.skip(seq, n, SkipReason::TooLong, raw, &o.privacy);
             continue;
         }
-        if nul && marks.is_none() && memchr::memchr(0, raw).is_some() {
+        if !plain && memchr::memchr(0, raw).is_some() {
             p.skip(seq, n, SkipReason::NulBytes, raw, &o.privacy);
             continue;
         }
         // Invalid UTF-8 is replaced, not dropped: the rest of the line is data.
-        let text = match text_body {
-            // SAFETY: plain marks mean every byte of `raw` is ASCII.
-            _ if marks.is_some() => {
-                std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(raw) })
-            }
-            Some(t) => {
-                let at = raw.as_ptr() as usize - body.as_ptr() as usize;
-                std::borrow::Cow::Borrowed(&t[at..at + raw.len()])
-            }
-            None => match simdutf8::basic::from_utf8(raw) {
+        let text = if plain {
+            // SAFETY: a plain line is ASCII (`marks::plain_line`, or
+            // marks built: `Marks::line`).
+            std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(raw) })
+        } else {
+            match simdutf8::basic::from_utf8(raw) {
                 Ok(t) => std::borrow::Cow::Borrowed(t),
                 Err(_) => String::from_utf8_lossy(raw),
-            },
+            }
         };
         if crate::text::trim(&text).is_empty() {
             p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
