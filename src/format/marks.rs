@@ -493,10 +493,6 @@ fn plain_line_avx2(body: &[u8], start: usize) -> (usize, bool) {
 mod tests {
     use super::*;
 
-    /// Lines found by [`Marks::line`] are those of `split(b'\n')`, with
-    /// the marks [`Marks::new`] gives each (less a final `\r`) when it is
-    /// plain, for lines of every length around the word sizes, with and
-    /// without odd bytes, and bodies ending anywhere.
     #[test]
     fn plain_lines_are_found_as_byte_by_byte() {
         // Lines of every length around the 32-byte steps, with a NUL, a
@@ -533,6 +529,10 @@ mod tests {
         }
     }
 
+    /// Lines found by [`Marks::line`] are those of `split(b'\n')`, with
+    /// the marks [`Marks::new`] gives each (less a final `\r`) when it is
+    /// plain, for lines of every length around the word sizes, with and
+    /// without odd bytes, and bodies ending anywhere.
     #[test]
     fn line_marks_are_each_lines_marks() {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
