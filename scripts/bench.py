@@ -240,35 +240,30 @@ def targets(rows, who, threads, fmt, gz):
     if not me:
         return []
     def ratio(name):
+        """`name`'s median over ours, and its range within rounds."""
         r = by[name]
-        lo, hi = spread(r, me)
-        return r["seconds"] / me["seconds"], f"per round {lo:.2f}-{hi:.2f}x"
+        return (r["seconds"] / me["seconds"], *spread(r, me))
+    def times(target, name, at_least):
+        v, lo, hi = ratio(name)
+        return (target, f"{v:.3f}x", v >= at_least, f"per round {lo:.2f}-{hi:.2f}x")
+    def share(target, name, at_least):
+        v, lo, hi = ratio(name)
+        return (target, f"{100 * v:.1f}%", v >= at_least, f"per round {100 * lo:.1f}-{100 * hi:.1f}%")
+    duckdb = f"duckdb -j{threads} group-by"
     out = []
     if fmt == "combined" and not gz:
-        if f"duckdb -j{threads} group-by" in by:
-            v, d = ratio(f"duckdb -j{threads} group-by")
-            out.append((f"faster than DuckDB's {threads}-thread group-by, >= 2.5x", f"{v:.3f}x", v >= 2.5, d))
+        if duckdb in by:
+            out.append(times(f"faster than DuckDB's {threads}-thread group-by, >= 2.5x", duckdb, 2.5))
         if "goaccess --json" in by:
-            v, d = ratio("goaccess --json")
-            out.append(("faster than GoAccess, >= 50x", f"{v:.1f}x", v >= 50, d))
+            out.append(times("faster than GoAccess, >= 50x", "goaccess --json", 50))
         if "wc -l" in by:
-            wc = by["wc -l"]
-            v = wc["seconds"] / me["seconds"]
-            lo, hi = spread(wc, me)
-            out.append(("share of wc -l's throughput, >= 15%", f"{100 * v:.1f}%", v >= 0.15,
-                        f"per round {100 * lo:.1f}-{100 * hi:.1f}%"))
-    if fmt == "json" and f"duckdb -j{threads} group-by" in by:
-        v, d = ratio(f"duckdb -j{threads} group-by")
-        out.append((f"faster than DuckDB's {threads}-thread read_json group-by, >= 2x", f"{v:.3f}x", v >= 2, d))
+            out.append(share("share of wc -l's throughput, >= 15%", "wc -l", 0.15))
+    if fmt == "json" and duckdb in by:
+        out.append(times(f"faster than DuckDB's {threads}-thread read_json group-by, >= 2x", duckdb, 2))
     if one and threads > 1 and not gz:
-        v, d = ratio(f"{who} analyze -j1")
-        out.append((f"{threads} threads against 1, >= 1.8x", f"{v:.3f}x", v >= 1.8, d))
+        out.append(times(f"{threads} threads against 1, >= 1.8x", f"{who} analyze -j1", 1.8))
     if gz and "zcat > /dev/null" in by:
-        z = by["zcat > /dev/null"]
-        v = z["seconds"] / me["seconds"]
-        lo, hi = spread(z, me)
-        out.append(("throughput against zcat > /dev/null, >= 80%", f"{100 * v:.0f}%", v >= 0.8,
-                    f"per round {100 * lo:.0f}-{100 * hi:.0f}%"))
+        out.append(share("throughput against zcat > /dev/null, >= 80%", "zcat > /dev/null", 0.8))
     return out
 
 
