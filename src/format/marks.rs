@@ -9,6 +9,8 @@
 //! finding its end, and flags a byte above 0x7f as well: a line with none,
 //! and no control byte, is valid UTF-8 with no NUL, so the scan need not
 //! check it again.
+//! [`plain_line`] is that newline search and check alone, for the formats
+//! whose lines are not marked.
 
 /// Lines up to this many bytes get marks; longer ones (rare) are left to
 /// the byte-at-a-time tokenizer.
