@@ -250,7 +250,25 @@ fn whole_seconds(b: &[u8]) -> Option<Micros> {
 }
 
 /// What the fraction and zone after the seconds add to the time.
-fn tail_micros(mut rest: &[u8], iso: bool) -> Option<Micros> {
+fn tail_micros(rest: &[u8], iso: bool) -> Option<Micros> {
+    // Milliseconds in UTC, as JSON loggers write them: a tail that changes
+    // on every line, so the cache of the last one does not help.
+    if let [
+        b'.',
+        d @ (b'0'..=b'9'),
+        e @ (b'0'..=b'9'),
+        f @ (b'0'..=b'9'),
+        b'Z' | b'z',
+    ] = *rest
+    {
+        let ms = (d - b'0') as i64 * 100 + (e - b'0') as i64 * 10 + (f - b'0') as i64;
+        return Some(ms * 1_000);
+    }
+    any_tail_micros(rest, iso)
+}
+
+/// [`tail_micros`] without its shortcut.
+fn any_tail_micros(mut rest: &[u8], iso: bool) -> Option<Micros> {
     let mut frac = 0;
     if rest.first() == Some(&b'.') || (iso && rest.first() == Some(&b',')) {
         let (f, r) = fraction(&rest[1..]);
@@ -509,6 +527,38 @@ mod tests {
         );
         assert_eq!(parse_timestamp("32/Oct/2000:13:55:36 -0700"), None);
         assert_eq!(parse_timestamp("10/Foo/2000:13:55:36 -0700"), None);
+    }
+
+    /// The millisecond shortcut reads what the general tail reading does.
+    #[test]
+    fn millisecond_tails_take_the_shortcut_unchanged() {
+        for ms in 0..1000 {
+            for zone in ["Z", "z"] {
+                let tail = format!(".{ms:03}{zone}");
+                for iso in [true, false] {
+                    let fast = tail_micros(tail.as_bytes(), iso);
+                    assert_eq!(fast, any_tail_micros(tail.as_bytes(), iso), "{tail}");
+                    assert_eq!(fast, Some(ms * 1_000));
+                }
+            }
+        }
+        for tail in [
+            ".12Z",
+            ".1234Z",
+            ".12xZ",
+            ".123",
+            ".123+01:00",
+            ",123Z",
+            ".123ZZ",
+        ] {
+            for iso in [true, false] {
+                assert_eq!(
+                    tail_micros(tail.as_bytes(), iso),
+                    any_tail_micros(tail.as_bytes(), iso),
+                    "{tail}"
+                );
+            }
+        }
     }
 
     #[test]
