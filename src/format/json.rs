@@ -72,12 +72,42 @@ pub fn plain_key(key: &str) -> bool {
     !key.bytes().any(|c| STOP[c as usize])
 }
 
-/// Where the first [`STOP`] byte of `b` is. Eight bytes at a time: a
-/// byte below 0x20, a quote or a backslash sets the top bit of its lane
-/// (the borrow trick of Mycroft's zero-byte test, as `serde_json` does;
-/// false hits only land above a true one, so the lowest is exact).
+/// Where the first [`STOP`] byte of `b` is: sixteen bytes at a time with
+/// SSE2 (every x86-64 CPU has it), the rest eight at a time.
 #[inline]
 fn plain_run(b: &[u8]) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        use std::arch::x86_64::*;
+        let mut i = 0;
+        while let Some(block) = b.get(i..i + 16) {
+            // SAFETY: SSE2 is enabled (the cfg above: every x86-64 target
+            // has it), and `block` holds the 16 bytes loaded (unaligned).
+            let hits = unsafe {
+                let x = _mm_loadu_si128(block.as_ptr().cast());
+                // Below 0x20 unsigned: the byte is its own minimum with 0x1f.
+                let ctl = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+                let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+                let bs = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+                _mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(quote, bs)))
+            };
+            if hits != 0 {
+                return Some(i + hits.trailing_zeros() as usize);
+            }
+            i += 16;
+        }
+        swar_run(&b[i..]).map(|k| i + k)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    swar_run(b)
+}
+
+/// [`plain_run`] eight bytes at a time: a byte below 0x20, a quote or a
+/// backslash sets the top bit of its lane (the borrow trick of Mycroft's
+/// zero-byte test, as `serde_json` does; false hits only land above a
+/// true one, so the lowest is exact).
+#[inline]
+fn swar_run(b: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::MAX / 255;
     let lane = |x: u64, c: u8| {
         let y = x ^ (ONES * c as u64);
@@ -916,11 +946,14 @@ mod tests {
                 assert_eq!(plain_run(b), stop(b), "{b:?}");
             }
         }
+        // Each byte at every place of one and of two blocks and a rest.
         for c in 0u8..=255 {
-            for pos in 0..20 {
-                let mut b = vec![b'x'; 20];
-                b[pos] = c;
-                assert_eq!(plain_run(&b), stop(&b), "{c} at {pos}");
+            for n in [20, 40] {
+                for pos in 0..n {
+                    let mut b = vec![b'x'; n];
+                    b[pos] = c;
+                    assert_eq!(plain_run(&b), stop(&b), "{c} at {pos} of {n}");
+                }
             }
         }
     }
