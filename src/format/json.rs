@@ -134,7 +134,7 @@ type Pairs<'a> = smallvec::SmallVec<[(Cow<'a, str>, Cow<'a, str>); 16]>;
 /// (no leading zeros, digits after a point and in an exponent). Index by
 /// index, with no iterator or `Option` per byte: three numbers of a JSON
 /// line cost ~200 instructions the other way.
-#[inline]
+#[inline(always)]
 fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
     let digit = |i: usize| i < b.len() && b[i].is_ascii_digit();
     let digits = |mut i: usize| {
