@@ -217,16 +217,19 @@ def build(case, outdir):
         lines = []
         for i in idx:
             lines.append(fmt.line(evs[i]).encode("utf-8"))
-        # junk
+        # junk: first cut some lines short (never the lines the truth is computed from), then insert
+        per10k = case.junk.get("trunc", 0.0)
+        for _ in range(int(len(lines) * per10k / 10000.0 + r.random())):
+            pos = r.randrange(len(lines)) if lines else 0
+            if lines and len(lines[pos]) > 20 and evs[idx[pos]][TAG] is None:
+                lines[pos] = lines[pos][:r.randrange(8, len(lines[pos]) - 4)]
         for jk, per10k in case.junk.items():
+            if jk in ("trunc", "trunc_tail"):
+                continue
             n = int(len(lines) * per10k / 10000.0 + r.random())
             for _ in range(n):
                 pos = r.randrange(len(lines) + 1)
                 tt = evs[idx[min(pos, len(idx) - 1)]][T] if idx else case.world.t_begin
-                if jk == "trunc":
-                    if pos < len(lines) and len(lines[pos]) > 20:
-                        lines[pos] = lines[pos][:r.randrange(8, len(lines[pos]) - 4)]
-                    continue
                 lines[pos:pos] = junk_lines(case, jk, clock, tt)
         if case.junk.get("trunc_tail") and lines:
             lines[-1] = lines[-1][:max(5, len(lines[-1]) // 2)]

@@ -56,6 +56,17 @@ def parcelo_android_ua(rng, token, ver):
 
 # ---------------------------------------------------------------------------
 # storms
+#
+# Every storm case has a culprit group (the buggy versions, of which a share
+# has the bug) beside the rest of the fleet on other versions.
+
+
+def without(vers, drop):
+    return [v for v in vers if v[0] not in drop]
+
+
+def only(vers, keep):
+    return [v for v in vers if v[0] in keep]
 
 
 @case
@@ -63,18 +74,25 @@ def s01_desktop_tight_loop_overload(seed, quick):
     x = Ctx("s01_desktop_tight_loop_overload",
             "Electron desktop app notedeck 3.1.0/3.1.2 resends an expired-token 401 every 0.3-0.9 s after an "
             "auth-server deploy changes the 401 body (Tue 08:32 CET, the morning login peak); the service "
-            "saturates (503/504/499 for everyone), a rate limit (429) rolls out from 09:20, the gateway forces an "
-            "update (426) from 09:55.  nginx combined + rt/uct/uht/urt + auth_error, +0100, two days.",
-            seed, quick, "2024-03-11", 1, days=2)
-    x.desktop("notedeck", NOTEDECK, x.n(500, 60), apps.notedeck())
-    x.web(x.n(70, 8))
+            "saturates (503/504 for everyone), a rate limit (429) rolls out from 09:20, the gateway forces an "
+            "update (426) from 09:50.  nginx combined + rt/uct/uht/urt + auth_error, +0100, two days.",
+            seed, quick, "2024-03-11", 1, days=x_days(quick, 2, 1.6))
+    bug = ["3.1.0", "3.1.2"]
+    x.desktop("notedeck", without(NOTEDECK, bug), x.n(400, 30), apps.notedeck())
+    x.desktop("notedeck", only(NOTEDECK, bug), x.n(100, 34), apps.notedeck())
+    x.web(x.n(70, 6))
     x.scripts(x.n(3, 1))
     x.jwks(2)
-    x.health(n=x.n(2, 1), period=x.n(30.0, 120.0))
-    x.storm("notedeck", ["3.1.0", "3.1.2"], "tight", x.at(1, "08:32"), gap=(0.3, 0.9), frac=0.7,
-            mitig=(x.at(1, "09:20"), 300, 0.2, 5), block=(x.at(1, x.n("09:55", "09:40")), 600), upgrade_to="3.5.2")
+    x.health(n=x.n(2, 1), period=x.n(30.0, 300.0))
+    x.storm("notedeck", bug, "tight", x.at(1, "08:32"), gap=(0.3, 0.9), frac=0.8,
+            mitig=(x.at(1, x.n("09:20", "08:55")), 300, 0.2, 5), block=(x.at(1, x.n("09:50", "09:10")), 600),
+            upgrade_to="3.5.2")
     fmt = F.Combined(x.tz, [F.x_amplify(), F.x_vocab(F.vocab_token_expired())])
-    return x.finish(fmt, junk=JUNK_NGINX, cap=x.n(7.0, 1.2))
+    return x.finish(fmt, junk=JUNK_NGINX, cap=x.n(9.0, 2.0))
+
+
+def x_days(quick, full, q):
+    return q if quick else full
 
 
 @case
@@ -83,16 +101,18 @@ def s02_mobile_multi_endpoint_json(seed, quick):
             "Android Fitly 5.3.0/5.3.1 (Dalvik UA): the background sync fires four endpoints at once; after a "
             "gateway change (07:10 IST) each call's expired-token 401 is resent by its own worker, interleaved, "
             "until Android stops the work (<=10 min); it comes back at the next sync.  iOS Fitly (same version "
-            "numbers) is fine.  The change is reverted at 09:20.  nginx escape=json with time_iso8601 (+05:30), "
+            "numbers) is fine.  The change is reverted at 09:10.  nginx escape=json with time_iso8601 (+05:30), "
             "RFC 6750 error + error_description fields.",
-            seed, quick, "2025-01-21", 5.5, days=1)
-    x.mobile("Fitly", FITLY_A, x.n(700, 70), apps.fitly(), dalvik_ua)
-    x.mobile("Fitly", FITLY_I, x.n(250, 25), apps.fitly(timeout=60.0), afnetworking_ua)
-    x.web(x.n(40, 5), api="fitly")
+            seed, quick, "2025-01-21", 5.5, begin=x_days(quick, "00:00", "04:00"), hours=24 if not quick else 10)
+    bug = ["5.3.0", "5.3.1"]
+    x.mobile("Fitly", without(FITLY_A, bug), x.n(500, 30), apps.fitly(), dalvik_ua)
+    x.mobile("Fitly", only(FITLY_A, bug), x.n(130, 30), apps.fitly(bg_p=1.0), dalvik_ua)
+    x.mobile("Fitly", FITLY_I, x.n(250, 15), apps.fitly(timeout=60.0), afnetworking_ua)
+    x.web(x.n(40, 4), api="fitly")
     x.scripts(2, api="fitly")
     x.jwks(2)
-    x.storm("Fitly", ["5.3.0", "5.3.1"], "multi", x.at(0, "07:10"), gap=(0.6, 1.6), frac=x.n(0.22, 0.3),
-            loop_len=(30.0, 600.0, 150.0), t_stop=x.at(0, x.n("09:20", "08:40")), only=android_only)
+    x.storm("Fitly", bug, "multi", x.at(0, "07:10"), gap=(0.6, 1.6), loop_len=(30.0, 600.0, 90.0),
+            t_stop=x.at(0, x.n("09:10", "08:20")), only=android_only)
     fmt = F.NginxJson(x.tz, time_key="time_iso8601", vocab=F.vocab_rfc6750())
     return x.finish(fmt, junk={"trunc": 0.3, "blank": 0.5})
 
@@ -104,16 +124,19 @@ def s03_refresh_storm_invalid_grant(seed, quick):
             "is revoked (13:05 UTC, key compromise drill), these builds resend POST /oauth/token with the revoked "
             "refresh token (400 invalid_grant) every 0.4-1.2 s; users kill the app and it starts again on the next "
             "launch.  Other builds and Android show the login screen once.  429 from 13:40, forced update (426) "
-            "from 14:30.  Application JSON log (ts, level, msg, method, path, status, error_code, "
+            "from 14:20.  Application JSON log (ts, level, msg, method, path, status, error_code, "
             "error_description) with stack traces and app messages mixed in.",
-            seed, quick, "2024-09-18", 0, days=1)
-    x.mobile("Parcelo", PARCELO_CF, x.n(800, 80), apps.parcelo(), cfnetwork_ua)
-    x.mobile("Parcelo", PARCELO_A, x.n(300, 30), apps.parcelo(timeout=15.0), parcelo_android_ua)
-    x.web(x.n(40, 5), api="parcelo")
+            seed, quick, "2024-09-18", 0, begin=x_days(quick, "00:00", "08:00"), hours=24 if not quick else 10)
+    bug = ["812", "815"]
+    x.mobile("Parcelo", without(PARCELO_CF, bug), x.n(600, 40), apps.parcelo(), cfnetwork_ua)
+    x.mobile("Parcelo", only(PARCELO_CF, bug), x.n(220, 45), apps.parcelo(), cfnetwork_ua)
+    x.mobile("Parcelo", PARCELO_A, x.n(300, 20), apps.parcelo(timeout=15.0), parcelo_android_ua)
+    x.web(x.n(40, 4), api="parcelo")
     x.scripts(x.n(3, 1), api="parcelo")
-    x.storm("Parcelo", ["812", "815"], "refresh", x.at(0, "13:05"), token_state="invalid", gap=(0.4, 1.2),
-            frac=x.n(0.5, 0.6), loop_len=(20.0, 900.0, 150.0), revoke=True, relaunch=(60.0, 900.0),
-            mitig=(x.at(0, "13:40"), 300, 0.2, 5), block=(x.at(0, x.n("14:30", "14:00")), 300), upgrade_to="830")
+    x.storm("Parcelo", bug, "refresh", x.at(0, "13:05"), token_state="invalid", gap=(0.4, 1.2),
+            frac=0.8, loop_len=(20.0, 900.0, 150.0), revoke=True, relaunch=(60.0, 900.0),
+            mitig=(x.at(0, x.n("13:40", "13:30")), 300, 0.2, 5), block=(x.at(0, x.n("14:20", "13:50")), 300),
+            upgrade_to="830")
     fmt = F.AppJson(x.rng, F.vocab_rfc6750("error_code", "error_description"))
     return x.finish(fmt, junk={"stack": 1.0, "appmsg": 4.0, "blank": 0.5})
 
@@ -123,15 +146,16 @@ def s04_capped_backoff_logfmt(seed, quick):
     x = Ctx("s04_capped_backoff_logfmt",
             "Ledgerly desktop 2024.11.2/2024.11.3 (CalVer) retries an expired-token 401 after 1 s, then every "
             "2 s (capped backoff), forever, after a token-format change at 09:05 Pacific on Tuesday; reverted "
-            "at 11:30.  No overload.  go-kit logfmt (ts in UTC, ua, device_id, auth_result=EXPIRED_TOKEN), two "
+            "at 10:40.  No overload.  go-kit logfmt (ts in UTC, ua, device_id, auth_result=EXPIRED_TOKEN), two "
             "days.",
-            seed, quick, "2025-02-03", -8, days=2)
-    x.desktop("Ledgerly", LEDGERLY, x.n(450, 50), apps.ledgerly())
-    x.web(x.n(60, 6), api="ledgerly")
+            seed, quick, "2025-02-03", -8, days=x_days(quick, 2, 1.6))
+    bug = ["2024.11.2", "2024.11.3"]
+    x.desktop("Ledgerly", without(LEDGERLY, bug), x.n(330, 25), apps.ledgerly())
+    x.desktop("Ledgerly", only(LEDGERLY, bug), x.n(110, 22), apps.ledgerly())
+    x.web(x.n(60, 5), api="ledgerly")
     x.scripts(x.n(4, 1), api="ledgerly")
     x.jwks(2)
-    x.storm("Ledgerly", ["2024.11.2", "2024.11.3"], "capped", x.at(1, "09:05"), frac=0.6,
-            t_stop=x.at(1, x.n("11:30", "10:30")))
+    x.storm("Ledgerly", bug, "capped", x.at(1, "09:05"), frac=0.6, t_stop=x.at(1, x.n("10:40", "09:50")))
     fmt = F.Logfmt(0, "gokit", F.vocab_upper("auth_result"))
     return x.finish(fmt, junk={"blank": 0.3, "trunc": 0.2})
 
@@ -143,14 +167,18 @@ def s05_self_stopping_churn(seed, quick):
             "Saturday morning; each loop ends after 1.5-8 min when the app is restarted (a fresh token), and "
             "starts again at the next expiry (30 min tokens) while other clients start theirs.  Reverted at "
             "10:45.  nginx combined + request_time= + token_status=, +0200.",
-            seed, quick, "2024-05-17", 2, days=2)
-    x.mobile("Trailmix", TRAILMIX, x.n(1000, 90), apps.trailmix(), okhttp_app_ua)
-    x.web(x.n(30, 4), api="trailmix")
+            seed, quick, "2024-05-18" if quick else "2024-05-17", 2,
+            days=x_days(quick, 2, 0.6))
+    d = 0 if quick else 1
+    bug = ["7.2.0"]
+    x.mobile("Trailmix", without(TRAILMIX, bug), x.n(420, 25), apps.trailmix(), okhttp_app_ua)
+    x.mobile("Trailmix", only(TRAILMIX, bug), x.n(170, 45), apps.trailmix(), okhttp_app_ua)
+    x.web(x.n(30, 3), api="trailmix")
     x.scripts(2, api="trailmix")
     x.jwks(1)
-    x.health("kube-probe/1.29", "/healthz", x.n(20.0, 120.0), 1)
-    x.storm("Trailmix", ["7.2.0"], "tight", x.at(1, "07:30"), gap=(0.4, 1.2), frac=0.6,
-            loop_len=(90.0, 480.0, 150.0), t_stop=x.at(1, x.n("10:45", "09:30")))
+    x.health("kube-probe/1.29", "/healthz", x.n(20.0, 300.0), 1)
+    x.storm("Trailmix", bug, "tight", x.at(d, "07:30"), gap=(0.4, 1.2), frac=0.7,
+            loop_len=(90.0, 480.0, 150.0), t_stop=x.at(d, x.n("10:45", "09:30")))
     fmt = F.Combined(x.tz, [F.x_rt("request_time"), F.x_vocab(F.vocab_plain("token_status"), quoted=False)])
     return x.finish(fmt, junk=JUNK_NGINX)
 
@@ -158,18 +186,20 @@ def s05_self_stopping_churn(seed, quick):
 @case
 def s06_small_cohort_no_overload(seed, quick):
     x = Ctx("s06_small_cohort_no_overload",
-            "Only the beta channel of the Beacon desktop app (24.3.0-beta, a few dozen clients) loops on an "
-            "expired-token 401 every 0.8-1.6 s from 10:15; the service has capacity to spare, nobody else is "
-            "affected; the beta gets a forced update (426) at 11:10.  nginx combined + request_time + "
+            "At 10:15 the auth service's clock steps ahead and every token in use is answered as expired: "
+            "every client refreshes once, except the beta channel of the Beacon desktop app (24.3.0-beta, a few "
+            "dozen clients), which resends the 401ing request every 0.8-1.6 s; the service has capacity to "
+            "spare, nobody else is affected; the beta gets a forced update (426) at 11:10.  nginx combined + request_time + "
             "auth_error=\"TokenExpiredError: jwt expired\" (express-jwt).",
             seed, quick, "2024-11-07", 0, days=1)
-    x.desktop("Beacon", BEACON, x.n(900, 90), apps.beacon())
-    x.desktop("Beacon", [("24.3.0-beta", 1.0, 4)], x.n(36, 14), apps.beacon())
-    x.web(x.n(60, 6), api="beacon")
+    x.desktop("Beacon", BEACON, x.n(900, 60), apps.beacon())
+    x.desktop("Beacon", [("24.3.0-beta", 1.0, 4)], x.n(45, 22), apps.beacon())
+    x.web(x.n(60, 5), api="beacon")
     x.scripts(x.n(3, 1), api="beacon")
     x.jwks(2)
+    x.clock_step(x.at(0, "10:15"))
     x.storm("Beacon", ["24.3.0-beta"], "tight", x.at(0, "10:15"), gap=(0.8, 1.6),
-            block=(x.at(0, x.n("11:10", "10:55")), 300), upgrade_to="24.3.1-beta")
+            block=(x.at(0, x.n("11:10", "10:30")), 300), upgrade_to="24.3.1-beta")
     fmt = F.Combined(0, [F.x_rt("request_time"), F.x_vocab(F.vocab_jsonwebtoken())])
     return x.finish(fmt, junk=JUNK_NGINX)
 
@@ -183,18 +213,22 @@ def s07_overload_lb_two_nodes_json(seed, quick):
             "either), nginx JSON with time_local, request_method/request_uri, unquoted numbers, and the upstream's "
             "WWW-Authenticate value as auth_error.",
             seed, quick, "2025-04-10", 2, begin="05:00", hours=9)
-    x.mobile("Fitly", FITLY_A, x.n(900, 100), apps.fitly(), dalvik_ua)
-    x.mobile("Fitly", FITLY_I, x.n(650, 70), apps.fitly(timeout=60.0, proactive=0.5),
-             lambda r, tok, v: alamofire_ua(r, tok, v, "com.fitly.app", v.replace(".", "") + "0"))
-    x.web(x.n(50, 5), api="fitly")
+    bug = ["5.2.3", "5.2.4"]
+    ios = lambda r, tok, v: alamofire_ua(r, tok, v, "com.fitly.app", v.replace(".", "") + "0")
+    x.mobile("Fitly", FITLY_A, x.n(900, 60), apps.fitly(), dalvik_ua)
+    x.mobile("Fitly", without(FITLY_I, bug), x.n(450, 30), apps.fitly(timeout=60.0, proactive=0.5), ios)
+    x.mobile("Fitly", only(FITLY_I, bug), x.n(260, 60), apps.fitly(timeout=60.0, proactive=0.5), ios)
+    x.web(x.n(50, 4), api="fitly")
     x.jwks(2)
-    x.health(n=2, period=x.n(15.0, 60.0))
-    x.storm("Fitly", ["5.2.3", "5.2.4"], "tight", x.at(0, "07:50"), gap=(0.2, 0.6), frac=0.8, only=ios_only,
-            mitig=(x.at(0, "08:25"), 180, 0.25, 5), block=(x.at(0, "08:55"), 300), upgrade_to="5.4.0")
+    x.health(n=2, period=x.n(15.0, 120.0))
+    x.storm("Fitly", bug, "tight", x.at(0, "07:50"), gap=(0.2, 0.6), frac=0.8, only=ios_only,
+            loop_len=(120.0, 1200.0, 400.0),
+            mitig=(x.at(0, x.n("08:25", "08:15")), 180, 0.25, 5), block=(x.at(0, x.n("08:55", "08:30")), 300),
+            upgrade_to="5.4.0")
     fmt = F.NginxJson(x.tz, time_key="time_local", split_request=True, quote_numbers=False,
                       vocab=F.vocab_www_authenticate("auth_error"))
     return x.finish(fmt, layout=("nodes", ["node-a/access.json.log", "node-b/access.json.log"]),
-                    junk={"trunc": 0.2}, cap=x.n(9.0, 1.6))
+                    junk={"trunc": 0.2}, cap=x.n(12.0, 2.5))
 
 
 @case
@@ -203,17 +237,20 @@ def s08_two_storms_overlapping(seed, quick):
             "Two storms at once (New York, Monday): notedeck desktop 3.1.2 loops on an expired-token 401 from "
             "08:50; iOS Parcelo build 815 loops on POST /oauth/token with a revoked refresh token (400 "
             "invalid_grant) after a revocation at 09:15.  One rate limit (429) from 09:35, forced updates at "
-            "10:10 (notedeck) and 10:40 (Parcelo).  nginx combined + request_time= + auth_error + X-Forwarded-For.",
-            seed, quick, "2025-06-02", -4, days=1)
-    x.desktop("notedeck", NOTEDECK, x.n(380, 45), apps.notedeck())
-    x.mobile("Parcelo", PARCELO_CF, x.n(520, 60), apps.parcelo(), cfnetwork_ua)
+            "10:05 (notedeck) and 10:25 (Parcelo).  nginx combined + request_time= + auth_error + X-Forwarded-For.",
+            seed, quick, "2025-06-02", -4, begin=x_days(quick, "00:00", "06:00"), hours=24 if not quick else 8)
+    x.desktop("notedeck", without(NOTEDECK, ["3.1.2"]), x.n(300, 20), apps.notedeck())
+    x.desktop("notedeck", only(NOTEDECK, ["3.1.2"]), x.n(70, 26), apps.notedeck())
+    x.mobile("Parcelo", without(PARCELO_CF, ["815"]), x.n(450, 30), apps.parcelo(), cfnetwork_ua)
+    x.mobile("Parcelo", only(PARCELO_CF, ["815"]), x.n(180, 45), apps.parcelo(), cfnetwork_ua)
     x.web(x.n(40, 4), api="notedeck")
     x.scripts(2, api="parcelo")
     x.jwks(2)
-    x.storm("notedeck", ["3.1.2"], "tight", x.at(0, "08:50"), gap=(0.3, 0.9), frac=0.5,
-            mitig=(x.at(0, "09:35"), 300, 0.2, 5), block=(x.at(0, "10:10"), 300), upgrade_to="3.5.2")
+    x.storm("notedeck", ["3.1.2"], "tight", x.at(0, "08:50"), gap=(0.3, 0.9), frac=0.7,
+            mitig=(x.at(0, "09:35"), 300, 0.2, 5), block=(x.at(0, x.n("10:05", "09:45")), 300), upgrade_to="3.5.2")
     x.storm("Parcelo", ["815"], "refresh", x.at(0, "09:15"), token_state="invalid", gap=(0.5, 1.5), frac=0.8,
-            loop_len=(20.0, 900.0, 180.0), revoke=True, block=(x.at(0, "10:40"), 300), upgrade_to="830")
+            loop_len=(20.0, 900.0, 180.0), revoke=True, block=(x.at(0, x.n("10:25", "09:55")), 300),
+            upgrade_to="830")
     fmt = F.Combined(x.tz, [F.x_rt("request_time"), F.x_vocab(F.vocab_token_expired()), F.x_xff()])
     return x.finish(fmt, junk=JUNK_NGINX)
 
@@ -222,19 +259,22 @@ def s08_two_storms_overlapping(seed, quick):
 def s09_two_storms_separate_days(seed, quick):
     x = Ctx("s09_two_storms_separate_days",
             "Monday 14:20: an admin signs out every Ledgerly session in the Keycloak realm; Ledgerly desktop "
-            "2024.12.1 resends its refresh (400 invalid_grant \"Session not active\") every 0.5-1 s until the "
-            "gateway forces an update at 15:30.  Tuesday 08:05: Android Fitly 5.2.7 loops on an expired-token 401 "
-            "(token_expired / \"Token is expired\") until 09:30.  logfmt with time in +02:00, error_code and "
-            "error_description, two days.",
+            "2024.12.1 resends its refresh (400 invalid_grant \"Session not active\") every 0.5-1 s, users quit "
+            "and restart it, until the gateway forces an update at 15:10.  Tuesday 08:05: Android Fitly 5.2.7 "
+            "loops on an expired-token 401 (token_expired / \"Token is expired\") until 09:15.  logfmt with time "
+            "in +02:00, error_code and error_description, two days.",
             seed, quick, "2025-10-06", 2, days=2, token_path="/realms/ledgerly/protocol/openid-connect/token")
-    x.desktop("Ledgerly", LEDGERLY + [("2024.12.1", 0.15, 4)], x.n(260, 30), apps.ledgerly())
-    x.mobile("Fitly", FITLY_A, x.n(420, 40), apps.fitly(sync_eps=[]), dalvik_ua)
-    x.web(x.n(30, 4), api="ledgerly")
+    x.desktop("Ledgerly", LEDGERLY, x.n(220, 8), apps.ledgerly())
+    x.desktop("Ledgerly", [("2024.12.1", 1.0, 4)], x.n(50, 12), apps.ledgerly())
+    x.mobile("Fitly", without(FITLY_A, ["5.2.7"]), x.n(300, 10), apps.fitly(sync_eps=[]), dalvik_ua)
+    x.mobile("Fitly", only(FITLY_A, ["5.2.7"]), x.n(200, 40), apps.fitly(bg_p=0.9), dalvik_ua)
+    x.web(x.n(30, 3), api="ledgerly")
     x.scripts(2, api="ledgerly")
     x.storm("Ledgerly", ["2024.12.1"], "refresh", x.at(0, "14:20"), token_state="invalid", gap=(0.5, 1.0),
-            frac=0.7, revoke=True, relaunch=(30.0, 300.0), block=(x.at(0, "15:30"), 300), upgrade_to="2025.1.0")
+            frac=0.7, revoke=True, loop_len=(60.0, 900.0, 240.0), relaunch=(120.0, 900.0), reinstall_p=0.3,
+            block=(x.at(0, x.n("15:10", "14:50")), 300), upgrade_to="2025.1.0")
     x.storm("Fitly", ["5.2.7"], "tight", x.at(1, "08:05"), gap=(0.3, 0.8), frac=0.7,
-            block=(x.at(1, "09:30"), 300), upgrade_to="5.4.0")
+            loop_len=(60.0, 900.0, 300.0), block=(x.at(1, x.n("09:15", "08:40")), 300), upgrade_to="5.4.0")
     fmt = F.Logfmt(x.tz, "std", F.vocab_keycloak())
     return x.finish(fmt, junk={"blank": 0.3})
 
@@ -243,20 +283,25 @@ def s09_two_storms_separate_days(seed, quick):
 def s10_slow_start_envoy_config(seed, quick):
     x = Ctx("s10_slow_start_envoy_config",
             "crewboard desktop 11.5.0 (Electron) loops on an expired JWT rejected by Envoy's jwt_authn filter "
-            "(response_code_details jwt_authn_access_denied{Jwt_is_expired}).  It starts slowly: a handful of "
-            "early-shift clients loop from 05:55, most of the cohort joins at the 08:30-09:30 login peak.  Local "
-            "rate limit (RL, 429) from 09:40, forced update from 10:20.  Istio/Envoy JSON access log (UTC); "
-            "authstorm.toml maps token_state and client_ip (x_forwarded_for).",
-            seed, quick, "2026-01-13", 1, days=1)
-    x.desktop("crewboard", CREWBOARD, x.n(500, 50), apps.notedeck(proactive=0.5, start_mu=8.9 * 3600,
-                                                                  start_sd=0.45 * 3600))
-    x.desktop("crewboard", CREWBOARD, x.n(22, 8), apps.notedeck(proactive=0.5, start_mu=5.6 * 3600,
-                                                                start_sd=0.3 * 3600, p_weekday=1.0))
-    x.web(x.n(50, 5))
+            "(response_code_details jwt_authn_access_denied{Jwt_is_expired}); each loop ends when the app is "
+            "restarted and comes back at the next expiry.  It starts slowly: a handful of early-shift clients "
+            "loop from 05:55, most of the cohort joins at the 08:30-09:30 login peak.  Local rate limit (RL, "
+            "429) from 09:30, forced update from 10:00.  Istio/Envoy JSON access log (UTC); authstorm.toml maps "
+            "token_state and client_ip (x_forwarded_for).",
+            seed, quick, "2026-01-13", 1, begin="00:00", hours=24 if not quick else 12)
+    bug = ["11.5.0"]
+    late = apps.notedeck(proactive=0.5, start_mu=8.9 * 3600, start_sd=0.45 * 3600)
+    early = apps.notedeck(proactive=0.5, start_mu=5.7 * 3600, start_sd=0.25 * 3600, p_weekday=1.0)
+    x.desktop("crewboard", without(CREWBOARD, bug), x.n(450, 30), late)
+    x.desktop("crewboard", without(CREWBOARD, bug), x.n(20, 4), early)
+    x.desktop("crewboard", only(CREWBOARD, bug), x.n(70, 16), late)
+    x.desktop("crewboard", only(CREWBOARD, bug), x.n(5, 3), early)
+    x.web(x.n(50, 4))
     x.scripts(2)
-    x.health("Envoy/HC", "/healthz", x.n(10.0, 60.0), 1)
-    x.storm("crewboard", ["11.5.0"], "tight", x.at(0, "05:55"), gap=(0.3, 1.0), frac=0.6,
-            mitig=(x.at(0, "09:40"), 300, 0.2, 5), block=(x.at(0, "10:20"), 300), upgrade_to="12.0.0")
+    x.health("Envoy/HC", "/healthz", x.n(10.0, 120.0), 1)
+    x.storm("crewboard", bug, "tight", x.at(0, "05:55"), gap=(0.4, 1.2), loop_len=(120.0, 1500.0, 420.0),
+            mitig=(x.at(0, x.n("09:30", "09:15")), 300, 0.2, 5), block=(x.at(0, x.n("10:00", "09:30")), 300),
+            upgrade_to="12.0.0")
     fmt = F.EnvoyJson(x.rng)
     cfg = ('# Envoy/Istio JSON access log: the JWT filter\'s verdict and the real client address\n'
            '[fields]\ntoken_state = "response_code_details"\nclient_ip = "x_forwarded_for"\n')
@@ -267,15 +312,18 @@ def s10_slow_start_envoy_config(seed, quick):
 def s11_mid_incident_start(seed, quick):
     x = Ctx("s11_mid_incident_start",
             "The log begins mid-incident: Android Fitly 5.2.7 has been looping on expired-token 401s since 07:40 "
-            "but the file starts at 08:15 (rotated).  429 from 08:50, forced update from 09:20.  nginx combined "
+            "but the file starts at 08:15 (rotated).  429 from 08:40, forced update from 09:05.  nginx combined "
             "+ request_time + auth_error with Spring Security's \"Jwt expired at ...\" message, +0100.  The "
             "truth's start is the first resend visible in the file.",
             seed, quick, "2025-02-18", 1, begin="04:00", hours=10)
-    x.mobile("Fitly", FITLY_A, x.n(1100, 110), apps.fitly(sync_eps=[]), dalvik_ua)
-    x.web(x.n(30, 4), api="fitly")
+    bug = ["5.2.7"]
+    x.mobile("Fitly", without(FITLY_A, bug), x.n(800, 50), apps.fitly(sync_eps=[]), dalvik_ua)
+    x.mobile("Fitly", only(FITLY_A, bug), x.n(220, 45), apps.fitly(bg_p=0.9), dalvik_ua)
+    x.web(x.n(30, 3), api="fitly")
     x.jwks(1)
-    x.storm("Fitly", ["5.2.7"], "tight", x.at(0, "07:40"), gap=(0.3, 0.9), frac=0.6,
-            mitig=(x.at(0, "08:50"), 300, 0.2, 5), block=(x.at(0, x.n("09:20", "09:05")), 300), upgrade_to="5.4.0")
+    x.storm("Fitly", bug, "tight", x.at(0, "07:40"), gap=(0.3, 0.9), frac=0.7, loop_len=(60.0, 900.0, 300.0),
+            mitig=(x.at(0, x.n("08:40", "08:30")), 300, 0.2, 5), block=(x.at(0, x.n("09:05", "08:45")), 300),
+            upgrade_to="5.4.0")
     fmt = F.Combined(x.tz, [F.x_rt("request_time"), F.x_vocab(F.vocab_spring())])
     case = x.finish(fmt, junk=JUNK_NGINX, visible_from=x.at(0, "08:15"))
     case.notes = {"begins_mid_incident": True, "loops_began": "07:40 local, before the file starts"}
@@ -287,15 +335,18 @@ def s12_hourly_rotated_gzip(seed, quick):
     x = Ctx("s12_hourly_rotated_gzip",
             "iOS Fitly builds 5300/5310 (CFNetwork UA: the version is the build number) loop on an expired ID "
             "token (Firebase auth/id-token-expired) every 0.5-1 s from 16:40 EST; 429 from 17:25, forced update "
-            "from 17:50.  nginx combined + rt + error_code, -0500, rotated every hour into gzip files "
+            "from 17:45.  nginx combined + rt + error_code, -0500, rotated every hour into gzip files "
             "(access.log-YYYYMMDDHH.gz).",
             seed, quick, "2024-11-07", -5, begin="12:00", hours=10)
-    x.mobile("Fitly", FITLY_CF, x.n(1300, 130), apps.fitly(timeout=60.0), cfnetwork_ua)
-    x.mobile("Fitly", FITLY_A, x.n(500, 50), apps.fitly(), dalvik_ua)
+    bug = ["5300", "5310"]
+    x.mobile("Fitly", without(FITLY_CF, bug), x.n(900, 50), apps.fitly(timeout=60.0), cfnetwork_ua)
+    x.mobile("Fitly", only(FITLY_CF, bug), x.n(300, 60), apps.fitly(timeout=60.0, bg_p=0.9), cfnetwork_ua)
+    x.mobile("Fitly", FITLY_A, x.n(500, 30), apps.fitly(), dalvik_ua)
     x.web(x.n(40, 4), api="fitly")
     x.jwks(2)
-    x.storm("Fitly", ["5300", "5310"], "tight", x.at(0, "16:40"), gap=(0.5, 1.0), frac=0.35,
-            mitig=(x.at(0, "17:25"), 300, 0.2, 5), block=(x.at(0, x.n("17:50", "17:35")), 300), upgrade_to="5400")
+    x.storm("Fitly", bug, "tight", x.at(0, "16:40"), gap=(0.5, 1.0), frac=0.7, loop_len=(60.0, 900.0, 300.0),
+            mitig=(x.at(0, x.n("17:25", "17:10")), 300, 0.2, 5), block=(x.at(0, x.n("17:45", "17:20")), 300),
+            upgrade_to="5400")
     fmt = F.Combined(x.tz, [F.x_rt(), F.x_vocab(F.vocab_firebase())])
     return x.finish(fmt, layout=("hourly", "access.log-%04d%02d%02d%02d.gz"), junk=JUNK_NGINX)
 
@@ -303,19 +354,24 @@ def s12_hourly_rotated_gzip(seed, quick):
 @case
 def s13_lb_three_nodes_aspnet_config(seed, quick):
     x = Ctx("s13_lb_three_nodes_aspnet_config",
-            "Windows desktop app Tallyo 6.12.3/6.12.4 (.NET HttpClient UA) loops on an expired-token 401 every "
-            "0.2-0.5 s from 09:10 JST; ASP.NET Core's WWW-Authenticate header (error_description=\"The token "
+            "At 09:10 JST the token validator's clock steps ahead and every token in use is answered as expired; "
+            "everybody refreshes once except Windows desktop app Tallyo 6.12.3/6.12.4 (.NET HttpClient UA), "
+            "which resends the 401ing request every 0.2-0.5 s; ASP.NET Core's WWW-Authenticate header (error_description=\"The token "
             "expired at '...'\") is logged as www_auth=\"...\" with nginx's \\x22 escaping.  Three nginx nodes; "
-            "each request goes to any node.  429 from 09:45, forced update from 10:30.  authstorm.toml maps "
+            "each request goes to any node.  429 from 09:40, forced update from 10:05.  authstorm.toml maps "
             "token_state to www_auth.",
             seed, quick, "2025-09-09", 9, days=1)
-    x.desktop("Tallyo", TALLYO, x.n(650, 70), apps.ledgerly(ttl=3600.0), ua_fn=tallyo_ua)
-    x.web(x.n(50, 5), api="ledgerly")
+    bug = ["6.12.3", "6.12.4"]
+    x.desktop("Tallyo", without(TALLYO, bug), x.n(500, 30), apps.ledgerly(ttl=3600.0), ua_fn=tallyo_ua)
+    x.desktop("Tallyo", only(TALLYO, bug), x.n(48, 16), apps.ledgerly(ttl=3600.0), ua_fn=tallyo_ua)
+    x.web(x.n(50, 4), api="ledgerly")
     x.scripts(3, api="ledgerly")
     x.jwks(2)
-    x.health(n=3, period=x.n(30.0, 120.0))
-    x.storm("Tallyo", ["6.12.3", "6.12.4"], "tight", x.at(0, "09:10"), gap=(0.2, 0.5), frac=0.4,
-            mitig=(x.at(0, "09:45"), 300, 0.2, 5), block=(x.at(0, x.n("10:30", "10:05")), 300), upgrade_to="6.14.0")
+    x.health(n=3, period=x.n(30.0, 600.0))
+    x.clock_step(x.at(0, "09:10"))
+    x.storm("Tallyo", bug, "tight", x.at(0, "09:10"), gap=(0.2, 0.5), frac=0.8,
+            mitig=(x.at(0, x.n("09:40", "09:22")), 300, 0.2, 5), block=(x.at(0, x.n("09:55", "09:30")), 300),
+            upgrade_to="6.14.0")
     fmt = F.Combined(x.tz, [F.x_rt("rt"), F.x_vocab(F.vocab_aspnet("www_auth")), F.x_xff()])
     cfg = '[fields]\ntoken_state = "www_auth"    # $upstream_http_www_authenticate\n'
     return x.finish(fmt, layout=("nodes", ["web1/access.log", "web2/access.log", "web3/access.log"]),
@@ -325,15 +381,18 @@ def s13_lb_three_nodes_aspnet_config(seed, quick):
 @case
 def s14_apache_common_invisible(seed, quick):
     x = Ctx("s14_apache_common_invisible",
-            "Apache common log (no user agent, no token field): notedeck desktop 3.1.0 loops on 401s every "
-            "0.3-0.9 s from 10:05 until a forced update (426) at 11:20.  Neither the app nor the token state is "
+            "Apache common log (no user agent, no token field).  At 10:05 the auth service's clock steps ahead "
+            "and every token in use is answered as expired; notedeck desktop 3.1.0 loops on the 401 every "
+            "0.3-0.9 s until a forced update (426) at 10:50.  Neither the app nor the token state is "
             "visible; the truth marks both, and expects unknown (or no) token state rather than a guess.",
             seed, quick, "2025-03-04", -6, days=1)
-    x.desktop("notedeck", NOTEDECK, x.n(600, 60), apps.notedeck())
-    x.web(x.n(60, 6))
+    x.desktop("notedeck", without(NOTEDECK, ["3.1.0"]), x.n(550, 35), apps.notedeck())
+    x.desktop("notedeck", only(NOTEDECK, ["3.1.0"]), x.n(55, 18), apps.notedeck())
+    x.web(x.n(60, 5))
     x.scripts(2)
-    x.storm("notedeck", ["3.1.0"], "tight", x.at(0, "10:05"), gap=(0.3, 0.9), frac=0.6,
-            block=(x.at(0, x.n("11:20", "10:50")), 300), upgrade_to="3.5.2")
+    x.clock_step(x.at(0, "10:05"))
+    x.storm("notedeck", ["3.1.0"], "tight", x.at(0, "10:05"), gap=(0.3, 0.9), frac=0.8,
+            block=(x.at(0, x.n("10:50", "10:25")), 300), upgrade_to="3.5.2")
     return x.finish(F.Common(x.tz), junk={"trunc": 0.3}, token_state_visible=False, app_visible=False)
 
 
@@ -341,14 +400,17 @@ def s14_apache_common_invisible(seed, quick):
 def s15_pino_http_config(seed, quick):
     x = Ctx("s15_pino_http_config",
             "iOS Parcelo 3.9.0/3.9.1 (AFNetworking UA) loops on express-jwt's 401 \"jwt expired\" every 0.3-0.8 s "
-            "from 12:10 UTC; 429 from 12:45, forced update 13:15.  pino-http's default JSON (epoch-ms time, "
+            "from 12:10 UTC; 429 from 12:45, forced update 13:10.  pino-http's default JSON (epoch-ms time, "
             "req/res objects, err.message); authstorm.toml maps the fields.",
             seed, quick, "2025-06-02", 0, begin="06:00", hours=12)
-    x.mobile("Parcelo", PARCELO_I, x.n(1200, 120), apps.parcelo(ttl=3600.0), afnetworking_ua)
+    bug = ["3.9.0", "3.9.1"]
+    x.mobile("Parcelo", without(PARCELO_I, bug), x.n(800, 50), apps.parcelo(ttl=3600.0), afnetworking_ua)
+    x.mobile("Parcelo", only(PARCELO_I, bug), x.n(280, 60), apps.parcelo(ttl=3600.0, bg_p=0.9), afnetworking_ua)
     x.web(x.n(40, 4), api="parcelo")
     x.scripts(2, api="parcelo")
-    x.storm("Parcelo", ["3.9.0", "3.9.1"], "tight", x.at(0, "12:10"), gap=(0.3, 0.8), frac=0.45,
-            mitig=(x.at(0, "12:45"), 300, 0.2, 5), block=(x.at(0, x.n("13:15", "12:55")), 300), upgrade_to="4.1.0")
+    x.storm("Parcelo", bug, "tight", x.at(0, "12:10"), gap=(0.3, 0.8), frac=0.7, loop_len=(60.0, 900.0, 300.0),
+            mitig=(x.at(0, x.n("12:45", "12:35")), 300, 0.2, 5), block=(x.at(0, x.n("13:10", "12:45")), 300),
+            upgrade_to="4.1.0")
     fmt = F.PinoHttp(x.rng)
     cfg = ('# pino-http defaults\n[fields]\ntimestamp = "time"\nmethod = "req.method"\npath = "req.url"\n'
            'status = "res.statusCode"\nuser_agent = "req.headers.user-agent"\n'
@@ -361,15 +423,19 @@ def s15_pino_http_config(seed, quick):
 def s16_datadog_json_config(seed, quick):
     x = Ctx("s16_datadog_json_config",
             "Android Trailmix 7.0.3 (okhttp app UA) loops on Cognito's \"Access Token has expired\" every "
-            "0.5-1.5 s from 18:20; 429 from 18:55, forced update from 19:30.  JSON with Datadog's standard "
+            "0.5-1.5 s from 18:20; 429 from 18:55, forced update from 19:20.  JSON with Datadog's standard "
             "attributes (http.*, network.client.ip, usr.id, error.kind/message; top-level status is the log "
             "level); authstorm.toml maps the fields.",
             seed, quick, "2024-05-14", 2, begin="12:00", hours=12)
-    x.mobile("Trailmix", TRAILMIX, x.n(1300, 130), apps.trailmix(sync_eps=[], sessions_wd=3.0), okhttp_app_ua)
+    bug = ["7.0.3"]
+    prof = apps.trailmix(sync_eps=[], sessions_wd=3.0)
+    x.mobile("Trailmix", without(TRAILMIX, bug), x.n(1000, 60), prof, okhttp_app_ua)
+    x.mobile("Trailmix", only(TRAILMIX, bug), x.n(260, 60), apps.trailmix(sessions_wd=3.0, bg_p=0.9), okhttp_app_ua)
     x.web(x.n(30, 3), api="trailmix")
     x.scripts(2, api="trailmix")
-    x.storm("Trailmix", ["7.0.3"], "tight", x.at(0, "18:20"), gap=(0.5, 1.5), frac=0.7,
-            mitig=(x.at(0, "18:55"), 300, 0.2, 5), block=(x.at(0, x.n("19:30", "19:05")), 300), upgrade_to="7.3.1")
+    x.storm("Trailmix", bug, "tight", x.at(0, "18:20"), gap=(0.5, 1.5), frac=0.7, loop_len=(60.0, 900.0, 300.0),
+            mitig=(x.at(0, x.n("18:55", "18:45")), 300, 0.2, 5), block=(x.at(0, x.n("19:20", "18:55")), 300),
+            upgrade_to="7.3.1")
     fmt = F.DatadogJson(x.rng, F.vocab_cognito())
     cfg = ('# Datadog standard attributes\n[fields]\ntimestamp = "timestamp"\nstatus = "http.status_code"\n'
            'method = "http.method"\npath = "http.url"\nuser_agent = "http.useragent"\n'
@@ -382,13 +448,16 @@ def s17_combined_plain_invisible_token(seed, quick):
     x = Ctx("s17_combined_plain_invisible_token",
             "nginx's default combined format and nothing else: Android Fitly 5.1.9 (Dalvik UA) loops on 401 "
             "every 0.3-0.8 s from 08:40; the 401s say nothing about why (the token had expired), so the truth "
-            "expects unknown (or no) token state.  429 from 09:15, forced update 09:45.",
+            "expects unknown (or no) token state.  429 from 09:15, forced update 09:40.",
             seed, quick, "2026-02-23", 1, days=1)
-    x.mobile("Fitly", FITLY_A, x.n(1200, 120), apps.fitly(sync_eps=[]), dalvik_ua)
-    x.mobile("Fitly", FITLY_I, x.n(300, 30), apps.fitly(sync_eps=[], timeout=60.0), afnetworking_ua)
+    bug = ["5.1.9"]
+    x.mobile("Fitly", without(FITLY_A, bug), x.n(900, 50), apps.fitly(sync_eps=[]), dalvik_ua)
+    x.mobile("Fitly", only(FITLY_A, bug), x.n(240, 55), apps.fitly(bg_p=0.9), dalvik_ua)
+    x.mobile("Fitly", FITLY_I, x.n(300, 15), apps.fitly(sync_eps=[], timeout=60.0), afnetworking_ua)
     x.web(x.n(40, 4), api="fitly")
-    x.storm("Fitly", ["5.1.9"], "tight", x.at(0, "08:40"), gap=(0.3, 0.8), frac=0.6,
-            mitig=(x.at(0, "09:15"), 300, 0.2, 5), block=(x.at(0, x.n("09:45", "09:25")), 300), upgrade_to="5.4.0")
+    x.storm("Fitly", bug, "tight", x.at(0, "08:40"), gap=(0.3, 0.8), frac=0.7, loop_len=(60.0, 900.0, 300.0),
+            mitig=(x.at(0, x.n("09:15", "09:05")), 300, 0.2, 5), block=(x.at(0, x.n("09:40", "09:15")), 300),
+            upgrade_to="5.4.0")
     return x.finish(F.Combined(x.tz), junk=JUNK_NGINX, token_state_visible=False)
 
 
@@ -396,17 +465,18 @@ def s17_combined_plain_invisible_token(seed, quick):
 def s18_aad_refresh_storm_config(seed, quick):
     x = Ctx("s18_aad_refresh_storm_config",
             "After an admin revokes every refresh token (Entra ID, 10:30 CET), Ledgerly desktop 2025.2.1 resends "
-            "POST /oauth2/v2.0/token (400, AADSTS50173: grant revoked) every 1-2 s until the forced update at "
-            "11:45.  nginx escape=json with msec timestamps and the upstream's error_code (AADSTS/IDX codes); "
-            "authstorm.toml teaches those codes under [token_states].",
+            "POST /oauth2/v2.0/token (400, AADSTS50173: grant revoked) every 1-2 s, users quit and restart it, "
+            "until the forced update at 11:30.  nginx escape=json with msec timestamps and the upstream's "
+            "error_code (AADSTS/IDX codes); authstorm.toml teaches those codes under [token_states].",
             seed, quick, "2025-03-12", 1, days=1, token_path="/oauth2/v2.0/token")
-    x.desktop("Ledgerly", [("2025.3.0", 0.4, 4), ("2025.2.2", 0.3, 4), ("2025.2.1", 0.2, 4), ("2025.1.0", 0.1, 3)],
-              x.n(600, 60), apps.ledgerly())
+    vers = [("2025.3.0", 0.4, 4), ("2025.2.2", 0.3, 4), ("2025.1.0", 0.1, 3)]
+    x.desktop("Ledgerly", vers, x.n(520, 40), apps.ledgerly())
+    x.desktop("Ledgerly", [("2025.2.1", 1.0, 4)], x.n(80, 30), apps.ledgerly())
     x.web(x.n(50, 5), api="ledgerly")
     x.scripts(3, api="ledgerly")
     x.storm("Ledgerly", ["2025.2.1"], "refresh", x.at(0, "10:30"), token_state="invalid", gap=(1.0, 2.0),
-            frac=0.8, revoke=True, relaunch=(30.0, 240.0), block=(x.at(0, x.n("11:45", "11:10")), 300),
-            upgrade_to="2025.3.0")
+            frac=0.8, revoke=True, loop_len=(60.0, 900.0, 300.0), relaunch=(60.0, 600.0), reinstall_p=0.25,
+            block=(x.at(0, x.n("11:30", "11:05")), 300), upgrade_to="2025.3.0")
     fmt = F.NginxJson(x.tz, time_key="msec", vocab=F.vocab_aad("error_code"))
     cfg = ('# Microsoft identity platform codes written by the upstream\n[token_states]\n'
            'expired = ["IDX10223"]\ninvalid = ["AADSTS50173", "IDX10511", "AADSTS50126"]\n')

@@ -150,6 +150,10 @@ class Ctx:
         if herd:
             self.world.herd.append((a, b))
 
+    def clock_step(self, t):
+        """The auth service's clock steps forward: every token issued before t is answered as expired."""
+        self.world.expire_all.append(t)
+
     def lone_looper(self, client, trigger, loop_len, gap=(0.4, 1.2), mode="tight"):
         sp = self.storm(client.app, [client.ver], mode, trigger, gap=gap, loop_len=loop_len, decoy=True)
         client.bugs = client.bugs + (sp.sid,)
