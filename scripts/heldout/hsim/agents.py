@@ -451,6 +451,9 @@ class MobileAgent(Agent):
                 st, lat = yield self.req(ti, m, path, "api", "expired", 200)
                 last = max(last, ti + lat)
                 sts.append(st)
+            if 426 in sts:
+                t, ok = yield from self.blocked(last)
+                return t
             if 401 not in sts:
                 return last
             t, ok = yield from self.refresh(last + rng.uniform(0.005, 0.1))

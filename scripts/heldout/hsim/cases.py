@@ -85,7 +85,7 @@ def s01_desktop_tight_loop_overload(seed, quick):
     x.jwks(2)
     x.health(n=x.n(2, 1), period=x.n(30.0, 300.0))
     x.storm("notedeck", bug, "tight", x.at(1, "08:32"), gap=(0.3, 0.9), frac=0.8,
-            mitig=(x.at(1, x.n("09:20", "08:55")), 300, 0.2, 5), block=(x.at(1, x.n("09:50", "09:10")), 600),
+            mitig=(x.at(1, x.n("09:20", "08:55")), 300, 0.2, 20), block=(x.at(1, x.n("09:50", "09:10")), 600),
             upgrade_to="3.5.2")
     fmt = F.Combined(x.tz, [F.x_amplify(), F.x_vocab(F.vocab_token_expired())])
     return x.finish(fmt, junk=JUNK_NGINX, cap=x.n(9.0, 2.0))
@@ -135,7 +135,7 @@ def s03_refresh_storm_invalid_grant(seed, quick):
     x.scripts(x.n(3, 1), api="parcelo")
     x.storm("Parcelo", bug, "refresh", x.at(0, "13:05"), token_state="invalid", gap=(0.4, 1.2),
             frac=0.8, loop_len=(20.0, 900.0, 150.0), revoke=True, relaunch=(60.0, 900.0),
-            mitig=(x.at(0, x.n("13:40", "13:30")), 300, 0.2, 5), block=(x.at(0, x.n("14:20", "13:50")), 300),
+            mitig=(x.at(0, x.n("13:40", "13:30")), 300, 0.2, 20), block=(x.at(0, x.n("14:20", "13:50")), 300),
             upgrade_to="830")
     fmt = F.AppJson(x.rng, F.vocab_rfc6750("error_code", "error_description"))
     return x.finish(fmt, junk={"stack": 1.0, "appmsg": 4.0, "blank": 0.5})
@@ -171,7 +171,7 @@ def s05_self_stopping_churn(seed, quick):
             days=x_days(quick, 2, 0.6))
     d = 0 if quick else 1
     bug = ["7.2.0"]
-    x.mobile("Trailmix", without(TRAILMIX, bug), x.n(420, 25), apps.trailmix(), okhttp_app_ua)
+    x.mobile("Trailmix", without(TRAILMIX, bug), x.n(330, 25), apps.trailmix(), okhttp_app_ua)
     x.mobile("Trailmix", only(TRAILMIX, bug), x.n(170, 45), apps.trailmix(), okhttp_app_ua)
     x.web(x.n(30, 3), api="trailmix")
     x.scripts(2, api="trailmix")
@@ -223,7 +223,7 @@ def s07_overload_lb_two_nodes_json(seed, quick):
     x.health(n=2, period=x.n(15.0, 120.0))
     x.storm("Fitly", bug, "tight", x.at(0, "07:50"), gap=(0.2, 0.6), frac=0.8, only=ios_only,
             loop_len=(120.0, 1200.0, 400.0),
-            mitig=(x.at(0, x.n("08:25", "08:15")), 180, 0.25, 5), block=(x.at(0, x.n("08:55", "08:30")), 300),
+            mitig=(x.at(0, x.n("08:25", "08:15")), 180, 0.25, 20), block=(x.at(0, x.n("08:55", "08:30")), 300),
             upgrade_to="5.4.0")
     fmt = F.NginxJson(x.tz, time_key="time_local", split_request=True, quote_numbers=False,
                       vocab=F.vocab_www_authenticate("auth_error"))
@@ -247,7 +247,7 @@ def s08_two_storms_overlapping(seed, quick):
     x.scripts(2, api="parcelo")
     x.jwks(2)
     x.storm("notedeck", ["3.1.2"], "tight", x.at(0, "08:50"), gap=(0.3, 0.9), frac=0.7,
-            mitig=(x.at(0, "09:35"), 300, 0.2, 5), block=(x.at(0, x.n("10:05", "09:45")), 300), upgrade_to="3.5.2")
+            mitig=(x.at(0, "09:35"), 300, 0.2, 20), block=(x.at(0, x.n("10:05", "09:45")), 300), upgrade_to="3.5.2")
     x.storm("Parcelo", ["815"], "refresh", x.at(0, "09:15"), token_state="invalid", gap=(0.5, 1.5), frac=0.8,
             loop_len=(20.0, 900.0, 180.0), revoke=True, block=(x.at(0, x.n("10:25", "09:55")), 300),
             upgrade_to="830")
@@ -300,7 +300,7 @@ def s10_slow_start_envoy_config(seed, quick):
     x.scripts(2)
     x.health("Envoy/HC", "/healthz", x.n(10.0, 120.0), 1)
     x.storm("crewboard", bug, "tight", x.at(0, "05:55"), gap=(0.4, 1.2), loop_len=(120.0, 1500.0, 420.0),
-            mitig=(x.at(0, x.n("09:30", "09:15")), 300, 0.2, 5), block=(x.at(0, x.n("10:00", "09:30")), 300),
+            mitig=(x.at(0, x.n("09:30", "09:15")), 300, 0.2, 20), block=(x.at(0, x.n("10:00", "09:30")), 300),
             upgrade_to="12.0.0")
     fmt = F.EnvoyJson(x.rng)
     cfg = ('# Envoy/Istio JSON access log: the JWT filter\'s verdict and the real client address\n'
@@ -322,7 +322,7 @@ def s11_mid_incident_start(seed, quick):
     x.web(x.n(30, 3), api="fitly")
     x.jwks(1)
     x.storm("Fitly", bug, "tight", x.at(0, "07:40"), gap=(0.3, 0.9), frac=0.7, loop_len=(60.0, 900.0, 300.0),
-            mitig=(x.at(0, x.n("08:40", "08:30")), 300, 0.2, 5), block=(x.at(0, x.n("09:05", "08:45")), 300),
+            mitig=(x.at(0, x.n("08:40", "08:30")), 300, 0.2, 20), block=(x.at(0, x.n("09:05", "08:45")), 300),
             upgrade_to="5.4.0")
     fmt = F.Combined(x.tz, [F.x_rt("request_time"), F.x_vocab(F.vocab_spring())])
     case = x.finish(fmt, junk=JUNK_NGINX, visible_from=x.at(0, "08:15"))
@@ -345,7 +345,7 @@ def s12_hourly_rotated_gzip(seed, quick):
     x.web(x.n(40, 4), api="fitly")
     x.jwks(2)
     x.storm("Fitly", bug, "tight", x.at(0, "16:40"), gap=(0.5, 1.0), frac=0.7, loop_len=(60.0, 900.0, 300.0),
-            mitig=(x.at(0, x.n("17:25", "17:10")), 300, 0.2, 5), block=(x.at(0, x.n("17:45", "17:20")), 300),
+            mitig=(x.at(0, x.n("17:25", "17:10")), 300, 0.2, 20), block=(x.at(0, x.n("17:45", "17:20")), 300),
             upgrade_to="5400")
     fmt = F.Combined(x.tz, [F.x_rt(), F.x_vocab(F.vocab_firebase())])
     return x.finish(fmt, layout=("hourly", "access.log-%04d%02d%02d%02d.gz"), junk=JUNK_NGINX)
@@ -370,7 +370,7 @@ def s13_lb_three_nodes_aspnet_config(seed, quick):
     x.health(n=3, period=x.n(30.0, 600.0))
     x.clock_step(x.at(0, "09:10"))
     x.storm("Tallyo", bug, "tight", x.at(0, "09:10"), gap=(0.2, 0.5), frac=0.8,
-            mitig=(x.at(0, x.n("09:40", "09:22")), 300, 0.2, 5), block=(x.at(0, x.n("09:55", "09:30")), 300),
+            mitig=(x.at(0, x.n("09:40", "09:22")), 300, 0.2, 20), block=(x.at(0, x.n("09:55", "09:30")), 300),
             upgrade_to="6.14.0")
     fmt = F.Combined(x.tz, [F.x_rt("rt"), F.x_vocab(F.vocab_aspnet("www_auth")), F.x_xff()])
     cfg = '[fields]\ntoken_state = "www_auth"    # $upstream_http_www_authenticate\n'
@@ -409,7 +409,7 @@ def s15_pino_http_config(seed, quick):
     x.web(x.n(40, 4), api="parcelo")
     x.scripts(2, api="parcelo")
     x.storm("Parcelo", bug, "tight", x.at(0, "12:10"), gap=(0.3, 0.8), frac=0.7, loop_len=(60.0, 900.0, 300.0),
-            mitig=(x.at(0, x.n("12:45", "12:35")), 300, 0.2, 5), block=(x.at(0, x.n("13:10", "12:45")), 300),
+            mitig=(x.at(0, x.n("12:45", "12:35")), 300, 0.2, 20), block=(x.at(0, x.n("13:10", "12:45")), 300),
             upgrade_to="4.1.0")
     fmt = F.PinoHttp(x.rng)
     cfg = ('# pino-http defaults\n[fields]\ntimestamp = "time"\nmethod = "req.method"\npath = "req.url"\n'
@@ -434,7 +434,7 @@ def s16_datadog_json_config(seed, quick):
     x.web(x.n(30, 3), api="trailmix")
     x.scripts(2, api="trailmix")
     x.storm("Trailmix", bug, "tight", x.at(0, "18:20"), gap=(0.5, 1.5), frac=0.7, loop_len=(60.0, 900.0, 300.0),
-            mitig=(x.at(0, x.n("18:55", "18:45")), 300, 0.2, 5), block=(x.at(0, x.n("19:20", "18:55")), 300),
+            mitig=(x.at(0, x.n("18:55", "18:45")), 300, 0.2, 20), block=(x.at(0, x.n("19:20", "18:55")), 300),
             upgrade_to="7.3.1")
     fmt = F.DatadogJson(x.rng, F.vocab_cognito())
     cfg = ('# Datadog standard attributes\n[fields]\ntimestamp = "timestamp"\nstatus = "http.status_code"\n'
@@ -456,7 +456,7 @@ def s17_combined_plain_invisible_token(seed, quick):
     x.mobile("Fitly", FITLY_I, x.n(300, 15), apps.fitly(sync_eps=[], timeout=60.0), afnetworking_ua)
     x.web(x.n(40, 4), api="fitly")
     x.storm("Fitly", bug, "tight", x.at(0, "08:40"), gap=(0.3, 0.8), frac=0.7, loop_len=(60.0, 900.0, 300.0),
-            mitig=(x.at(0, x.n("09:15", "09:05")), 300, 0.2, 5), block=(x.at(0, x.n("09:40", "09:15")), 300),
+            mitig=(x.at(0, x.n("09:15", "09:05")), 300, 0.2, 20), block=(x.at(0, x.n("09:40", "09:15")), 300),
             upgrade_to="5.4.0")
     return x.finish(F.Combined(x.tz), junk=JUNK_NGINX, token_state_visible=False)
 
@@ -506,7 +506,7 @@ def n01_normal_week(seed, quick):
             "answered by one refresh, occasional bad passwords, 404s and 500s.  nginx combined + "
             "rt/uct/uht/urt + auth_error, +0200.",
             seed, quick, "2024-09-16", 2, days=7)
-    everyday(x)
+    everyday(x, 0.8)
     return x.finish(F.Combined(x.tz, [F.x_amplify(), F.x_vocab(F.vocab_token_expired())]), junk=JUNK_NGINX)
 
 
@@ -679,8 +679,8 @@ def n09_nightly_batch(seed, quick):
 def n10_lone_looper(seed, quick):
     x = Ctx("n10_lone_looper",
             "Normal notedeck traffic where single clients misbehave alone: one desktop on an old 3.0.9 build "
-            "loops on an expired-token 401 for ~45 minutes (0.4-1.2 s), one Android phone loops for 20 minutes "
-            "in the afternoon.  Nobody else does.  nginx combined + rt + auth_error.",
+            "loops on an expired-token 401 for ~45 minutes (0.4-1.2 s) at each of its hourly token expiries, one "
+            "Android phone loops for 20 minutes at a time in the afternoon.  Nobody else does.  nginx combined + rt + auth_error.",
             seed, quick, "2024-03-11", 1, days=1)
     x.desktop("notedeck", NOTEDECK, x.n(420, 40), apps.notedeck())
     x.mobile("Fitly", FITLY_A, x.n(250, 20), apps.fitly(sync_eps=[]), dalvik_ua)
