@@ -121,6 +121,7 @@ def score_case(truth, report):
     others = [s for s in (report.get("storms") or []) if s.get("kind") != "storm"]
     truths = [e for e in truth["episodes"] if e["kind"] == "storm"]
     used = set()
+    chosen = {}
     for i, e in enumerate(truths):
         a, b = ts(e["start"]), ts(e["end"])
         c = e["culprit"]
@@ -142,6 +143,9 @@ def score_case(truth, report):
                 label, len(cands), ", ".join("%s-%s" % (hm(ts(reported[j].get("start")))[6:11],
                                                     hm(ts(reported[j].get("end")))[6:11]) for j in cands)))
         j = min(cands, key=lambda j: abs(ts(reported[j]["start"]) - a))
+        if j in chosen:
+            problems.append("%s: reported as one episode with %s" % (label, chosen[j]))
+        chosen[j] = label
         used.update(cands)
         r = reported[j]
         rs = ts(r["start"])

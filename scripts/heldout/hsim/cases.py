@@ -467,7 +467,7 @@ def s18_aad_refresh_storm_config(seed, quick):
             "After an admin revokes every refresh token (Entra ID, 10:30 CET), Ledgerly desktop 2025.2.1 resends "
             "POST /oauth2/v2.0/token (400, AADSTS50173: grant revoked) every 1-2 s, users quit and restart it, "
             "until the forced update at 11:30.  nginx escape=json with msec timestamps and the upstream's "
-            "error_code (AADSTS/IDX codes); authstorm.toml teaches those codes under [token_states].",
+            "error_code (AADSTS/IDX codes); authstorm.toml maps the msec time and teaches those codes under [token_states].",
             seed, quick, "2025-03-12", 1, days=1, token_path="/oauth2/v2.0/token")
     vers = [("2025.3.0", 0.4, 4), ("2025.2.2", 0.3, 4), ("2025.1.0", 0.1, 3)]
     x.desktop("Ledgerly", vers, x.n(520, 40), apps.ledgerly())
@@ -478,7 +478,8 @@ def s18_aad_refresh_storm_config(seed, quick):
             frac=0.8, revoke=True, loop_len=(60.0, 900.0, 300.0), relaunch=(60.0, 600.0), reinstall_p=0.25,
             block=(x.at(0, x.n("11:30", "11:05")), 300), upgrade_to="2025.3.0")
     fmt = F.NginxJson(x.tz, time_key="msec", vocab=F.vocab_aad("error_code"))
-    cfg = ('# Microsoft identity platform codes written by the upstream\n[token_states]\n'
+    cfg = ('# nginx $msec as the time; Microsoft identity platform codes written by the upstream\n'
+           '[fields]\ntimestamp = "msec"\n\n[token_states]\n'
            'expired = ["IDX10223"]\ninvalid = ["AADSTS50173", "IDX10511", "AADSTS50126"]\n')
     return x.finish(fmt, layout=("single", "access.json"), config=cfg)
 
