@@ -229,7 +229,7 @@ def main():
                 print("     %-40s   %s" % ("", n))
         for p in problems:
             key = p.split(": ", 1)[-1].split(" (")[0]
-            for k in ("missed", "split", "start", "app", "versions", "token state", "no culprit", "extra storm",
+            for k in ("missed", "split", "reported as one", "start", "app", "versions", "token state", "no culprit", "extra storm",
                       "authstorm failed"):
                 if key.startswith(k) or p.startswith(k):
                     fails[k] = fails.get(k, 0) + 1
