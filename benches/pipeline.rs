@@ -102,7 +102,7 @@ fn stages(c: &mut Criterion) {
             for l in &lines {
                 if let Some(e) = event(&fields, l, &mut plans, &mut ts) {
                     let c = classifier.classify(&e, &mut memo);
-                    agg.add(&e, &c);
+                    agg.add(&e, &c, false);
                 }
             }
             black_box(agg.requests())

@@ -8,7 +8,7 @@ use crate::detect::{DetectConfig, detect};
 use crate::error::{Error, Result};
 use crate::input::{Source, discover};
 use crate::report::{InputError, Report};
-use crate::scan::{RowSink, ScanOptions, scan, scan_rows};
+use crate::scan::{RowSink, ScanOptions, ScanResult, scan};
 
 #[derive(Clone)]
 pub struct AnalyzeConfig {
@@ -74,13 +74,19 @@ pub fn analyze_cubes(paths: &[String], detect_cfg: &DetectConfig) -> Result<Anal
         }
     }
     let cube = merged.ok_or_else(|| Error::NoInput("no cube files given".into()))?;
+    if cube.requests == 0 {
+        return Err(Error::NothingAnalysed(format!(
+            "the cubes ({}) hold no request",
+            paths.join(", ")
+        )));
+    }
     let storms = detect(&cube, detect_cfg);
     let report = Report::build(Vec::new(), Vec::new(), &cube, None, storms);
     Ok(Analysis { report, cube })
 }
 
-/// As [`analyze`], also handing every request to `sink` in file and line
-/// order (`authstorm export`). Files are read one after another.
+/// As [`analyze`], also handing every request to `sink`, in time order
+/// across files (`authstorm export`).
 pub fn export(cfg: &AnalyzeConfig, sink: &mut dyn RowSink) -> Result<Analysis> {
     run(cfg, Some(sink))
 }
@@ -114,10 +120,8 @@ fn run(cfg: &AnalyzeConfig, sink: Option<&mut dyn RowSink>) -> Result<Analysis> 
         .build()
         .map_err(|e| Error::Invalid(format!("cannot start worker threads: {e}")))?;
     let bar = progress_bar(&found.sources, cfg.scan.progress);
-    let result = match sink {
-        Some(sink) => pool.install(|| scan_rows(&found.sources, &cfg.scan, &bar, sink)),
-        None => pool.install(|| scan(&found.sources, &cfg.scan, &bar)),
-    };
+    let result = scan(&found.sources, &cfg.scan, &bar, &pool, sink)
+        .map_err(|e| Error::io("the export output", e))?;
     bar.finish_and_clear();
     if result
         .files
@@ -131,6 +135,9 @@ fn run(cfg: &AnalyzeConfig, sink: Option<&mut dyn RowSink>) -> Result<Analysis> 
             .chain(errors.iter().map(|e| format!("{}: {}", e.path, e.error)))
             .collect();
         return Err(Error::NoInput(detail.join("; ")));
+    }
+    if result.cube.requests == 0 {
+        return Err(Error::NothingAnalysed(nothing_analysed(&result, cfg)));
     }
     // Detection (its per-cohort baselines spread over the workers) and the
     // report's tables are independent readers of the cube.
@@ -153,4 +160,44 @@ fn run(cfg: &AnalyzeConfig, sink: Option<&mut dyn RowSink>) -> Result<Analysis> 
         report,
         cube: result.cube,
     })
+}
+
+/// Why a scan that read its inputs analysed no request.
+fn nothing_analysed(r: &ScanResult, cfg: &AnalyzeConfig) -> String {
+    let lines: u64 = r.files.iter().map(|f| f.lines).sum();
+    let skipped: u64 = r.files.iter().map(|f| f.skipped).sum();
+    let filtered: u64 = r.files.iter().map(|f| f.filtered).sum();
+    let unread: u64 = r.files.iter().map(|f| f.unread_bytes).sum();
+    let mut why = Vec::new();
+    if lines == 0 && unread == 0 {
+        why.push("the inputs hold no line".to_string());
+    } else {
+        why.push(format!("{lines} lines read"));
+    }
+    if skipped > 0 {
+        let mut reasons: std::collections::BTreeMap<String, u64> = Default::default();
+        for f in &r.files {
+            for (k, v) in &f.skipped_by_reason {
+                *reasons.entry(k.name().to_string()).or_default() += v;
+            }
+        }
+        let list: Vec<String> = reasons.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        why.push(format!("{skipped} skipped ({})", list.join(", ")));
+    }
+    if filtered > 0 || unread > 0 || cfg.scan.since.is_some() || cfg.scan.until.is_some() {
+        why.push(format!(
+            "{filtered} outside --since/--until{}",
+            if unread > 0 {
+                format!(" (and {unread} bytes not read, before or after the window)")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    for f in &r.files {
+        if let Some(e) = &f.error {
+            why.push(format!("{}: {e}", f.path));
+        }
+    }
+    why.join("; ")
 }

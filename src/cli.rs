@@ -295,7 +295,7 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
         max_line: a.max_line,
         mmap: !a.no_mmap,
         progress: !a.no_progress,
-        retry_window_us: file.retry_window_us().map_err(anyhow::Error::msg)?,
+        retry: file.retry_config().map_err(anyhow::Error::msg)?,
         privacy: authstorm::privacy::Privacy {
             anonymize_ip: a.anonymize_ip,
             hash_key: a.hash_clients.then(|| {

@@ -40,6 +40,10 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct DetectSection {
     pub retry_window: Option<String>,
+    /// Requests a chain or resend run needs to be a loop.
+    pub loop_attempts: Option<u32>,
+    /// The longest median gap of a loop.
+    pub loop_gap: Option<String>,
     #[serde(flatten)]
     pub thresholds: Option<DetectConfig>,
 }
@@ -94,7 +98,7 @@ impl FileConfig {
         c.field_map()?;
         c.classifier(None)?;
         c.detect_config()?;
-        c.retry_window_us()?;
+        c.retry_config()?;
         Ok(c)
     }
 
@@ -104,18 +108,33 @@ impl FileConfig {
         Ok(d)
     }
 
-    pub fn retry_window_us(&self) -> std::result::Result<i64, String> {
-        match &self.detect.retry_window {
-            None => Ok(crate::retry::DEFAULT_WINDOW_US),
-            Some(w) => {
-                let d = crate::time::parse_duration(w)
-                    .map_err(|e| format!("[detect] retry_window: {e}"))?;
-                if d.is_zero() {
-                    return Err("[detect] retry_window must be positive".into());
-                }
-                Ok(d.as_micros() as i64)
+    /// The retry stage's settings: `[detect]` `retry_window`,
+    /// `loop_attempts` and `loop_gap`.
+    pub fn retry_config(&self) -> std::result::Result<crate::retry::RetryConfig, String> {
+        let mut r = crate::retry::RetryConfig::default();
+        let positive = |name: &str,
+                        v: &Option<String>|
+         -> std::result::Result<Option<i64>, String> {
+            let Some(v) = v else { return Ok(None) };
+            let d = crate::time::parse_duration(v).map_err(|e| format!("[detect] {name}: {e}"))?;
+            if d.is_zero() {
+                return Err(format!("[detect] {name} must be positive"));
             }
+            Ok(Some(d.as_micros() as i64))
+        };
+        if let Some(w) = positive("retry_window", &self.detect.retry_window)? {
+            r.window_us = w;
         }
+        if let Some(g) = positive("loop_gap", &self.detect.loop_gap)? {
+            r.loop_gap_us = g;
+        }
+        if let Some(n) = self.detect.loop_attempts {
+            if n < 2 {
+                return Err("[detect] loop_attempts must be at least 2".into());
+            }
+            r.loop_attempts = n;
+        }
+        Ok(r)
     }
 
     pub fn format_kind(&self) -> std::result::Result<Option<FormatKind>, String> {
@@ -189,6 +208,12 @@ impl FileConfig {
             version_depth: version_depth.or(self.analysis.version_depth),
             vocabulary,
             health,
+            auth_routes: self
+                .detect
+                .thresholds
+                .as_ref()
+                .map(|d| d.login_routes.clone())
+                .unwrap_or_else(crate::classify::default_auth_routes),
         })
     }
 }

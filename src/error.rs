@@ -17,6 +17,9 @@ pub enum Error {
     Invalid(String),
     #[error("no readable input: {0}")]
     NoInput(String),
+    /// Inputs were read but not one request could be analysed.
+    #[error("nothing analysed: {0}")]
+    NothingAnalysed(String),
 }
 
 impl Error {

@@ -153,6 +153,11 @@ pub fn cube_parquet(cube: &Cube, p: &Path) -> Result<usize> {
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    let (mut resends, mut loops, mut loopers) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     let mut st: [Vec<u64>; 7] = Default::default();
     let (mut p50, mut p95, mut p99) = (
         Vec::with_capacity(n),
@@ -168,6 +173,9 @@ pub fn cube_parquet(cube: &Cube, p: &Path) -> Result<usize> {
         req.push(c.requests);
         err.push(c.errors);
         ret.push(c.retries);
+        resends.push(c.resends);
+        loops.push(c.loop_requests);
+        loopers.push(c.loopers.len() as u64);
         clients.push(c.clients.len() as u64);
         for (i, f) in [
             &(|s: u16| (200..300).contains(&s)) as &dyn Fn(u16) -> bool,
@@ -203,6 +211,9 @@ pub fn cube_parquet(cube: &Cube, p: &Path) -> Result<usize> {
         Column::new("requests".into(), req),
         Column::new("errors".into(), err),
         Column::new("retries".into(), ret),
+        Column::new("resends".into(), resends),
+        Column::new("loop_requests".into(), loops),
+        Column::new("looping_clients".into(), loopers),
         Column::new("clients".into(), clients),
         Column::new("status_2xx".into(), s2),
         Column::new("status_3xx".into(), s3),
@@ -311,17 +322,20 @@ impl EventFormat {
     }
 }
 
-const EVENT_HEADERS: [&str; 13] = [
+const EVENT_HEADERS: [&str; 16] = [
     "timestamp",
     "client",
     "app",
     "version",
     "token_state",
+    "token_state_named",
     "method",
     "route",
     "status",
     "latency_ms",
     "retry",
+    "resend",
+    "looping",
     "health_check",
     "file",
     "line",
@@ -357,11 +371,14 @@ impl<W: Write + Send> crate::scan::RowSink for CsvSink<W> {
                     csv_cell(&r.app).into_owned(),
                     csv_cell(&r.version).into_owned(),
                     r.token_state.name().to_string(),
+                    r.named_token_state.name().to_string(),
                     csv_cell(&r.method).into_owned(),
                     csv_cell(&r.route).into_owned(),
                     r.status.map(|s| s.to_string()).unwrap_or_default(),
                     r.latency_ms.map(|l| l.to_string()).unwrap_or_default(),
                     r.retry.to_string(),
+                    r.resend.to_string(),
+                    r.looping.to_string(),
                     r.health.to_string(),
                     csv_cell(file).into_owned(),
                     r.line.to_string(),
@@ -433,6 +450,12 @@ impl ParquetSink {
                     .collect::<Vec<_>>(),
             ),
             Column::new(
+                "token_state_named".into(),
+                rows.iter()
+                    .map(|(r, _)| r.named_token_state.name())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
                 "method".into(),
                 rows.iter()
                     .map(|(r, _)| r.method.as_str())
@@ -457,6 +480,14 @@ impl ParquetSink {
             Column::new(
                 "retry".into(),
                 rows.iter().map(|(r, _)| r.retry).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "resend".into(),
+                rows.iter().map(|(r, _)| r.resend).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "looping".into(),
+                rows.iter().map(|(r, _)| r.looping).collect::<Vec<_>>(),
             ),
             Column::new(
                 "health_check".into(),

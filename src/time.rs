@@ -374,6 +374,15 @@ pub fn rfc3339(t: Micros) -> String {
     }
 }
 
+/// As [`rfc3339`], with the fraction of a second when there is one
+/// (milliseconds or microseconds).
+pub fn rfc3339_exact(t: Micros) -> String {
+    match Utc.timestamp_micros(t).single() {
+        Some(dt) => dt.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        None => t.to_string(),
+    }
+}
+
 /// A display zone: UTC (default), a fixed or named IANA zone via `--tz`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub enum DisplayTz {

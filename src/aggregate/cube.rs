@@ -17,7 +17,9 @@ use crate::classify::TokenState;
 use crate::retry::{ChainStats, ClientRetries};
 use crate::time::Micros;
 
-pub const CUBE_SCHEMA: &str = "authstorm/cube/v1";
+/// v2 added the retry stage's resends and loops to each cell; a v1 cube
+/// has none, so detection would find no storm in it.
+pub const CUBE_SCHEMA: &str = "authstorm/cube/v2";
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct CellKey {
@@ -37,6 +39,18 @@ pub struct Cell {
     /// Requests the retry-chain stage labelled as retries.
     #[serde(default)]
     pub retries: u64,
+    /// Requests that presented credentials the service had rejected.
+    #[serde(default)]
+    pub resends: u64,
+    /// Retries and resends of clients in a loop.
+    #[serde(default)]
+    pub loop_requests: u64,
+    /// Sorted client-key hashes of the clients looping in this cell.
+    #[serde(default)]
+    pub loopers: Vec<u64>,
+    /// When the first loop counted here began (its first repeat).
+    #[serde(default)]
+    pub first_loop: Option<Micros>,
     pub status: BTreeMap<u16, u64>,
     pub latency: LatencySketch,
     /// Sorted, deduplicated client-key hashes.
@@ -48,6 +62,12 @@ impl Cell {
         self.requests += o.requests;
         self.errors += o.errors;
         self.retries += o.retries;
+        self.resends += o.resends;
+        self.loop_requests += o.loop_requests;
+        if !o.loopers.is_empty() {
+            self.loopers = union(&self.loopers, &o.loopers);
+        }
+        self.first_loop = min_opt(self.first_loop, o.first_loop);
         for (k, v) in &o.status {
             *self.status.entry(*k).or_default() += v;
         }
@@ -163,6 +183,14 @@ mod rows {
         errors: u64,
         #[serde(default)]
         retries: u64,
+        #[serde(default)]
+        resends: u64,
+        #[serde(default)]
+        loop_requests: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        loopers: Vec<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_loop: Option<Micros>,
         status: BTreeMap<u16, u64>,
         latency: LatencySketch,
         clients: Vec<u64>,
@@ -178,6 +206,10 @@ mod rows {
             requests: c.requests,
             errors: c.errors,
             retries: c.retries,
+            resends: c.resends,
+            loop_requests: c.loop_requests,
+            loopers: c.loopers.clone(),
+            first_loop: c.first_loop,
             status: c.status.clone(),
             latency: c.latency.clone(),
             clients: c.clients.clone(),
@@ -193,6 +225,9 @@ mod rows {
             let mut clients = r.clients;
             clients.sort_unstable();
             clients.dedup();
+            let mut loopers = r.loopers;
+            loopers.sort_unstable();
+            loopers.dedup();
             let key = CellKey {
                 bucket: r.bucket,
                 app: r.app,
@@ -204,6 +239,10 @@ mod rows {
                 requests: r.requests,
                 errors: r.errors,
                 retries: r.retries,
+                resends: r.resends,
+                loop_requests: r.loop_requests,
+                loopers,
+                first_loop: r.first_loop,
                 status: r.status,
                 latency: r.latency,
                 clients,

@@ -87,6 +87,17 @@ fn slot<T: Default>(v: &mut Vec<T>, i: u32) -> &mut T {
 /// A cell key with interned ids, valid within one partial.
 pub type HotKey = (i64, u32, u32, TokenState, u32);
 
+/// Where [`Aggregate::add`] put a request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placed {
+    /// Its cell, with the token state the request itself showed.
+    pub key: HotKey,
+    /// Not counted in a cell yet (see [`Aggregate::add_deferred`]).
+    pub deferred: bool,
+    /// Its latency's sketch bin.
+    pub bin: Option<i16>,
+}
+
 #[derive(Debug, Default, Clone)]
 struct HotCell {
     requests: u64,
@@ -95,6 +106,27 @@ struct HotCell {
     status: Vec<(u16, u64)>,
     latency: LatencySketch,
     clients: ClientSet,
+    /// What the retry stage said of the cell's requests; most cells have
+    /// none of it.
+    loops: Option<Box<LoopCell>>,
+}
+
+/// Resends and loop requests of one cell.
+#[derive(Debug, Default, Clone)]
+struct LoopCell {
+    resends: u64,
+    loop_requests: u64,
+    loopers: ClientSet,
+    first_loop: Option<Micros>,
+}
+
+impl LoopCell {
+    fn merge(&mut self, o: LoopCell) {
+        self.resends += o.resends;
+        self.loop_requests += o.loop_requests;
+        self.loopers.extend(o.loopers);
+        self.first_loop = cube::min_opt(self.first_loop, o.first_loop);
+    }
 }
 
 /// Distinct client hashes of one cell. Most cells (one minute of one
@@ -177,6 +209,11 @@ impl HotCell {
         }
         self.latency.merge(&o.latency);
         self.clients.extend(o.clients);
+        match (&mut self.loops, o.loops) {
+            (Some(a), Some(b)) => a.merge(*b),
+            (a @ None, b) => *a = b,
+            (_, None) => {}
+        }
     }
 }
 
@@ -237,6 +274,8 @@ pub struct Aggregate {
     chains: FxHashMap<CellKey, ChainStats>,
     retry_clients: FxHashMap<u64, ClientRetries<NameId>>,
     pub by: Option<ByAgg>,
+    /// Per endpoint id, its operation hash ([`Aggregate::op_of`]).
+    ops: Vec<u64>,
     /// Scratch space for endpoint keys.
     scratch: String,
     bins: BinCache,
@@ -265,6 +304,7 @@ impl Aggregate {
             chains: FxHashMap::default(),
             retry_clients: FxHashMap::default(),
             by: (!by.is_empty()).then(|| ByAgg::new(by.to_vec(), privacy)),
+            ops: Vec::new(),
             scratch: String::new(),
             bins: BinCache::default(),
             slot_ids: SlotIds::default(),
@@ -275,44 +315,92 @@ impl Aggregate {
         self.requests
     }
 
-    /// Adds one classified request; returns its cell (none for health checks).
-    pub fn add(&mut self, e: &Event<'_>, c: &Classified<'_>) -> Option<HotKey> {
+    /// Adds one classified request; returns where it goes (nothing for
+    /// health checks). With `defer` its cell is left to
+    /// [`add_deferred`](Self::add_deferred): the retry stage decides the
+    /// token state it is counted under.
+    pub fn add(&mut self, e: &Event<'_>, c: &Classified<'_>, defer: bool) -> Option<Placed> {
         self.requests += 1;
         self.time_min = cube::min_opt(self.time_min, Some(c.ts));
         self.time_max = cube::max_opt(self.time_max, Some(c.ts));
         if let Some(s) = c.status {
             self.status[usize::from(s).saturating_sub(100).min(899)] += 1;
         }
-        self.token_states[c.token_state.index()] += 1;
         let bucket = c.ts.div_euclid(self.bucket_us);
         if c.health {
+            self.token_states[c.token_state.index()] += 1;
             *self.health.entry(bucket).or_default() += 1;
             return None;
         }
         let (app, version) = self.cohort_ids(c);
         let key = (bucket, app, version, c.token_state, self.endpoint_id_of(c));
+        let bin = c.latency_ms.map(|l| self.bins.bin(l));
+        if let Some(by) = &mut self.by {
+            by.add(e, c);
+        }
+        if defer {
+            return Some(Placed {
+                key,
+                deferred: true,
+                bin,
+            });
+        }
+        self.add_cell(key, c.status, bin, c.client);
+        Some(Placed {
+            key,
+            deferred: false,
+            bin,
+        })
+    }
+
+    /// Adds a request whose cell [`add`](Self::add) deferred, now that its
+    /// token state (`key.3`) is known.
+    pub fn add_deferred(
+        &mut self,
+        key: HotKey,
+        status: Option<u16>,
+        bin: Option<i16>,
+        client: u64,
+    ) {
+        self.add_cell(key, status, bin, client);
+    }
+
+    fn add_cell(&mut self, key: HotKey, status: Option<u16>, bin: Option<i16>, client: u64) {
+        self.token_states[key.3.index()] += 1;
         let cell = self.cells.entry(key).or_default();
         cell.requests += 1;
-        if let Some(s) = c.status {
+        if let Some(s) = status {
             add_status(&mut cell.status, s, 1);
             if s >= 400 {
                 cell.errors += 1;
             }
         }
-        if let Some(l) = c.latency_ms {
-            cell.latency.add_bin(self.bins.bin(l));
+        if let Some(b) = bin {
+            cell.latency.add_bin(b);
         }
-        cell.clients.insert(c.client);
-        if let Some(by) = &mut self.by {
-            by.add(e, c);
-        }
-        Some(key)
+        cell.clients.insert(client);
     }
 
-    /// Marks one request of cell `key` as a retry.
-    pub fn count_retry(&mut self, key: &HotKey) {
-        if let Some(c) = self.cells.get_mut(key) {
-            c.retries += 1;
+    /// Counts what the retry stage said of one request of cell `key`
+    /// (whose token state is the one the stage chose).
+    pub fn add_label(&mut self, key: &HotKey, client: u64, label: &crate::retry::Label) {
+        if !(label.retry || label.resend || label.looping) {
+            return;
+        }
+        let Some(c) = self.cells.get_mut(key) else {
+            return;
+        };
+        c.retries += u64::from(label.retry);
+        if label.resend || label.looping {
+            let l = c.loops.get_or_insert_with(Default::default);
+            l.resends += u64::from(label.resend);
+            if label.looping {
+                l.loop_requests += 1;
+                l.loopers.insert(client);
+            }
+            if let Some(t) = label.loop_start {
+                l.first_loop = cube::min_opt(l.first_loop, Some(t));
+            }
         }
     }
 
@@ -380,6 +468,22 @@ impl Aggregate {
         let id = self.endpoint_id(c.method, &c.route);
         slot(&mut self.slot_ids.route, route).push((c.method.into(), id));
         id
+    }
+
+    /// The retry stage's operation of an endpoint id: a hash of
+    /// `METHOD route`, the same in every partial.
+    pub fn op_of(&mut self, endpoint: u32) -> u64 {
+        let i = endpoint as usize;
+        if self.ops.len() <= i {
+            let start = self.ops.len();
+            self.ops.extend((start..=i).map(|j| {
+                use std::hash::{Hash, Hasher};
+                let mut h = rustc_hash::FxHasher::default();
+                self.endpoints.name(j as u32).hash(&mut h);
+                h.finish()
+            }));
+        }
+        self.ops[i]
     }
 
     fn endpoint_id(&mut self, method: &str, route: &str) -> u32 {
@@ -501,10 +605,15 @@ impl Aggregate {
                     token_state: t,
                     endpoint: endpoints.name(e).to_string(),
                 };
+                let loops = hc.loops.map(|l| *l).unwrap_or_default();
                 let cell = Cell {
                     requests: hc.requests,
                     errors: hc.errors,
                     retries: hc.retries,
+                    resends: loops.resends,
+                    loop_requests: loops.loop_requests,
+                    loopers: loops.loopers.into_sorted(),
+                    first_loop: loops.first_loop,
                     status: hc.status.into_iter().collect(),
                     latency: hc.latency,
                     clients: hc.clients.into_sorted(),
@@ -567,10 +676,10 @@ mod tests {
             let memo = if i % 3 == 0 { &mut m2 } else { &mut m1 };
             let c = classifier.classify(&e, memo);
             assert!(c.slots.route.is_some());
-            fast.add(&e, &c);
+            fast.add(&e, &c, false);
             let mut c = c.clone();
             c.slots = Default::default();
-            slow.add(&e, &c);
+            slow.add(&e, &c, false);
         }
         assert_eq!(fast.into_cube(), slow.into_cube());
     }

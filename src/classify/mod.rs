@@ -75,8 +75,7 @@ pub struct Memo {
     ua_ids: FxHashMap<Box<str>, u32>,
     uas: Vec<UaInfo>,
     route_ids: FxHashMap<Box<str>, u32>,
-    /// Per path: its route, and whether it is a health-check path.
-    routes: Vec<(Box<str>, bool)>,
+    routes: Vec<RouteInfo>,
     /// The last path looked up and its slot: most requests to an auth
     /// service go to one or two endpoints, so the next path is often the
     /// same, and comparing it costs less than hashing it.
@@ -108,6 +107,15 @@ impl Default for Memo {
             epoch: 0,
         }
     }
+}
+
+/// What classification derives from a path alone.
+#[derive(Debug)]
+struct RouteInfo {
+    route: Box<str>,
+    health: bool,
+    /// A login or token route.
+    auth: bool,
 }
 
 /// Where a request's user agent and path sit in the worker's [`Memo`], so
@@ -145,13 +153,23 @@ fn memo_id<T>(
 }
 
 /// Everything classification needs, validated.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Classifier {
     pub app_rules: Vec<AppRule>,
     /// Group versions by their first N numeric components.
     pub version_depth: Option<usize>,
     pub vocabulary: TokenVocabulary,
     pub health: HealthRules,
+    /// Route substrings that mark login and token endpoints (a refresh or
+    /// a sign-in is how a client recovers from a rejected token).
+    pub auth_routes: Vec<String>,
+}
+
+/// Route substrings of login and token endpoints, unless configured.
+pub fn default_auth_routes() -> Vec<String> {
+    ["/token", "login", "signin", "sign-in", "authorize"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// The dimensions of one request.
@@ -167,6 +185,8 @@ pub struct Classified<'e> {
     pub latency_ms: Option<f64>,
     pub client: u64,
     pub health: bool,
+    /// A login or token route ([`Classifier::auth_routes`]).
+    pub auth_route: bool,
     pub attempt: Option<u32>,
     pub slots: MemoSlots,
 }
@@ -193,7 +213,23 @@ pub fn client_key(e: &Event<'_>) -> u64 {
     h.finish()
 }
 
+impl Default for Classifier {
+    fn default() -> Self {
+        Classifier {
+            app_rules: Vec::new(),
+            version_depth: None,
+            vocabulary: TokenVocabulary::default(),
+            health: HealthRules::default(),
+            auth_routes: default_auth_routes(),
+        }
+    }
+}
+
 impl Classifier {
+    fn is_auth_route(&self, route: &str) -> bool {
+        self.auth_routes.iter().any(|r| route.contains(r.as_str()))
+    }
+
     /// `version` cut to `--version-depth` components, if set.
     fn to_depth<'v>(&self, version: Cow<'v, str>) -> Cow<'v, str> {
         match self
@@ -232,7 +268,14 @@ impl Classifier {
                     &mut memo.routes,
                     &mut memo.epoch,
                     p,
-                    || (route::collapse(p).into(), self.health.is_health_path(p)),
+                    || {
+                        let route = route::collapse(p);
+                        RouteInfo {
+                            auth: self.is_auth_route(&route),
+                            route: route.into(),
+                            health: self.health.is_health_path(p),
+                        }
+                    },
                 );
                 memo.last_path.clear();
                 memo.last_path.push_str(p);
@@ -272,11 +315,12 @@ impl Classifier {
             version,
             token_state,
             method: e.method.unwrap_or("-"),
-            route: Cow::Borrowed(route.map_or("-", |i| &memo.routes[i].0)),
+            route: Cow::Borrowed(route.map_or("-", |i| &memo.routes[i].route)),
             status: e.status,
             latency_ms: e.latency_ms,
             client: client_key(e),
-            health: route.is_some_and(|i| memo.routes[i].1) || ua.is_some_and(|u| u.health),
+            health: route.is_some_and(|i| memo.routes[i].health) || ua.is_some_and(|u| u.health),
+            auth_route: route.is_some_and(|i| memo.routes[i].auth),
             attempt: e.attempt,
             slots: MemoSlots {
                 memo: (memo.id, memo.epoch),
@@ -319,7 +363,7 @@ mod tests {
             assert_eq!(c.health, path == "/healthz", "{i}");
             let slot = c.slots.route.expect("a path has a slot") as usize;
             assert_eq!(c.slots.memo.1, memo.epoch);
-            assert_eq!(*memo.routes[slot].0, *route::collapse(&path), "{i}");
+            assert_eq!(*memo.routes[slot].route, *route::collapse(&path), "{i}");
         }
         assert_eq!(memo.epoch, 1);
     }

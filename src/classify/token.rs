@@ -113,7 +113,6 @@ impl TokenVocabulary {
             || has("bad_token")
             || has("jsonwebtokenerror")
             || has("notbefore")
-            || has("unauthorized")
         {
             return Some(TokenState::Invalid);
         }
@@ -146,9 +145,12 @@ pub fn jwt_exp(token: &str) -> Result<Option<i64>, ()> {
     Ok(v.get("exp").and_then(|e| e.as_f64()).map(|e| e as i64))
 }
 
+/// What the status alone says: a success on a request that carried auth
+/// information means the token was accepted. A 401 says it was turned
+/// down but not why, so it is `unknown` (the retry stage may carry the
+/// reason an earlier answer gave).
 fn from_status(status: Option<u16>, auth_info: bool) -> TokenState {
     match status {
-        Some(401) => TokenState::Invalid,
         Some(s) if auth_info && s < 400 => TokenState::Valid,
         _ => TokenState::Unknown,
     }
@@ -281,7 +283,8 @@ mod tests {
         );
         assert_eq!(
             token_state(&ev(Some(401), Some("-"), None), &v),
-            TokenState::Invalid
+            TokenState::Unknown,
+            "a 401 without a reason is never called invalid"
         );
         let expired: &'static str = Box::leak(jwt(1000).into_boxed_str());
         let live: &'static str = Box::leak(jwt(3000).into_boxed_str());
@@ -299,7 +302,7 @@ mod tests {
         );
         assert_eq!(
             token_state(&ev(Some(401), None, None), &v),
-            TokenState::Invalid
+            TokenState::Unknown
         );
         assert_eq!(
             token_state(&ev(Some(200), None, None), &v),

@@ -80,7 +80,7 @@ type GroupKey<'a> = (Option<&'a str>, Option<TokenState>, Option<&'a str>);
 /// Adtributor's per-element explanatory-power threshold, within a group.
 const MIN_VERSION_SHARE: f64 = 0.01;
 
-fn js(p: f64, q: f64) -> f64 {
+pub(crate) fn js(p: f64, q: f64) -> f64 {
     let term = |a: f64, b: f64| {
         if a > 0.0 {
             a * (2.0 * a / (a + b)).ln()

@@ -18,7 +18,7 @@ use crate::scan::FileReport;
 use crate::time::{Micros, rfc3339};
 use clients::{BIT_BUDGET, ClientIds, IdSet};
 
-pub const REPORT_SCHEMA: &str = "authstorm/report/v1";
+pub const REPORT_SCHEMA: &str = "authstorm/report/v2";
 /// Above this many buckets the timeline lists only non-empty ones.
 const MAX_DENSE_BUCKETS: i64 = 100_000;
 

@@ -224,6 +224,7 @@ fn backoff_words(c: &Culprit) -> &'static str {
         Some((Backoff::Fixed, _)) => "fixed-interval retries",
         Some((Backoff::Exponential, _)) => "exponential backoff",
         Some((Backoff::ExponentialJitter, _)) => "exponential backoff with jitter",
+        Some((Backoff::Capped, _)) => "capped backoff",
         _ => "no retry chains",
     }
 }

@@ -17,17 +17,20 @@ use indicatif::ProgressBar;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::aggregate::{Aggregate, ByAgg, ByField, Cube};
-use crate::classify::Classifier;
+use crate::aggregate::{Aggregate, ByAgg, ByField, Cube, HotKey};
+use crate::classify::{Classifier, TokenState};
 use crate::event::{FIELDS, FieldMap};
 use crate::format::{self, FormatKind, LineParser, SkipReason, regex::RegexFormat};
 use crate::input::chunk::{self, Blocks};
 use crate::input::{Compression, Source};
-use crate::retry::{DEFAULT_WINDOW_US, RetryEvent, RetryStage};
+use crate::retry::RetryConfig;
 use crate::time::Micros;
 
+mod merge;
 mod ordered;
 mod seek;
+
+use merge::Merger;
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -49,8 +52,8 @@ pub struct ScanOptions {
     pub max_line: usize,
     pub chunk_size: usize,
     pub progress: bool,
-    /// A repeat of a failed operation within this window is a retry.
-    pub retry_window_us: i64,
+    /// Retry chains, resends and loops.
+    pub retry: RetryConfig,
     /// Keep every request as a [`Row`] for a [`RowSink`] (`authstorm export`).
     pub rows: bool,
     /// Read large files through memory maps (see [`chunk::map_range`]).
@@ -72,7 +75,7 @@ impl Default for ScanOptions {
             max_line: DEFAULT_MAX_LINE,
             chunk_size: 8 << 20,
             progress: false,
-            retry_window_us: DEFAULT_WINDOW_US,
+            retry: RetryConfig::default(),
             rows: false,
             mmap: true,
             privacy: Default::default(),
@@ -123,7 +126,8 @@ pub struct ScanResult {
     pub by: Option<ByAgg>,
 }
 
-/// One worker's partial over some chunks of one file.
+/// One worker's partial over some chunks of one file: what its file report
+/// needs, and the batch its requests go to the retry stage in.
 struct Partial {
     lines: u64,
     parsed: u64,
@@ -133,13 +137,72 @@ struct Partial {
     examples: Vec<(u64, u64, SkipReason, String)>,
     chunk_lines: Vec<(u64, u64)>,
     fields_mask: u32,
+    batch: Batch,
+}
+
+/// One chunk's requests on their way to the retry stage ([`merge`]), and
+/// the aggregate they are counted in (the stage's labels go to the same
+/// aggregate, whose ids the events use).
+pub(crate) struct Batch {
     agg: Aggregate,
-    /// This chunk's requests for the retry stage, in line order.
-    events: Vec<RetryEvent>,
+    /// In time order (line order among equal times).
+    events: Vec<StageEvent>,
     /// With `ScanOptions::rows`: every request, in line order.
     rows: Vec<Row>,
-    /// Peak clients held by the retry stage.
-    retry_clients_peak: usize,
+    min_ts: Option<Micros>,
+    max_ts: Option<Micros>,
+    /// How far a line lagged behind the latest one before it, at most.
+    disorder: i64,
+}
+
+impl Batch {
+    fn new(o: &ScanOptions) -> Self {
+        Batch {
+            agg: Aggregate::with_privacy(o.bucket_us, &o.by, o.privacy),
+            events: Vec::new(),
+            rows: Vec::new(),
+            min_ts: None,
+            max_ts: None,
+            disorder: 0,
+        }
+    }
+
+    /// Puts the events in time order (a stable sort: lines of one time keep
+    /// their order) and notes the span and disorder of the chunk.
+    fn seal(&mut self) {
+        let mut latest = Micros::MIN;
+        let mut disorder = 0i64;
+        for e in &self.events {
+            disorder = disorder.max(latest.saturating_sub(e.ts));
+            latest = latest.max(e.ts);
+        }
+        if disorder > 0 {
+            self.events.sort_by_key(|e| e.ts);
+        }
+        self.disorder = disorder;
+        self.min_ts = self.events.first().map(|e| e.ts);
+        self.max_ts = self.events.last().map(|e| e.ts);
+    }
+}
+
+/// What the retry stage needs of one request, and where to count it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StageEvent {
+    ts: Micros,
+    client: u64,
+    op: u64,
+    /// Its cell, with the token state the request itself showed.
+    key: HotKey,
+    status: Option<u16>,
+    bin: Option<i16>,
+    attempt: Option<u32>,
+    auth_route: bool,
+    /// Its cell waits for the stage's token state.
+    deferred: bool,
+    /// A health check: only here to keep exported rows in order.
+    health: bool,
+    /// Its row (`u32::MAX` for none).
+    row: u32,
 }
 
 /// A worker's caches of pure functions of one string or shape (the
@@ -158,7 +221,7 @@ struct Caches {
 /// Values a scan's workers hand on from one chunk to the next (on any
 /// worker: the one that settles a chunk is often not the one that parses
 /// the next). No result depends on them.
-struct Pool<T>(std::sync::Mutex<Vec<T>>);
+pub(crate) struct Pool<T>(std::sync::Mutex<Vec<T>>);
 
 impl<T: Default> Pool<T> {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<T>> {
@@ -188,15 +251,23 @@ impl<T> Default for Pool<T> {
     }
 }
 
-/// What one scan's chunks hand on (one scan: its options, which the memo
+/// What one file's chunks hand on (one scan: its options, which the memo
 /// and the plans derive from, are the same for every chunk).
-#[derive(Default)]
-struct Spares {
+struct Spares<'m> {
     caches: Pool<Caches>,
-    /// Emptied retry-event buffers. Grown from empty, a chunk's buffer was
-    /// reallocated about ten times: over half of all bytes a scan
-    /// allocated, each time on fresh pages.
-    events: Pool<Vec<RetryEvent>>,
+    /// Emptied event buffers, which the merger hands back: grown from
+    /// empty, a chunk's buffer was reallocated about ten times, each time
+    /// on fresh pages.
+    events: &'m Pool<Vec<StageEvent>>,
+}
+
+impl<'m> Spares<'m> {
+    fn new(events: &'m Pool<Vec<StageEvent>>) -> Self {
+        Spares {
+            caches: Pool::default(),
+            events,
+        }
+    }
 }
 
 impl Partial {
@@ -209,28 +280,23 @@ impl Partial {
             examples: Vec::new(),
             chunk_lines: Vec::new(),
             fields_mask: 0,
-            agg: Aggregate::with_privacy(o.bucket_us, &o.by, o.privacy),
-            events: Vec::new(),
-            rows: Vec::new(),
-            retry_clients_peak: 0,
+            batch: Batch::new(o),
         }
     }
 
-    fn merge(mut self, o: Partial) -> Partial {
+    /// Adds `o`'s file statistics to this one's (batches go to the merger).
+    fn merge_stats(&mut self, o: &mut Partial) {
         self.lines += o.lines;
         self.parsed += o.parsed;
         self.filtered += o.filtered;
-        for (k, v) in o.skips {
+        for (k, v) in std::mem::take(&mut o.skips) {
             *self.skips.entry(k).or_default() += v;
         }
-        self.examples.extend(o.examples);
+        self.examples.append(&mut o.examples);
         self.examples.sort_by_key(|e| (e.0, e.1));
         self.examples.truncate(EXAMPLES_PER_FILE);
-        self.chunk_lines.extend(o.chunk_lines);
+        self.chunk_lines.append(&mut o.chunk_lines);
         self.fields_mask |= o.fields_mask;
-        self.agg.merge(o.agg);
-        self.retry_clients_peak = self.retry_clients_peak.max(o.retry_clients_peak);
-        self
     }
 
     fn skip(
@@ -273,8 +339,8 @@ fn process(
     p: &mut Partial,
     spares: &Spares,
 ) {
-    if p.events.capacity() == 0 {
-        p.events = spares.events.take();
+    if p.batch.events.capacity() == 0 {
+        p.batch.events = spares.events.take();
     }
     let mut caches = spares.caches.take();
     let mut n = 0u64;
@@ -404,46 +470,70 @@ fn process(
             continue;
         }
         let c = o.classifier.classify(ev, &mut caches.memo);
-        let key = p.agg.add(ev, &c);
-        if o.rows {
-            p.rows.push(Row {
+        // A request that names no token state is counted once the retry
+        // stage has said which state it carries.
+        let b = &mut p.batch;
+        let placed = b.agg.add(ev, &c, c.token_state == TokenState::Unknown);
+        let row = if o.rows {
+            b.rows.push(Row {
                 ts: c.ts,
                 client: c.client,
                 app: c.app.to_string(),
                 version: c.version.to_string(),
                 token_state: c.token_state,
+                named_token_state: c.token_state,
                 method: c.method.to_string(),
                 route: c.route.to_string(),
                 status: c.status,
                 latency_ms: c.latency_ms,
                 retry: false,
+                resend: false,
+                looping: false,
                 health: c.health,
                 line: n,
-                event: key.map(|_| p.events.len()),
             });
-        }
-        if let Some(key) = key {
-            p.events.push(RetryEvent {
-                client: c.client,
+            (b.rows.len() - 1) as u32
+        } else {
+            u32::MAX
+        };
+        match placed {
+            Some(pl) => {
+                let op = b.agg.op_of(pl.key.4);
+                b.events.push(StageEvent {
+                    ts: c.ts,
+                    client: c.client,
+                    op,
+                    key: pl.key,
+                    status: c.status,
+                    bin: pl.bin,
+                    attempt: c.attempt,
+                    auth_route: c.auth_route,
+                    deferred: pl.deferred,
+                    health: false,
+                    row,
+                });
+            }
+            // Health checks need no label, only their place among the rows.
+            None if o.rows => b.events.push(StageEvent {
                 ts: c.ts,
-                op: op_hash(c.method, &c.route),
+                client: c.client,
+                op: 0,
+                key: (0, 0, 0, TokenState::Unknown, 0),
                 status: c.status,
-                token: c.token_state,
-                attempt: c.attempt,
-                key,
-            });
+                bin: None,
+                attempt: None,
+                auth_route: false,
+                deferred: false,
+                health: true,
+                row,
+            }),
+            None => {}
         }
     }
     p.lines += n;
     p.chunk_lines.push((seq, n));
+    p.batch.seal();
     spares.caches.give(caches);
-}
-
-fn op_hash(method: &str, route: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = rustc_hash::FxHasher::default();
-    (method, route).hash(&mut h);
-    h.finish()
 }
 
 /// One request as `authstorm export` writes it.
@@ -453,81 +543,85 @@ pub struct Row {
     pub client: u64,
     pub app: String,
     pub version: String,
-    pub token_state: crate::classify::TokenState,
+    /// The state it is counted under (see [`crate::retry`]).
+    pub token_state: TokenState,
+    /// The state the request itself showed.
+    pub named_token_state: TokenState,
     pub method: String,
     pub route: String,
     pub status: Option<u16>,
     pub latency_ms: Option<f64>,
     pub retry: bool,
+    pub resend: bool,
+    pub looping: bool,
     pub health: bool,
-    /// Line number in its file (chunk-relative until handed to the sink).
+    /// Line number in its file (chunk-relative until handed to the merger).
     pub line: u64,
-    /// Index of its retry event in the chunk (none for health checks).
-    event: Option<usize>,
 }
 
-/// Where exported rows go, in file and line order.
+impl Default for Row {
+    fn default() -> Self {
+        Row {
+            ts: 0,
+            client: 0,
+            app: String::new(),
+            version: String::new(),
+            token_state: TokenState::Unknown,
+            named_token_state: TokenState::Unknown,
+            method: String::new(),
+            route: String::new(),
+            status: None,
+            latency_ms: None,
+            retry: false,
+            resend: false,
+            looping: false,
+            health: false,
+            line: 0,
+        }
+    }
+}
+
+/// Where exported rows go: in time order across files (among requests of
+/// one time, in file order), each labelled by the retry stage.
 pub trait RowSink: Send {
     fn write(&mut self, file: &str, rows: &[Row]) -> io::Result<()>;
 }
 
-/// A file's name and the sink its rows go to.
-type Sink<'s> = Option<(String, &'s mut dyn RowSink)>;
-
-/// Runs chunk partials through the file's retry stage in order and merges
-/// them into the file's accumulator (and hands rows to the sink).
-struct Ordered<'s> {
-    stage: RetryStage,
-    acc: Option<Partial>,
-    sink: Sink<'s>,
+/// Settles one file's chunk partials in file order: their statistics
+/// here, their batches to the merger.
+struct Ordered<'m, 's> {
+    merger: &'m Merger<'s>,
+    lane: usize,
+    acc: Partial,
     lines_before: u64,
 }
 
-impl<'s> Ordered<'s> {
-    fn new(o: &ScanOptions, sink: Sink<'s>) -> Self {
+impl<'m, 's> Ordered<'m, 's> {
+    fn new(o: &ScanOptions, merger: &'m Merger<'s>, lane: usize) -> Self {
         Ordered {
-            stage: RetryStage::new(o.retry_window_us),
-            acc: None,
-            sink,
+            merger,
+            lane,
+            acc: Partial::new(o),
             lines_before: 0,
         }
     }
 
-    /// Settles `p` (the next chunk in file order); its emptied retry-event
-    /// buffer goes to `spares`.
-    fn push(&mut self, mut p: Partial, spares: &Spares) -> io::Result<()> {
-        let mut events = std::mem::take(&mut p.events);
-        if let Some((file, sink)) = self.sink.as_mut() {
-            let mut flags = Vec::with_capacity(events.len());
-            self.stage
-                .apply_flags(&events, &mut p.agg, Some(&mut flags));
-            let mut rows = std::mem::take(&mut p.rows);
-            for r in &mut rows {
-                r.retry = r.event.is_some_and(|i| flags[i]);
-                r.line += self.lines_before;
-            }
-            sink.write(file.as_str(), &rows)?;
-        } else {
-            self.stage.apply(&events, &mut p.agg);
+    /// Settles `p`, the next chunk in file order.
+    fn push(&mut self, mut p: Partial) -> io::Result<()> {
+        for r in &mut p.batch.rows {
+            r.line += self.lines_before;
         }
-        events.clear();
-        spares.events.give(events);
         self.lines_before += p.lines;
-        self.acc = Some(match self.acc.take() {
-            Some(a) => a.merge(p),
-            None => p,
-        });
-        Ok(())
+        self.acc.merge_stats(&mut p);
+        self.merger.push(self.lane, p.batch)
     }
 
-    fn push_all(&mut self, parts: Vec<Partial>, spares: &Spares) -> io::Result<()> {
-        parts.into_iter().try_for_each(|p| self.push(p, spares))
+    fn push_all(&mut self, parts: Vec<Partial>) -> io::Result<()> {
+        parts.into_iter().try_for_each(|p| self.push(p))
     }
 
-    fn finish(self, o: &ScanOptions) -> Partial {
-        let mut acc = self.acc.unwrap_or_else(|| Partial::new(o));
-        acc.retry_clients_peak = self.stage.finish(&mut acc.agg);
-        acc
+    fn finish(self) -> Partial {
+        self.acc
     }
 }
 
@@ -538,61 +632,105 @@ fn window() -> usize {
     rayon::current_num_threads() * 2
 }
 
-/// Scans all sources. Unusable sources are reported in their `FileReport`.
-pub fn scan(sources: &[Source], o: &ScanOptions, bar: &ProgressBar) -> ScanResult {
-    let results: Vec<(FileReport, Partial)> = sources
-        .par_iter()
-        .map(|s| scan_source(s, o, bar, None))
-        .collect();
-    merge_results(results, o)
-}
-
-/// Scans sources one after another (chunks still in parallel), handing
-/// every request to `sink` in file and line order.
-pub fn scan_rows(
+/// Scans all sources on `pool`; with a `sink`, every request also goes
+/// there as a [`Row`]. Unusable sources are reported in their
+/// `FileReport`; the error is the sink's.
+pub fn scan(
     sources: &[Source],
     o: &ScanOptions,
     bar: &ProgressBar,
-    sink: &mut dyn RowSink,
-) -> ScanResult {
-    let o = ScanOptions {
-        rows: true,
-        ..o.clone()
+    pool: &rayon::ThreadPool,
+    sink: Option<&mut dyn RowSink>,
+) -> io::Result<ScanResult> {
+    let with_rows;
+    let o = if sink.is_some() && !o.rows {
+        with_rows = ScanOptions {
+            rows: true,
+            ..o.clone()
+        };
+        &with_rows
+    } else {
+        o
     };
-    let results: Vec<(FileReport, Partial)> = sources
+    // Every input opened, its format found and its first time read; then
+    // in order of that time, so that the retry stage meets each client's
+    // requests in time order across files.
+    let mut opened: Vec<Opened> =
+        pool.install(|| sources.par_iter().map(|s| open(s, o, bar)).collect());
+    opened.sort_by_key(|f| f.t0);
+    let lanes = opened
         .iter()
-        .map(|s| scan_source(s, &o, bar, Some(&mut *sink)))
+        .map(|f| (f.report.path.clone(), f.t0))
         .collect();
-    merge_results(results, &o)
-}
-
-fn merge_results(results: Vec<(FileReport, Partial)>, o: &ScanOptions) -> ScanResult {
-    let mut agg: Option<Aggregate> = None;
-    let mut files = Vec::with_capacity(results.len());
-    for (f, p) in results {
-        files.push(f);
-        // The first file's aggregate is taken as it is, not copied.
-        match &mut agg {
-            Some(a) => a.merge(p.agg),
-            None => agg = Some(p.agg),
-        }
+    let merger = Merger::new(
+        lanes,
+        o.retry,
+        Aggregate::with_privacy(o.bucket_us, &o.by, o.privacy),
+        sink,
+    );
+    let n = opened.len();
+    let reports: std::sync::Mutex<Vec<Option<FileReport>>> = std::sync::Mutex::new(vec![None; n]);
+    let run = |i: usize, f: Opened| {
+        let r = run_lane(i, f, o, bar, &merger);
+        reports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(r);
+    };
+    if n == 1 {
+        let f = opened.pop().expect("one input");
+        merger.start(0);
+        pool.install(|| run(0, f));
+    } else {
+        // Later files start once the ones being read have reached their
+        // first time: the main thread waits, the pool parses.
+        pool.in_place_scope(|s| {
+            for (i, f) in opened.into_iter().enumerate() {
+                if i > 0 {
+                    merger.wait_until_due(i);
+                }
+                merger.start(i);
+                let run = &run;
+                s.spawn(move |_| run(i, f));
+            }
+        });
     }
-    let mut agg = agg.unwrap_or_else(|| Aggregate::new(o.bucket_us, &o.by));
+    let (mut agg, _peak) = merger.finish()?;
+    let files = reports
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .flatten()
+        .collect();
     let by = agg.by.take();
-    ScanResult {
+    Ok(ScanResult {
         files,
         cube: agg.into_cube(),
         by,
-    }
+    })
 }
 
-fn scan_source(
-    src: &Source,
-    o: &ScanOptions,
-    bar: &ProgressBar,
-    sink: Option<&mut dyn RowSink>,
-) -> (FileReport, Partial) {
-    let mut report = FileReport {
+/// An input, opened: its report so far, its first timestamp, and what is
+/// needed to read the rest.
+struct Opened {
+    report: FileReport,
+    t0: Option<Micros>,
+    input: Result<Input, String>,
+}
+
+struct Input {
+    /// The file, when the input is one (not stdin).
+    file: Option<File>,
+    /// The decompressed stream, past `head`.
+    stream: Box<dyn Read + Send>,
+    head: Vec<u8>,
+    /// `head` is the whole input.
+    complete: bool,
+    /// `None`: an empty input.
+    parser: Option<LineParser>,
+}
+
+fn new_report(src: &Source) -> FileReport {
+    FileReport {
         path: src.display(),
         format: None,
         compression: Compression::None,
@@ -605,19 +743,101 @@ fn scan_source(
         skip_examples: Vec::new(),
         fields: Vec::new(),
         error: None,
-    };
-    let sink = sink.map(|s| (report.path.clone(), s));
-    let partial = match scan_inner(src, o, bar, &mut report, sink) {
-        Ok(p) => p,
-        Err(e) => {
-            report.error = Some(e.to_string());
-            Partial::new(o)
-        }
-    };
-    finish(&mut report, partial)
+    }
 }
 
-fn finish(report: &mut FileReport, mut p: Partial) -> (FileReport, Partial) {
+fn open(src: &Source, o: &ScanOptions, bar: &ProgressBar) -> Opened {
+    let mut report = new_report(src);
+    let input = open_input(src, o, bar, &mut report).map_err(|e| e.to_string());
+    let t0 = input.as_ref().ok().and_then(|i| first_time(i, o));
+    Opened { report, t0, input }
+}
+
+fn open_input(
+    src: &Source,
+    o: &ScanOptions,
+    bar: &ProgressBar,
+    rep: &mut FileReport,
+) -> io::Result<Input> {
+    // One handle per file, shared by every reader of it: a file deleted or
+    // rotated away mid-run is still read whole.
+    let file = match src {
+        Source::File(p) => Some(File::open(p)?),
+        Source::Stdin => None,
+    };
+    let raw: Box<dyn Read + Send> = match &file {
+        None => Box::new(io::stdin()),
+        Some(f) => Box::new(Counting {
+            inner: f.try_clone()?,
+            bar: bar.clone(),
+        }),
+    };
+    let mut raw = io::BufReader::with_capacity(1 << 16, raw);
+    let magic = {
+        use io::BufRead;
+        raw.fill_buf()?.to_vec()
+    };
+    rep.compression = Compression::sniff(&magic);
+    let mut stream = rep.compression.decoder(Box::new(raw))?;
+    let (head, complete) = read_head(&mut stream, SAMPLE_BYTES)?;
+    let parser = match choose_format(&head, complete, o)? {
+        Some(kind) => {
+            rep.format = Some(kind);
+            Some(
+                LineParser::new(kind, o.regex.as_ref())
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            )
+        }
+        None => None,
+    };
+    Ok(Input {
+        file,
+        stream,
+        head,
+        complete,
+        parser,
+    })
+}
+
+/// The earliest request time among the first lines.
+fn first_time(input: &Input, o: &ScanOptions) -> Option<Micros> {
+    let mut parser = input.parser.clone()?;
+    let end = if input.complete {
+        input.head.len()
+    } else {
+        memchr::memrchr(b'\n', &input.head).map_or(0, |i| i + 1)
+    };
+    let mut p = Partial::new(o);
+    let pool = Pool::default();
+    let spares = Spares::new(&pool);
+    process(&input.head[..end], 0, &mut parser, o, &mut p, &spares);
+    p.batch.min_ts
+}
+
+/// Reads one opened input to its end, handing its chunks to `merger`.
+fn run_lane(
+    lane: usize,
+    f: Opened,
+    o: &ScanOptions,
+    bar: &ProgressBar,
+    merger: &Merger<'_>,
+) -> FileReport {
+    let mut report = f.report;
+    let mut ord = Ordered::new(o, merger, lane);
+    let read = match f.input {
+        Ok(input) => read_input(input, o, bar, &mut report, &mut ord),
+        Err(e) => Err(io::Error::other(e)),
+    };
+    if let Err(e) = read {
+        report.error = Some(e.to_string());
+    }
+    let p = ord.finish();
+    // A failed sink is the scan's error, returned by the merger.
+    let _ = merger.finish_lane(lane);
+    finish(&mut report, p)
+}
+
+fn finish(report: &mut FileReport, mut p: Partial) -> FileReport {
     p.chunk_lines.sort_unstable();
     let mut offset = BTreeMap::new();
     let mut acc = 0;
@@ -645,7 +865,7 @@ fn finish(report: &mut FileReport, mut p: Partial) -> (FileReport, Partial) {
         .filter(|(i, _)| p.fields_mask & (1 << i) != 0)
         .map(|(_, f)| f.name())
         .collect();
-    (report.clone(), p)
+    report.clone()
 }
 
 /// Counts raw bytes read, for the progress bar.
@@ -675,19 +895,26 @@ fn sample_lines(head: &[u8], complete: bool) -> Vec<String> {
         .collect()
 }
 
-fn choose_format(head: &[u8], complete: bool, o: &ScanOptions) -> Result<FormatKind, String> {
+/// The input's format; `None` for an input with no line but blank ones.
+fn choose_format(head: &[u8], complete: bool, o: &ScanOptions) -> io::Result<Option<FormatKind>> {
     if let Some(f) = o.format {
-        return Ok(f);
+        return Ok(Some(f));
     }
     let lines = sample_lines(head, complete);
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-    format::detect(&refs, o.regex.as_ref()).ok_or_else(|| {
-        if refs.iter().all(|l| l.trim().is_empty()) {
-            "empty input".to_string()
-        } else {
-            "format not recognised from the first lines; use --format".to_string()
-        }
-    })
+    match format::detect(&refs, o.regex.as_ref()) {
+        Some(k) => Ok(Some(k)),
+        // An empty file is not an error; it simply has no lines.
+        None if complete && refs.iter().all(|l| l.trim().is_empty()) => Ok(None),
+        None if refs.iter().all(|l| l.trim().is_empty()) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "no line to detect the format from in the first 64 KiB",
+        )),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "format not recognised from the first lines; use --format",
+        )),
+    }
 }
 
 fn read_head<R: Read>(r: &mut R, max: usize) -> io::Result<(Vec<u8>, bool)> {
@@ -697,50 +924,31 @@ fn read_head<R: Read>(r: &mut R, max: usize) -> io::Result<(Vec<u8>, bool)> {
     Ok((head, complete))
 }
 
-fn scan_inner(
-    src: &Source,
+fn read_input(
+    input: Input,
     o: &ScanOptions,
     bar: &ProgressBar,
     rep: &mut FileReport,
-    sink: Sink<'_>,
-) -> io::Result<Partial> {
-    // One handle per file, shared by every reader of it: a file deleted or
-    // rotated away mid-run is still read whole.
-    let file = match src {
-        Source::File(p) => Some(File::open(p)?),
-        Source::Stdin => None,
-    };
-    let raw: Box<dyn Read + Send> = match &file {
-        None => Box::new(io::stdin()),
-        Some(f) => Box::new(Counting {
-            inner: f.try_clone()?,
-            bar: bar.clone(),
-        }),
-    };
-    let mut raw = io::BufReader::with_capacity(1 << 16, raw);
-    let magic = {
-        use io::BufRead;
-        raw.fill_buf()?.to_vec()
-    };
-    rep.compression = Compression::sniff(&magic);
-    let mut stream = rep.compression.decoder(Box::new(raw))?;
-    let (head, complete) = read_head(&mut stream, SAMPLE_BYTES)?;
-    let kind = match choose_format(&head, complete, o) {
-        Ok(k) => k,
-        Err(msg) if msg == "empty input" && complete => {
-            // An empty file is not an error; it simply has no lines.
-            let mut p = Partial::new(o);
-            if !head.is_empty() {
-                let mut parser = LineParser::Clf;
-                process(&head, 0, &mut parser, o, &mut p, &Spares::default());
-            }
-            return Ok(p);
+    ord: &mut Ordered<'_, '_>,
+) -> io::Result<()> {
+    let Input {
+        file,
+        stream,
+        head,
+        complete,
+        parser,
+    } = input;
+    let Some(parser) = parser else {
+        // Blank lines only: counted and reported as skipped.
+        let mut p = Partial::new(o);
+        if !head.is_empty() {
+            let mut parser = LineParser::Clf;
+            let pool = Pool::default();
+            process(&head, 0, &mut parser, o, &mut p, &Spares::new(&pool));
         }
-        Err(msg) => return Err(io::Error::new(io::ErrorKind::InvalidData, msg)),
+        return ord.push(p);
     };
-    rep.format = Some(kind);
-    let parser = LineParser::new(kind, o.regex.as_ref())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let kind = rep.format.expect("a parser has a format");
     // Large plain files are split into ranges read in parallel.
     // (Pipes and process substitutions, `<(zcat a.gz)`, are streamed.)
     let meta = file.as_ref().map(File::metadata).transpose()?;
@@ -754,19 +962,24 @@ fn scan_inner(
             let (start, end) = seek::window(file, len, &parser, o)?.unwrap_or((0, len));
             rep.unread_bytes = len - (end - start);
             bar.inc(len - (end - start));
-            return scan_ranges(file, len, (start, end), parser, o, bar, sink);
+            return scan_ranges(file, len, (start, end), parser, o, bar, ord);
         }
         let mut p = Partial::new(o);
         let data = chunk::read_range(file, 0, len, o.max_line)?;
         let mut parser = parser;
-        let spares = Spares::default();
-        process(&data, 0, &mut parser, o, &mut p, &spares);
-        let mut ord = Ordered::new(o, sink);
-        ord.push(p, &spares)?;
-        return Ok(ord.finish(o));
+        process(
+            &data,
+            0,
+            &mut parser,
+            o,
+            &mut p,
+            &Spares::new(ord.merger.spare_events()),
+        );
+        return ord.push(p);
     }
+    let _ = complete;
     let stream = io::Cursor::new(head).chain(stream);
-    scan_stream(stream, parser, kind.is_stateful(), o, rep, sink)
+    scan_stream(stream, parser, kind.is_stateful(), o, rep, ord)
 }
 
 thread_local! {
@@ -783,12 +996,11 @@ fn scan_ranges(
     parser: LineParser,
     o: &ScanOptions,
     bar: &ProgressBar,
-    sink: Sink<'_>,
-) -> io::Result<Partial> {
+    ord: &mut Ordered<'_, '_>,
+) -> io::Result<()> {
     let threads = rayon::current_num_threads() as u64;
     let ranges = chunk::ranges(start, end, o.chunk_size as u64, threads);
-    let spares = Spares::default();
-    let mut ord = Ordered::new(o, sink);
+    let spares = Spares::new(ord.merger.spare_events());
     let parse = |seq: usize| -> io::Result<Partial> {
         let (s, e) = ranges[seq];
         let mut p = Partial::new(o);
@@ -805,8 +1017,7 @@ fn scan_ranges(
         bar.inc(e - s);
         Ok(p)
     };
-    ordered::ordered(ranges.len(), window(), parse, |p| ord.push(p, &spares))?;
-    Ok(ord.finish(o))
+    ordered::ordered(ranges.len(), window(), parse, |p| ord.push(p))
 }
 
 fn scan_stream<R: Read + Send>(
@@ -815,11 +1026,10 @@ fn scan_stream<R: Read + Send>(
     stateful: bool,
     o: &ScanOptions,
     rep: &mut FileReport,
-    sink: Sink<'_>,
-) -> io::Result<Partial> {
+    ord: &mut Ordered<'_, '_>,
+) -> io::Result<()> {
     let mut blocks = Blocks::new(stream, o.chunk_size.min(4 << 20), o.max_line);
-    let spares = Spares::default();
-    let mut ord = Ordered::new(o, sink);
+    let spares = Spares::new(ord.merger.spare_events());
     let mut lines = 0;
     if stateful {
         let mut parser = parser;
@@ -830,7 +1040,7 @@ fn scan_stream<R: Read + Send>(
                     let mut p = Partial::new(o);
                     process(&b, seq, &mut parser, o, &mut p, &spares);
                     lines += p.lines;
-                    ord.push(p, &spares)?;
+                    ord.push(p)?;
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -840,7 +1050,7 @@ fn scan_stream<R: Read + Send>(
             }
             seq += 1;
         }
-        return Ok(ord.finish(o));
+        return Ok(());
     }
     // Decompression runs on its own thread; a window of blocks is parsed in
     // parallel, then settled in order by the retry stage.
@@ -896,9 +1106,8 @@ fn scan_stream<R: Read + Send>(
                     .collect()
             };
             // Settle the previous window while this one is parsed.
-            let (parts, settled) = rayon::join(parse, || {
-                ord.push_all(std::mem::take(&mut pending), &spares)
-            });
+            let (parts, settled) =
+                rayon::join(parse, || ord.push_all(std::mem::take(&mut pending)));
             settled?;
             lines += parts.iter().map(|p| p.lines).sum::<u64>();
             pending = parts;
@@ -909,7 +1118,6 @@ fn scan_stream<R: Read + Send>(
                 break;
             }
         }
-        ord.push_all(pending, &spares)
-    })?;
-    Ok(ord.finish(o))
+        ord.push_all(pending)
+    })
 }

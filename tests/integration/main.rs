@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod formats;
 mod hardening;
+mod layout;
 mod outputs;
 mod parallel;
 mod real_logs;

@@ -1,0 +1,632 @@
+//! The one stage that reads each client's requests in time order: retry
+//! chains, credential resends, loops, and the token state a request is
+//! counted under.
+//!
+//! - A **retry** is a request whose operation (method + route) the same
+//!   client sent within the retry window before, and that failed then (401,
+//!   403, 408, 425, 429, 499, 5xx, or a 400 naming a bad token); or a request
+//!   carrying an explicit attempt number of 2 or more. Every (client,
+//!   operation) has its own chain, so a client that cycles through several
+//!   failing endpoints retries each of them, whatever it sent in between.
+//! - A **resend**: after the service rejected a client's credentials (a 401,
+//!   or a 400/403 naming an expired, invalid or missing token), every later
+//!   failing request from that client on any endpoint, until one succeeds or
+//!   the client stays quiet for the window. Going to a login or token route
+//!   right after the rejection is the healthy reaction, not a resend.
+//! - A **loop**: a chain or a run of resends of at least `loop_attempts`
+//!   requests that keeps coming back quickly ([`backoff::steady`]). Loops are
+//!   what a storm is made of; a client that backs off is not looping.
+//! - The **token state** a request is counted under is the one the server
+//!   named. An answer that names none (429, 5xx, a timeout, a proxy's own
+//!   error) carries the client's last known state, so a looping client stays
+//!   `expired` through the overload; a 401 that names no reason carries only
+//!   a state that was itself a rejection.
+//!
+//! Requests of one client with the same timestamp form a group: each is
+//! labelled against the client's state before the group, and the group's
+//! updates are applied together in a canonical order. Labels therefore never
+//! depend on the order of lines within one timestamp, which differs between
+//! one file and the same requests spread over several.
+//!
+//! State is one record per client seen within `memory` (its operations only
+//! within the window); clients quiet for longer are folded away at each
+//! multiple of the window in log time, so memory follows the active clients
+//! and never the number of lines.
+
+pub mod backoff;
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+pub use backoff::{Backoff, classify_backoff};
+
+use crate::classify::TokenState;
+use crate::time::{MICROS_PER_SEC, Micros};
+
+pub const DEFAULT_WINDOW_US: i64 = 60 * MICROS_PER_SEC;
+/// Gaps kept per chain for its backoff class; longer chains keep the first.
+const MAX_GAPS: usize = 64;
+
+/// The stage's settings (`[detect]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryConfig {
+    /// A repeat within this long after a failure is a retry.
+    pub window_us: i64,
+    /// Requests a chain or resend run needs to be a loop (gRPC caps a call
+    /// at 5 attempts; a sixth is past any sane retry policy).
+    pub loop_attempts: u32,
+    /// The median gap of a loop's last attempts is at most this.
+    pub loop_gap_us: i64,
+    /// How long a quiet client's last known token state is remembered.
+    pub memory_us: i64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            window_us: DEFAULT_WINDOW_US,
+            loop_attempts: 6,
+            loop_gap_us: 10 * MICROS_PER_SEC,
+            memory_us: 600 * MICROS_PER_SEC,
+        }
+    }
+}
+
+/// Statistics of finished chains; mergeable.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChainStats {
+    pub chains: u64,
+    /// Requests in chains (the first attempt included).
+    pub attempts: u64,
+    pub max_attempts: u64,
+    pub by_backoff: BTreeMap<Backoff, u64>,
+    /// Chains that became loops.
+    #[serde(default)]
+    pub loops: u64,
+}
+
+impl ChainStats {
+    pub fn merge(&mut self, o: &ChainStats) {
+        self.chains += o.chains;
+        self.attempts += o.attempts;
+        self.max_attempts = self.max_attempts.max(o.max_attempts);
+        for (k, v) in &o.by_backoff {
+            *self.by_backoff.entry(*k).or_default() += v;
+        }
+        self.loops += o.loops;
+    }
+}
+
+/// Retry behaviour of one client (only clients that retried are kept).
+/// The app and version are those of its last retry: names in the cube,
+/// interned ids (`N`) in a scan's partial aggregates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientRetries<N = String> {
+    pub app: N,
+    pub version: N,
+    pub retries: u64,
+    #[serde(flatten)]
+    pub chains: ChainStats,
+    pub first_retry: Micros,
+    pub last_retry: Micros,
+}
+
+impl<N: Clone> ClientRetries<N> {
+    pub fn merge(&mut self, o: &ClientRetries<N>) {
+        if o.last_retry >= self.last_retry {
+            self.app.clone_from(&o.app);
+            self.version.clone_from(&o.version);
+        }
+        if self.retries == 0 {
+            self.first_retry = o.first_retry;
+        } else if o.retries > 0 {
+            self.first_retry = self.first_retry.min(o.first_retry);
+        }
+        self.retries += o.retries;
+        self.chains.merge(&o.chains);
+        self.last_retry = self.last_retry.max(o.last_retry);
+    }
+}
+
+/// What the stage needs of one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Request {
+    pub ts: Micros,
+    pub client: u64,
+    /// Hash of `METHOD route`, the same in every file and chunk.
+    pub op: u64,
+    pub status: Option<u16>,
+    /// The token state the request itself shows (`Unknown` when none).
+    pub token: TokenState,
+    /// A login or token route (a refresh, a sign-in).
+    pub auth_route: bool,
+    pub attempt: Option<u32>,
+}
+
+/// What the stage says of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label {
+    /// The token state to count the request under.
+    pub token: TokenState,
+    pub retry: bool,
+    pub resend: bool,
+    /// A retry or resend of a client in a loop.
+    pub looping: bool,
+    /// Set on the request that made a chain or resend run a loop: when its
+    /// first repeat was sent.
+    pub loop_start: Option<Micros>,
+}
+
+impl Default for Label {
+    fn default() -> Self {
+        Label {
+            token: TokenState::Unknown,
+            retry: false,
+            resend: false,
+            looping: false,
+            loop_start: None,
+        }
+    }
+}
+
+/// Where finished chains go, keyed by what the caller gave for the
+/// request that started them (the cell of its first retry).
+pub trait ChainSink<K> {
+    fn chain(&mut self, client: u64, key: K, stats: &ChainStats);
+}
+
+pub fn is_success(status: Option<u16>) -> bool {
+    matches!(status, Some(100..=399))
+}
+
+/// A failed attempt, worth retrying or not.
+pub fn is_failure(status: Option<u16>, token: TokenState) -> bool {
+    match status {
+        Some(401 | 403 | 408 | 425 | 429 | 499 | 500..=599) => true,
+        Some(400) => is_bad_token(token),
+        _ => false,
+    }
+}
+
+fn is_bad_token(t: TokenState) -> bool {
+    matches!(
+        t,
+        TokenState::Expired | TokenState::Invalid | TokenState::Missing
+    )
+}
+
+/// The service turned the client's credentials down.
+fn is_rejection(r: &Request) -> bool {
+    match r.status {
+        Some(401) => true,
+        Some(400 | 403) => is_bad_token(r.token),
+        _ => false,
+    }
+}
+
+/// The state to count `r` under, given the client's last known state.
+fn effective(r: &Request, known: TokenState) -> TokenState {
+    if r.token != TokenState::Unknown {
+        return r.token;
+    }
+    match r.status {
+        // The token was checked and turned down for a reason not named:
+        // only an earlier rejection can say which.
+        Some(401) if is_bad_token(known) => known,
+        Some(401) => TokenState::Unknown,
+        _ => known,
+    }
+}
+
+/// The last [`backoff::RECENT`] gaps of a chain or run, in seconds.
+#[derive(Debug, Clone, Default)]
+struct Recent {
+    gaps: [f64; backoff::RECENT],
+    n: usize,
+}
+
+impl Recent {
+    fn push(&mut self, g: f64) {
+        if self.n == backoff::RECENT {
+            self.gaps.copy_within(1.., 0);
+            self.gaps[backoff::RECENT - 1] = g;
+        } else {
+            self.gaps[self.n] = g;
+            self.n += 1;
+        }
+    }
+
+    fn with(&self, g: f64) -> Recent {
+        let mut r = self.clone();
+        r.push(g);
+        r
+    }
+
+    fn steady(&self, cfg: &RetryConfig) -> bool {
+        backoff::steady(&self.gaps[..self.n], secs(cfg.loop_gap_us))
+    }
+}
+
+fn secs(us: i64) -> f64 {
+    us.max(0) as f64 / MICROS_PER_SEC as f64
+}
+
+#[derive(Debug, Clone)]
+struct Chain<K> {
+    key: K,
+    first_retry: Micros,
+    attempts: u64,
+    gaps: Vec<f64>,
+    recent: Recent,
+    looping: bool,
+}
+
+#[derive(Debug, Clone)]
+struct OpState<K> {
+    op: u64,
+    ts: Micros,
+    failed: bool,
+    chain: Option<Box<Chain<K>>>,
+}
+
+/// Resends since the last rejection.
+#[derive(Debug, Clone)]
+struct Run {
+    first: Micros,
+    attempts: u32,
+    recent: Recent,
+    looping: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Rejection {
+    /// The rejection, or the last resend after it.
+    ts: Micros,
+    on_auth_route: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Pending<K> {
+    req: Request,
+    label: Label,
+    /// The caller's key, for a retry that may start a chain.
+    key: Option<K>,
+}
+
+#[derive(Debug, Clone)]
+struct ClientState<K> {
+    /// Timestamp of the group being gathered; labels read the state as it
+    /// was before it.
+    group_ts: Micros,
+    group: SmallVec<[Pending<K>; 1]>,
+    known: TokenState,
+    rejection: Option<Rejection>,
+    run: Option<Box<Run>>,
+    ops: SmallVec<[OpState<K>; 2]>,
+}
+
+impl<K> ClientState<K> {
+    fn new(ts: Micros) -> Self {
+        ClientState {
+            group_ts: ts,
+            group: SmallVec::new(),
+            known: TokenState::Unknown,
+            rejection: None,
+            run: None,
+            ops: SmallVec::new(),
+        }
+    }
+}
+
+/// The retry stage. Feed it requests in time order (a late request is
+/// labelled but changes no state).
+pub struct RetryStage<K> {
+    cfg: RetryConfig,
+    clients: FxHashMap<u64, ClientState<K>>,
+    /// Log time at which quiet clients are next folded away.
+    next_fold: Micros,
+    /// Peak number of clients held, for the memory bound.
+    pub peak_clients: usize,
+}
+
+impl<K: Clone> RetryStage<K> {
+    pub fn new(cfg: RetryConfig) -> Self {
+        RetryStage {
+            cfg: RetryConfig {
+                window_us: cfg.window_us.max(1),
+                ..cfg
+            },
+            clients: FxHashMap::default(),
+            next_fold: Micros::MIN,
+            peak_clients: 0,
+        }
+    }
+
+    /// Labels one request. `key` is asked (at most once, with the label)
+    /// for a retry that may start a chain; finished chains go to `sink`.
+    pub fn label(
+        &mut self,
+        r: &Request,
+        key: impl FnOnce(&Label) -> K,
+        sink: &mut impl ChainSink<K>,
+    ) -> Label {
+        if r.ts >= self.next_fold {
+            // At whole multiples of the window in log time, whatever the
+            // request sequence, so no result depends on how input was cut.
+            if self.next_fold != Micros::MIN {
+                self.fold_quiet(r.ts, sink);
+            }
+            let w = self.cfg.window_us;
+            self.next_fold = (r.ts.div_euclid(w) + 1) * w;
+        }
+        let cfg = self.cfg;
+        let cs = self
+            .clients
+            .entry(r.client)
+            .or_insert_with(|| ClientState::new(r.ts));
+        if r.ts > cs.group_ts {
+            apply_group(r.client, cs, sink);
+            prune_ops(r.client, cs, r.ts, &cfg, sink);
+            cs.group_ts = r.ts;
+        } else if r.ts < cs.group_ts {
+            // A line older than what the client already sent: counted
+            // under its known state, marked by its explicit attempt only.
+            return Label {
+                token: effective(r, cs.known),
+                retry: r.attempt.is_some_and(|a| a >= 2),
+                ..Label::default()
+            };
+        }
+        let (label, starts_chain) = label_of(cs, r, &cfg);
+        cs.group.push(Pending {
+            req: *r,
+            label,
+            key: starts_chain.then(|| key(&label)),
+        });
+        label
+    }
+
+    /// Applies every pending group and closes every chain (the end of the
+    /// input). Returns the peak number of clients held.
+    pub fn finish(mut self, sink: &mut impl ChainSink<K>) -> usize {
+        self.peak_clients = self.peak_clients.max(self.clients.len());
+        let mut all: Vec<(u64, ClientState<K>)> = self.clients.drain().collect();
+        all.sort_unstable_by_key(|(c, _)| *c);
+        for (client, mut cs) in all {
+            apply_group(client, &mut cs, sink);
+            close_all(client, &mut cs, sink);
+        }
+        self.peak_clients
+    }
+
+    /// Folds away clients quiet for longer than the memory horizon.
+    fn fold_quiet(&mut self, now: Micros, sink: &mut impl ChainSink<K>) {
+        self.peak_clients = self.peak_clients.max(self.clients.len());
+        let horizon = now - self.cfg.memory_us.max(self.cfg.window_us);
+        let mut quiet: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, s)| s.group_ts < horizon)
+            .map(|(c, _)| *c)
+            .collect();
+        quiet.sort_unstable();
+        for c in quiet {
+            if let Some(mut cs) = self.clients.remove(&c) {
+                apply_group(c, &mut cs, sink);
+                close_all(c, &mut cs, sink);
+            }
+        }
+    }
+}
+
+/// The label of `r` against the client's state before its group; also
+/// whether it may start a chain.
+fn label_of<K>(cs: &ClientState<K>, r: &Request, cfg: &RetryConfig) -> (Label, bool) {
+    let op = cs.ops.iter().find(|o| o.op == r.op);
+    let heuristic = op.is_some_and(|o| o.failed && r.ts - o.ts <= cfg.window_us);
+    let retry = match r.attempt {
+        Some(a) => a >= 2,
+        None => heuristic,
+    };
+    let mut label = Label {
+        token: effective(r, cs.known),
+        retry,
+        ..Label::default()
+    };
+    let mut starts_chain = false;
+    // A success ends a loop; it is not part of it.
+    let failed = !is_success(r.status);
+    if retry {
+        match op.and_then(|o| o.chain.as_deref()) {
+            Some(c) => {
+                let since = op.map_or(0, |o| r.ts - o.ts);
+                let recent = c.recent.with(secs(since));
+                let looping =
+                    failed && c.attempts + 1 >= u64::from(cfg.loop_attempts) && recent.steady(cfg);
+                label.looping |= looping;
+                if looping && !c.looping {
+                    label.loop_start = Some(c.first_retry);
+                }
+            }
+            None => starts_chain = true,
+        }
+    }
+    let rejected = cs
+        .rejection
+        .filter(|j| r.ts - j.ts <= cfg.window_us)
+        .filter(|j| !(r.auth_route && !j.on_auth_route));
+    if let Some(j) = rejected
+        && failed
+    {
+        label.resend = true;
+        let (attempts, recent, first, was) = match cs.run.as_deref() {
+            Some(run) => (run.attempts, &run.recent, run.first, run.looping),
+            None => (1, &Recent::default(), r.ts, false),
+        };
+        let recent = recent.with(secs(r.ts - j.ts));
+        let looping = attempts + 1 >= cfg.loop_attempts && recent.steady(cfg);
+        label.looping |= looping;
+        if looping && !was {
+            label.loop_start = Some(label.loop_start.map_or(first, |s| s.min(first)));
+        }
+    }
+    (label, starts_chain)
+}
+
+/// Applies the client's pending group: successes last (a loop that ends in
+/// a success within one second has ended), then by operation, status and
+/// token, so the result does not depend on the order within the group.
+fn apply_group<K: Clone>(client: u64, cs: &mut ClientState<K>, sink: &mut impl ChainSink<K>) {
+    let mut group = std::mem::take(&mut cs.group);
+    if group.len() > 1 {
+        group.sort_by_key(|p| {
+            let r = &p.req;
+            (is_success(r.status), r.op, r.status, r.token, r.attempt)
+        });
+    }
+    for p in group {
+        let r = &p.req;
+        // The operation's chain.
+        let i = match cs.ops.iter().position(|o| o.op == r.op) {
+            Some(i) => i,
+            None => {
+                cs.ops.push(OpState {
+                    op: r.op,
+                    ts: r.ts,
+                    failed: false,
+                    chain: None,
+                });
+                cs.ops.len() - 1
+            }
+        };
+        let o = &mut cs.ops[i];
+        if p.label.retry {
+            let gap = secs(r.ts - o.ts);
+            match (&mut o.chain, p.key) {
+                (Some(c), _) => {
+                    c.attempts += 1;
+                    if c.gaps.len() < MAX_GAPS {
+                        c.gaps.push(gap);
+                    }
+                    c.recent.push(gap);
+                    c.looping |= p.label.looping;
+                }
+                (None, Some(key)) => {
+                    let mut recent = Recent::default();
+                    recent.push(gap);
+                    o.chain = Some(Box::new(Chain {
+                        key,
+                        first_retry: r.ts,
+                        attempts: 2,
+                        gaps: vec![gap],
+                        recent,
+                        looping: false,
+                    }));
+                }
+                (None, None) => {}
+            }
+        } else if let Some(c) = o.chain.take() {
+            close(client, *c, sink);
+        }
+        o.ts = r.ts;
+        o.failed = is_failure(r.status, r.token);
+        // What the client was told about its token.
+        if r.token != TokenState::Unknown {
+            cs.known = r.token;
+        } else if r.status == Some(401) && !is_bad_token(cs.known) {
+            cs.known = TokenState::Unknown;
+        }
+        // Rejections and resends.
+        if is_success(r.status) {
+            cs.rejection = None;
+            cs.run = None;
+        } else if p.label.resend {
+            let last = cs.rejection.map_or(r.ts, |j| j.ts);
+            let gap = secs(r.ts - last);
+            match &mut cs.run {
+                Some(run) => {
+                    run.attempts += 1;
+                    run.recent.push(gap);
+                    run.looping |= p.label.looping;
+                }
+                None => {
+                    let mut recent = Recent::default();
+                    recent.push(gap);
+                    cs.run = Some(Box::new(Run {
+                        first: r.ts,
+                        attempts: 2,
+                        recent,
+                        looping: p.label.looping,
+                    }));
+                }
+            }
+            // A resend keeps the rejection alive for another window.
+            if let Some(j) = &mut cs.rejection {
+                j.ts = r.ts;
+            }
+        } else if is_rejection(r) {
+            cs.rejection = Some(Rejection {
+                ts: r.ts,
+                on_auth_route: r.auth_route,
+            });
+            cs.run = None;
+        }
+    }
+}
+
+/// Drops operations last seen longer than the window ago, closing their
+/// chains; a rejection not followed up within the window lapses.
+fn prune_ops<K>(
+    client: u64,
+    cs: &mut ClientState<K>,
+    now: Micros,
+    cfg: &RetryConfig,
+    sink: &mut impl ChainSink<K>,
+) {
+    if cs.rejection.is_some_and(|j| now - j.ts > cfg.window_us) {
+        cs.rejection = None;
+        cs.run = None;
+    }
+    if cs.ops.iter().all(|o| now - o.ts <= cfg.window_us) {
+        return;
+    }
+    let mut i = 0;
+    while i < cs.ops.len() {
+        if now - cs.ops[i].ts > cfg.window_us {
+            let o = cs.ops.swap_remove(i);
+            if let Some(c) = o.chain {
+                close(client, *c, sink);
+            }
+        } else {
+            i += 1;
+        }
+    }
+}
+
+fn close_all<K>(client: u64, cs: &mut ClientState<K>, sink: &mut impl ChainSink<K>) {
+    cs.ops.sort_unstable_by_key(|o| o.op);
+    for o in cs.ops.drain(..) {
+        if let Some(c) = o.chain {
+            close(client, *c, sink);
+        }
+    }
+}
+
+fn close<K>(client: u64, c: Chain<K>, sink: &mut impl ChainSink<K>) {
+    let b = classify_backoff(&c.gaps);
+    let mut one = ChainStats {
+        chains: 1,
+        attempts: c.attempts,
+        max_attempts: c.attempts,
+        loops: u64::from(c.looping),
+        ..Default::default()
+    };
+    one.by_backoff.insert(b, 1);
+    sink.chain(client, c.key, &one);
+}
+
+#[cfg(test)]
+mod tests;
