@@ -329,11 +329,12 @@ fn top_level_words(ua: &str) -> Vec<&str> {
     words
 }
 
-/// A product name: starts with a letter or digit, has a letter, and is
-/// made of letters, digits and `._-+%:` (`LWP::Simple`, `Acme%20Voice`),
-/// not ending in `:` (`User-Agent:`, `https:`), and no "none" word.
+/// A product name: starts with a letter, a digit or `%` (a percent-encoded
+/// name), has a letter, and is made of letters, digits and `._-+%:`
+/// (`LWP::Simple`, `Acme%20Voice`), not ending in `:` (`User-Agent:`,
+/// `https:`), and no "none" word.
 fn is_name(n: &str) -> bool {
-    n.starts_with(char::is_alphanumeric)
+    n.starts_with(|c: char| c.is_alphanumeric() || c == '%')
         && n.contains(char::is_alphabetic)
         && n.chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '%' | ':'))
@@ -381,7 +382,8 @@ fn split_product(w: &str) -> Option<(&str, &str)> {
 }
 
 /// `Acme%20Voice` → `Acme Voice` (iOS percent-encodes the bundle name in
-/// the CFNetwork user agent); the name as is when it does not decode.
+/// the CFNetwork user agent); the name as is when it does not decode to
+/// letters, digits, spaces and `._-+` (`%3Cscript%3E` stays as it is).
 fn decode_name(n: &str) -> Cow<'_, str> {
     if !n.contains('%') {
         return Cow::Borrowed(n);
@@ -404,7 +406,15 @@ fn decode_name(n: &str) -> Cow<'_, str> {
             }
         }
     }
-    String::from_utf8(out).map_or(Cow::Borrowed(n), Cow::Owned)
+    match String::from_utf8(out) {
+        Ok(d)
+            if d.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-' | '+')) =>
+        {
+            Cow::Owned(d)
+        }
+        _ => Cow::Borrowed(n),
+    }
 }
 
 fn product<'u>(name: Cow<'u, str>, version: &'u str) -> Product<'u> {
@@ -899,6 +909,36 @@ mod tests {
         // The same group twice is fine.
         AppRule::new(r"^(\w+)/(?P<version>\S+)", Some("acme"), Some(2)).unwrap();
         AppRule::new(r"^(?P<app>\w+)/", None, None).unwrap();
+    }
+
+    proptest::proptest! {
+        /// Any text: no panic, and a name from the user agent itself is
+        /// made of name characters (no markup, quotes or control codes);
+        /// only crawlers' tokens are shown as sent.
+        #[test]
+        fn any_user_agent_gets_a_clean_name(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "Mozilla/5.0", " ", "(", ")", "[", "]", ";", ",", "+", "/", "%", "%3C",
+                "%20", "Acme", "okhttp", "Chrome/120.0", "Safari/537.36", "1.2.3", "v2",
+                "bot", "Dalvik/2.1.0", "CFNetwork/1490", ":", "\"", "'", "<", "=", "é",
+                "\u{1}", "\t", "-", "x", "Électron/1",
+            ]), 0..24),
+        ) {
+            let s = parts.concat();
+            let (app, version) = ua(&s);
+            if !matches!(app.as_str(), "bot" | "web" | "other" | "unknown") {
+                proptest::prop_assert!(
+                    app.chars().all(|c| c.is_alphanumeric()
+                        || matches!(c, ' ' | '.' | '_' | '-' | '+' | '%' | ':')),
+                    "{s:?} -> app {app:?}"
+                );
+                proptest::prop_assert!(
+                    version.chars().all(|c| c.is_ascii_alphanumeric()
+                        || matches!(c, '.' | '_' | '-' | '+')),
+                    "{s:?} -> version {version:?}"
+                );
+            }
+        }
     }
 
     #[test]
