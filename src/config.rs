@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use regex::RegexBuilder;
 use serde::Deserialize;
 
 use crate::classify::{AppRule, Classifier, HealthRules, TokenState, TokenVocabulary};
@@ -60,8 +59,11 @@ pub struct FormatSection {
 pub struct AppSection {
     /// Regex on the user agent; optional `app` / `version` named captures.
     pub pattern: String,
-    /// App name when the pattern has no `app` capture.
+    /// App name when the pattern has no `app` capture (or it is empty).
     pub app: Option<String>,
+    /// The numbered group (from 1) that holds the version, for patterns
+    /// with plain groups instead of a `version` named capture.
+    pub version_group: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,17 +179,15 @@ impl FileConfig {
         &self,
         version_depth: Option<usize>,
     ) -> std::result::Result<Classifier, String> {
-        let mut app_rules = Vec::new();
-        for (i, a) in self.apps.iter().enumerate() {
-            let pattern = RegexBuilder::new(&a.pattern)
-                .size_limit(10 << 20)
-                .build()
-                .map_err(|e| format!("[[apps]] #{}: invalid pattern: {e}", i + 1))?;
-            app_rules.push(AppRule {
-                pattern,
-                app: a.app.clone(),
-            });
-        }
+        let app_rules = self
+            .apps
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                AppRule::new(&a.pattern, a.app.as_deref(), a.version_group)
+                    .map_err(|e| format!("[[apps]] #{} ({:?}): {e}", i + 1, a.pattern))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         let mut vocabulary = TokenVocabulary::default();
         for (state, words) in &self.token_states {
             let s = TokenState::from_name(state)
@@ -264,5 +264,67 @@ version_depth = 2
         assert!(FileConfig::parse("[token_states]\nweird = [\"x\"]\n").is_err());
         assert!(FileConfig::parse("[[apps]]\npattern = \"(\"\n").is_err());
         assert!(FileConfig::parse("[format]\nname = \"xml\"\n").is_err());
+    }
+
+    /// `[[apps]]` rules: named captures and `version_group`, in order,
+    /// before the built-in names.
+    #[test]
+    fn app_rules() {
+        let c = FileConfig::parse(
+            r#"
+[[apps]]
+pattern = '^acme-(?P<app>desktop|mobile)/(?P<version>\d+\.\d+\.\d+)'
+[[apps]]
+pattern = '^Dalvik/\S+ \(.*\) (AcmeVoice)/([\d.]+)'
+app = "voice"
+version_group = 2
+[[apps]]
+pattern = 'AcmeVoice'
+app = "voice-any"
+"#,
+        )
+        .unwrap();
+        let cl = c.classifier(None).unwrap();
+        assert_eq!(cl.app_rules.len(), 3);
+        let name = |ua: &str| {
+            let (a, v) = crate::classify::client::from_user_agent(ua, &cl.app_rules);
+            (a.into_owned(), v.into_owned())
+        };
+        assert_eq!(
+            name("acme-desktop/4.2.1 (Windows NT 10.0; x64)"),
+            ("desktop".into(), "4.2.1".into())
+        );
+        assert_eq!(
+            name("Dalvik/2.1.0 (Linux; U; Android 14; Pixel 7) AcmeVoice/6.9.8"),
+            ("voice".into(), "6.9.8".into())
+        );
+        assert_eq!(
+            name("AcmeVoice/1234 CFNetwork/1490.0.4 Darwin/23.2.0"),
+            ("voice-any".into(), "".into())
+        );
+        assert_eq!(name("okhttp/4.12.0"), ("okhttp".into(), "4.12.0".into()));
+    }
+
+    #[test]
+    fn app_rule_errors_name_the_rule() {
+        let err = |apps: &str| FileConfig::parse(apps).unwrap_err();
+        let ok = "[[apps]]\npattern = 'ok/(\\S+)'\napp = \"ok\"\n";
+        let e = err(&format!("{ok}[[apps]]\npattern = '('\napp = \"a\"\n"));
+        assert!(
+            e.contains("[[apps]] #2") && e.contains("invalid pattern"),
+            "{e}"
+        );
+        let e = err("[[apps]]\npattern = '^acme/(\\S+)'\n");
+        assert!(
+            e.contains("[[apps]] #1") && e.contains("no app name"),
+            "{e}"
+        );
+        let e = err("[[apps]]\npattern = '^acme/(\\S+)'\napp = \"acme\"\nversion_group = 2\n");
+        assert!(
+            e.contains("version_group = 2, but the pattern has 1 capture group"),
+            "{e}"
+        );
+        let e = err("[[apps]]\npattern = 'x'\napp = \"x\"\nversion = 1\n");
+        assert!(e.contains("version"), "unknown key: {e}");
     }
 }

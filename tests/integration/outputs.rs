@@ -124,15 +124,17 @@ fn hostile_strings_are_escaped_in_every_output() {
     let d = tempfile::tempdir().unwrap();
     let log = d.path().join("evil.log");
     let mut f = std::fs::File::create(&log).unwrap();
+    // User agents that are garbage name no app of their own (app `other`),
+    // so the hostile app names come in a mapped `app` field too.
     for i in 0..50 {
         writeln!(
             f,
-            r#"10.0.0.{} - - [02/Mar/2026:08:{:02}:00 +0000] "GET /x/<img src=x onerror=alert(1)> HTTP/1.1" 200 5 "-" "<script>alert(1)</script>/1.0" auth_error="-""#,
+            r#"10.0.0.{} - - [02/Mar/2026:08:{:02}:00 +0000] "GET /x/<img src=x onerror=alert(1)> HTTP/1.1" 200 5 "-" "<script>alert(1)</script>/1.0" auth_error="-" app="<script>alert(1)</script>""#,
             i % 7,
             i % 60
         )
         .unwrap();
-        writeln!(f, r#"10.0.1.{} - - [02/Mar/2026:08:{:02}:00 +0000] "GET /y HTTP/1.1" 200 5 "-" "=HYPERLINK(\"http://evil\")/2 | *bold* [x](http://evil)" auth_error="-""#, i % 5, i % 60).unwrap();
+        writeln!(f, r#"10.0.1.{} - - [02/Mar/2026:08:{:02}:00 +0000] "GET /y HTTP/1.1" 200 5 "-" "=HYPERLINK(\"http://evil\")/2 | *bold* [x](http://evil)" auth_error="-" app="=HYPERLINK(\"http://evil\") | *bold* [x](http://evil)""#, i % 5, i % 60).unwrap();
     }
     drop(f);
     let out = d.path().join("pm");
