@@ -30,9 +30,12 @@ pub enum Field {
     Token,
     /// An explicit retry marker (attempt number), e.g. `x-envoy-attempt-count`.
     Attempt,
+    /// What an error description adds to the token state: RFC 6750's
+    /// `invalid_token` covers expired tokens, and its description says so.
+    TokenDetail,
 }
 
-pub const FIELDS: [Field; 15] = [
+pub const FIELDS: [Field; 16] = [
     Field::Timestamp,
     Field::ClientIp,
     Field::ClientId,
@@ -48,6 +51,7 @@ pub const FIELDS: [Field; 15] = [
     Field::Latency,
     Field::Token,
     Field::Attempt,
+    Field::TokenDetail,
 ];
 
 impl Field {
@@ -75,6 +79,7 @@ impl Field {
             Field::Latency => "latency",
             Field::Token => "token",
             Field::Attempt => "attempt",
+            Field::TokenDetail => "token_detail",
         }
     }
 
@@ -182,6 +187,8 @@ fn default_sources(f: Field) -> &'static [(&'static str, Option<LatencyUnit>)] {
     match f {
         Field::Timestamp => &[
             ("time_local", None),
+            ("time_iso8601", None),
+            ("msec", None),
             ("timestamp", None),
             ("time", None),
             ("ts", None),
@@ -241,6 +248,8 @@ fn default_sources(f: Field) -> &'static [(&'static str, Option<LatencyUnit>)] {
             ("url.path", None),
             ("cs-uri-stem", None),
             ("ClientRequestURI", None),
+            // nginx's `$request` in a JSON log_format: `GET /path HTTP/1.1`.
+            ("request", None),
         ],
         Field::Status => &[
             ("status", None),
@@ -289,6 +298,7 @@ fn default_sources(f: Field) -> &'static [(&'static str, Option<LatencyUnit>)] {
             ("auth.error", None),
             ("authn.error", None),
             ("error_code", None),
+            ("error", None),
         ],
         Field::Latency => &[
             ("request_time", Some(S)),
@@ -311,6 +321,12 @@ fn default_sources(f: Field) -> &'static [(&'static str, Option<LatencyUnit>)] {
             ("token", None),
             ("access_token", None),
             ("jwt", None),
+        ],
+        Field::TokenDetail => &[
+            ("auth_error_description", None),
+            ("error_description", None),
+            ("www_authenticate", None),
+            ("http_www_authenticate", None),
         ],
         Field::Attempt => &[
             ("attempt", None),
@@ -1051,18 +1067,25 @@ fn typed_into<'a>(
         .filter(|v| v.is_finite() && *v >= 0.0)
         .map(|v| latency_unit.unwrap_or(LatencyUnit::Ms).to_ms(v));
     let attempt = get(Field::Attempt).and_then(parse_attempt);
+    let (mut method, mut path) = (get(Field::Method), get(Field::Path));
+    if method.is_none()
+        && let Some((m, p)) = path.and_then(split_request_line)
+    {
+        (method, path) = (Some(m), Some(p));
+    }
     *out = Event {
         ts,
         client_ip: get(Field::ClientIp),
         client_id: get(Field::ClientId),
         user: get(Field::User),
-        method: get(Field::Method),
-        path: get(Field::Path),
+        method,
+        path,
         status,
         user_agent: get(Field::UserAgent),
         client_app: get(Field::ClientApp),
         client_version: get(Field::ClientVersion),
         token_state: get(Field::TokenState),
+        token_detail: get(Field::TokenDetail),
         latency_ms,
         token: get(Field::Token),
         attempt,
@@ -1142,6 +1165,19 @@ fn plausible(ts: Micros) -> bool {
     (631_152_000_000_000..=latest).contains(&ts)
 }
 
+/// A whole request line, `GET /path HTTP/1.1`, as method and target.
+fn split_request_line(line: &str) -> Option<(&str, &str)> {
+    let (m, rest) = line.split_once(' ')?;
+    if m.is_empty() || m.len() > 16 || !m.bytes().all(|c| c.is_ascii_uppercase()) {
+        return None;
+    }
+    let target = match rest.rsplit_once(' ') {
+        Some((t, proto)) if proto.starts_with("HTTP/") => t,
+        _ => rest,
+    };
+    (!target.is_empty()).then_some((m, target))
+}
+
 /// `3`, or AWS SDK's `attempt=3; max=5`.
 fn parse_attempt(s: &str) -> Option<u32> {
     let s = s.trim();
@@ -1167,6 +1203,8 @@ pub struct Event<'r> {
     pub client_app: Option<&'r str>,
     pub client_version: Option<&'r str>,
     pub token_state: Option<&'r str>,
+    /// An error description that may name the token state more exactly.
+    pub token_detail: Option<&'r str>,
     pub latency_ms: Option<f64>,
     pub token: Option<&'r str>,
     pub attempt: Option<u32>,
@@ -1184,6 +1222,25 @@ mod tests {
                 .find(|(k, _)| *k == key)
                 .map(|(_, v)| Cow::Borrowed(*v))
         }
+    }
+
+    #[test]
+    fn a_whole_request_line_is_split() {
+        let rec = Kv(vec![
+            ("time_iso8601", "2025-01-21T04:00:46+05:30"),
+            ("request", "GET /v1/me?x=1 HTTP/1.1"),
+            ("status", "401"),
+            ("auth_error", "invalid_token"),
+            ("auth_error_description", "The access token expired"),
+        ]);
+        let ev = FieldMap::default().resolve(&rec);
+        let e = ev.normalize().unwrap();
+        assert_eq!((e.method, e.path), (Some("GET"), Some("/v1/me?x=1")));
+        assert_eq!(e.token_state, Some("invalid_token"));
+        assert_eq!(e.token_detail, Some("The access token expired"));
+        assert_eq!(split_request_line("not a request"), None);
+        assert_eq!(split_request_line("OPTIONS *"), Some(("OPTIONS", "*")));
+        assert_eq!(split_request_line("GET  HTTP/1.1"), None);
     }
 
     #[test]

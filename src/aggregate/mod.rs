@@ -669,6 +669,7 @@ mod tests {
                 client_app: None,
                 client_version: (i % 11 == 0).then_some("9.9"),
                 token_state: None,
+                token_detail: None,
                 latency_ms: None,
                 token: None,
                 attempt: None,

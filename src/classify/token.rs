@@ -164,10 +164,25 @@ pub fn token_state(e: &Event<'_>, vocab: &TokenVocabulary) -> TokenState {
 /// value done by `normalize` (which may memoize it).
 pub(crate) fn token_state_by(
     e: &Event<'_>,
-    normalize: impl FnOnce(&str) -> Option<TokenState>,
+    mut normalize: impl FnMut(&str) -> Option<TokenState>,
 ) -> TokenState {
     if let Some(raw) = e.token_state {
-        return normalize(raw).unwrap_or_else(|| from_status(e.status, true));
+        let state = normalize(raw);
+        // `invalid_token` (RFC 6750) covers expired tokens: its description
+        // may say which; an expired token named there is the more exact.
+        if matches!(state, Some(TokenState::Invalid | TokenState::Unknown))
+            && let Some(detail) = e.token_detail
+            && normalize(detail) == Some(TokenState::Expired)
+        {
+            return TokenState::Expired;
+        }
+        return state.unwrap_or_else(|| from_status(e.status, true));
+    }
+    if let Some(detail) = e.token_detail
+        && let Some(state) = normalize(detail)
+        && state != TokenState::Unknown
+    {
+        return state;
     }
     if let Some(tok) = e.token {
         let t = tok.trim();
@@ -264,10 +279,32 @@ mod tests {
             client_app: None,
             client_version: None,
             token_state,
+            token_detail: None,
             latency_ms: None,
             token,
             attempt: None,
         }
+    }
+
+    #[test]
+    fn a_description_names_an_expired_token() {
+        let v = TokenVocabulary::default();
+        let mut e = ev(Some(401), Some("invalid_token"), None);
+        e.token_detail = Some("The access token expired");
+        assert_eq!(token_state(&e, &v), TokenState::Expired);
+        e.token_detail = Some("Session not active");
+        assert_eq!(token_state(&e, &v), TokenState::Invalid, "the code stands");
+        e.token_state = Some("invalid_grant");
+        e.token_detail = Some("Token is not active");
+        assert_eq!(token_state(&e, &v), TokenState::Invalid);
+        let mut e = ev(Some(401), None, None);
+        e.token_detail =
+            Some("Bearer error=\"invalid_token\", error_description=\"The access token expired\"");
+        assert_eq!(
+            token_state(&e, &v),
+            TokenState::Expired,
+            "a WWW-Authenticate header alone"
+        );
     }
 
     #[test]

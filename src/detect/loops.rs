@@ -7,14 +7,20 @@ use rustc_hash::FxHashSet;
 
 use super::baseline::median;
 use super::*;
-use crate::time::{rfc3339, rfc3339_exact};
+use crate::time::{Micros, rfc3339, rfc3339_exact};
 
 pub(super) fn storms(ctx: &Ctx) -> Vec<Storm> {
     let gap = ctx.cfg.buckets(&ctx.cfg.merge_gap, ctx.cube.bucket_seconds);
     let mut out = Vec::new();
     for (app, l) in loop_series(ctx) {
+        // Where the app's previous storm ended: a storm's precursors are
+        // looked for after it only.
+        let mut floor = 0;
         for (a, b) in spans(&l, gap) {
-            out.extend(storm(ctx, app, &l, a, b));
+            if let Some((s, end)) = storm(ctx, app, &l, a, b, floor) {
+                floor = end;
+                out.push(s);
+            }
         }
     }
     out
@@ -94,7 +100,16 @@ fn dominant<K: Clone>(m: &BTreeMap<K, u64>, share: f64) -> Option<K> {
         .map(|(k, _)| k.clone())
 }
 
-fn storm(ctx: &Ctx, app: &str, l: &[f64], a: usize, b: usize) -> Option<Storm> {
+/// The storm of span `a..=b` of `app`'s loops, if it is one, and the
+/// bucket it ends at. Precursors are looked for from `floor` on.
+fn storm(
+    ctx: &Ctx,
+    app: &str,
+    l: &[f64],
+    a: usize,
+    b: usize,
+    floor: usize,
+) -> Option<(Storm, usize)> {
     let cfg = ctx.cfg;
     let looped: Vec<(&CellKey, &Cell)> = (a..=b)
         .flat_map(|i| ctx.by_bucket[i].iter().copied())
@@ -143,10 +158,6 @@ fn storm(ctx: &Ctx, app: &str, l: &[f64], a: usize, b: usize) -> Option<Storm> {
     };
     let matches = |k: &CellKey| combo.matches(&k.app, &k.version, k.token_state, &k.endpoint);
     let mine: Vec<(&CellKey, &Cell)> = theirs.iter().copied().filter(|(k, _)| matches(k)).collect();
-    let mut c = vec![0.0; ctx.n];
-    for (k, cell) in &mine {
-        c[(k.bucket - ctx.b0) as usize] += cell.loop_requests as f64;
-    }
     let their_loopers: FxHashSet<u64> = mine
         .iter()
         .flat_map(|(_, c)| c.loopers.iter().copied())
@@ -154,9 +165,21 @@ fn storm(ctx: &Ctx, app: &str, l: &[f64], a: usize, b: usize) -> Option<Storm> {
     if their_loopers.len() < cfg.min_clients {
         return None;
     }
+    // The culprit's loops, from the previous storm on.
+    let mut c = vec![0.0; ctx.n];
+    let mut first_loop: Vec<Option<Micros>> = vec![None; ctx.n];
+    for i in floor..=b {
+        for (k, cell) in &ctx.by_bucket[i] {
+            if cell.loop_requests > 0 && matches(k) {
+                c[i] += cell.loop_requests as f64;
+                first_loop[i] = crate::aggregate::cube::min_opt(first_loop[i], cell.first_loop);
+            }
+        }
+    }
 
     // Times: from the first repeat of its first looping client, to the
-    // last bucket with a tenth of the peak's loops.
+    // last bucket with a tenth of the peak's loops. Clients of the culprit
+    // that looped alone shortly before are the storm's first.
     let peak = (a..=b)
         .max_by(|&i, &j| c[i].total_cmp(&c[j]).then(j.cmp(&i)))
         .unwrap_or(a);
@@ -164,12 +187,14 @@ fn storm(ctx: &Ctx, app: &str, l: &[f64], a: usize, b: usize) -> Option<Storm> {
         .rev()
         .find(|&i| c[i] >= 0.1 * c[peak])
         .unwrap_or(peak);
-    let first_bucket = (a..=b).find(|&i| c[i] > 0.0).unwrap_or(a);
-    let start_ts = mine
-        .iter()
-        .filter_map(|(_, c)| c.first_loop)
-        .min()
-        .unwrap_or_else(|| ctx.time(first_bucket));
+    let lead = cfg.buckets(&cfg.precursor_gap, ctx.cube.bucket_seconds);
+    let mut first_bucket = (a..=b).find(|&i| c[i] > 0.0).unwrap_or(a);
+    while let Some(j) = (floor..first_bucket).rev().find(|&j| c[j] > 0.0)
+        && first_bucket - j - 1 <= lead
+    {
+        first_bucket = j;
+    }
+    let start_ts = first_loop[first_bucket].unwrap_or_else(|| ctx.time(first_bucket));
     let start =
         ((start_ts.div_euclid(ctx.cube.bucket_us()) - ctx.b0).max(0) as usize).min(first_bucket);
     let end = last + 1;
@@ -181,6 +206,9 @@ fn storm(ctx: &Ctx, app: &str, l: &[f64], a: usize, b: usize) -> Option<Storm> {
     let app_versions = |k: &CellKey| k.app == app && versions.contains(&k.version);
     let mitigation = mitigation(ctx, &app_versions, &before, start, end);
     let amplification = amplification(ctx, &app_versions, &before, &during);
+    if amplification.is_some_and(|x| x < cfg.amplification) {
+        return None;
+    }
     let impact = impact(ctx, &combo, &before, &during);
 
     // How much of the excess over the baseline the culprit's own requests
@@ -212,7 +240,7 @@ fn storm(ctx: &Ctx, app: &str, l: &[f64], a: usize, b: usize) -> Option<Storm> {
         mitigation: mitigation.map(|i| ctx.time(i)),
         end: ctx.time(end),
     };
-    Some(Storm {
+    let storm = Storm {
         kind: StormKind::Storm,
         start: rfc3339_exact(times.start),
         peak: rfc3339(times.peak),
@@ -225,7 +253,8 @@ fn storm(ctx: &Ctx, app: &str, l: &[f64], a: usize, b: usize) -> Option<Storm> {
         culprits: vec![culprit],
         impact,
         times,
-    })
+    };
+    Some((storm, end))
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@
 //!   app, buckets with loop requests form spans (gaps up to `merge_gap`
 //!   bridged). A span is a storm when at least `min_clients` distinct
 //!   clients loop in it and its loop requests above the app's own baseline
-//!   of loops reach `min_share` of all client traffic in some bucket: one
-//!   client, a tiny cohort or a ratio on a small denominator never makes a
-//!   storm. The culprit is the app, the versions carrying at least
+//!   of loops reach `min_share` of all client traffic in some bucket, and
+//!   the culprit's clients send at least `amplification` times what they
+//!   sent before: one client, a tiny cohort, a ratio on a small
+//!   denominator or clients retrying through an outage never make a storm.
+//!   The culprit is the app, the versions carrying at least
 //!   `version_share` of its loop requests, and the token state (and
 //!   endpoint) carrying at least `state_share` of them, else any. The storm
 //!   starts when its first looping client sent its first repeat.
@@ -53,6 +55,10 @@ pub struct DetectConfig {
     /// Retry ratio (retries / originals) that marks an outage's retrying
     /// clients (Google SRE's 10% budget).
     pub retry_ratio: f64,
+    /// Requests per client of a storm's culprit (app and versions), during
+    /// against before: a storm multiplies what its clients send; clients
+    /// retrying through an outage do not.
+    pub amplification: f64,
     /// Distinct looping clients a storm needs.
     pub min_clients: usize,
     /// Share of all client traffic a storm's loops must reach in a bucket.
@@ -64,6 +70,9 @@ pub struct DetectConfig {
     pub state_share: f64,
     /// Episodes (and loops) closer than this merge into one.
     pub merge_gap: String,
+    /// Loops of a storm's culprit this close before it are its first
+    /// clients: the storm began with them.
+    pub precursor_gap: String,
     /// How long an episode must stay quiet to be over.
     pub end_quiet: String,
     /// Cohorts with fewer requests in all are not scanned on their own.
@@ -81,11 +90,13 @@ impl Default for DetectConfig {
             min_ratio: 1.25,
             min_bucket_requests: 10.0,
             retry_ratio: 0.10,
+            amplification: 3.0,
             min_clients: 3,
             min_share: 0.05,
             version_share: 0.01,
             state_share: 0.8,
             merge_gap: "10m".into(),
+            precursor_gap: "1h".into(),
             end_quiet: "10m".into(),
             min_cohort_requests: 50,
             login_routes: crate::classify::default_auth_routes(),
@@ -97,6 +108,7 @@ impl DetectConfig {
     pub fn validate(&self) -> Result<(), String> {
         for (name, v) in [
             ("merge_gap", &self.merge_gap),
+            ("precursor_gap", &self.precursor_gap),
             ("end_quiet", &self.end_quiet),
         ] {
             crate::time::parse_duration(v).map_err(|e| format!("[detect] {name}: {e}"))?;
