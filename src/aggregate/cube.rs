@@ -2,7 +2,7 @@
 //!
 //! One cell per (time bucket, app, version, token state, endpoint) with
 //! counts, status codes, a latency sketch and the set of client-key hashes.
-//! It is serializable (JSON, schema `authstorm/cube/v1`) and mergeable, so
+//! It is serializable (JSON, schema `authstorm/cube/v2`) and mergeable, so
 //! runs over different files or by other engines can be combined, and every
 //! report and detection works from it alone. Distinct clients are exact:
 //! cells keep sorted 64-bit client hashes, so memory grows with

@@ -1,5 +1,5 @@
 //! The report: everything a run found, built from the cube and the file
-//! reports. Its JSON form (schema `authstorm/report/v1`) is the contract
+//! reports. Its JSON form (schema `authstorm/report/v2`) is the contract
 //! for scripts; [`table`] renders it for the terminal.
 
 mod clients;

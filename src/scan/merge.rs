@@ -1,15 +1,17 @@
 //! The meeting point of all inputs: every file's chunks arrive here in
-//! file order, and their requests go through the one retry stage in time
-//! order across files, so a client whose requests are spread over several
-//! files (nodes behind a load balancer, a rotation mid-incident) is one
-//! client with one history.
+//! file order, and their requests go through the one retry stage, merged
+//! across files by time, so a client whose requests are spread over
+//! several files (nodes behind a load balancer, a rotation mid-incident) is
+//! one client with one history.
 //!
-//! Each file (a lane) says how far in time it has got: its frontier, the
-//! latest timestamp of its chunks so far, less a slack for lines written
-//! out of order. Requests up to the smallest frontier of the lanes still
-//! being read are safe to label; the rest wait. A file that starts later
-//! than that is not read yet (see [`Merger::due`]), so memory follows the
-//! overlap of the inputs in time, not their size.
+//! The merge is a k-way merge of the files' requests, each file in line
+//! order: the next request labelled is the earliest of the files' next
+//! requests, and a file being read that has none buffered yet holds the
+//! merge until it has. Its result therefore depends on the lines alone,
+//! never on chunk sizes, threads or timing. A file that starts later than
+//! the files being read have got to is not read yet (see
+//! [`Merger::wait_until_due`]), so memory follows the overlap of the inputs
+//! in time, not their size.
 
 use std::collections::VecDeque;
 use std::io;
@@ -31,14 +33,12 @@ impl ChainSink<CellKey> for Chains<'_> {
 
 struct Lane {
     path: String,
-    /// Earliest timestamp seen at the start of the file, if any.
+    /// The time of its first request, if any.
     t0: Option<Micros>,
     started: bool,
     finished: bool,
     /// Latest timestamp of the chunks received so far.
     frontier: Micros,
-    /// How far behind the frontier a line of this file may still be.
-    slack: i64,
     queue: VecDeque<(Batch, usize)>,
 }
 
@@ -82,7 +82,6 @@ impl<'s> Merger<'s> {
                 started: false,
                 finished: false,
                 frontier: t0.unwrap_or(Micros::MIN),
-                slack: cfg.window_us,
                 queue: VecDeque::new(),
             })
             .collect();
@@ -113,7 +112,8 @@ impl<'s> Merger<'s> {
     }
 
     /// Whether lane `i` (the next not started) should start now: the lanes
-    /// being read have reached its first timestamp.
+    /// being read have reached its first timestamp (less the window, so
+    /// that chains crossing into it find their start).
     fn due(st: &State<'_>, i: usize) -> bool {
         let Some(t0) = st.lanes[i].t0 else {
             return true;
@@ -122,7 +122,7 @@ impl<'s> Merger<'s> {
             .lanes
             .iter()
             .filter(|l| l.started && !l.finished)
-            .map(|l| l.frontier.saturating_sub(l.slack))
+            .map(|l| l.frontier)
             .min()
             .unwrap_or(Micros::MAX);
         reading >= t0.saturating_sub(st.window)
@@ -147,11 +147,7 @@ impl<'s> Merger<'s> {
             return Err(kind.into());
         }
         let lane = &mut st.lanes[i];
-        if let (Some(first), Some(last)) = (batch.min_ts, batch.max_ts) {
-            // Lines older than what the file already showed: widen the
-            // slack so that later chunks' stragglers still arrive in time.
-            let behind = lane.frontier.saturating_sub(first).max(batch.disorder);
-            lane.slack = lane.slack.max(behind.saturating_mul(2));
+        if let Some(last) = batch.max_ts {
             lane.frontier = lane.frontier.max(last);
         }
         if !batch.events.is_empty() {
@@ -202,41 +198,31 @@ impl<'s> Merger<'s> {
 }
 
 impl State<'_> {
-    /// The time up to which every lane has delivered its requests.
-    fn horizon(&self) -> Micros {
-        self.lanes
-            .iter()
-            .filter(|l| !l.finished)
-            .map(|l| {
-                if l.started {
-                    l.frontier.saturating_sub(l.slack)
-                } else {
-                    l.t0.map_or(Micros::MIN, |t| t.saturating_sub(self.window))
-                }
-            })
-            .min()
-            .unwrap_or(Micros::MAX)
-    }
-
-    /// Labels requests in time order up to the horizon (all with `all`).
+    /// Labels the requests that are next in time order across lanes, as
+    /// far as every lane still being read has delivered (all, with `all`).
     fn release(&mut self, all: bool) -> io::Result<()> {
-        let horizon = if all { Micros::MAX } else { self.horizon() };
         loop {
-            // The lane whose next request is earliest (ties: lane order).
+            // The lane whose next request is earliest (ties: lane order),
+            // and the earliest time a lane may still deliver a request.
             let mut best: Option<(Micros, usize)> = None;
+            let mut pending = Micros::MAX;
             for (i, l) in self.lanes.iter().enumerate() {
-                if let Some((b, at)) = l.queue.front() {
-                    let ts = b.events[*at].ts;
-                    if best.is_none_or(|(t, _)| ts < t) {
-                        best = Some((ts, i));
+                match l.queue.front() {
+                    Some((b, at)) => {
+                        let ts = b.events[*at].ts;
+                        if best.is_none_or(|(t, _)| ts < t) {
+                            best = Some((ts, i));
+                        }
                     }
+                    None if all || l.finished => {}
+                    None if l.started => pending = Micros::MIN,
+                    None => pending = pending.min(l.t0.unwrap_or(Micros::MIN)),
                 }
             }
-            let Some((ts, i)) = best else { break };
-            if ts > horizon {
-                break;
+            match best {
+                Some((ts, i)) if ts <= pending => self.label_next(i),
+                _ => break,
             }
-            self.label_next(i);
         }
         self.flush_rows()
     }

@@ -145,14 +145,11 @@ struct Partial {
 /// aggregate, whose ids the events use).
 pub(crate) struct Batch {
     agg: Aggregate,
-    /// In time order (line order among equal times).
+    /// In line order.
     events: Vec<StageEvent>,
     /// With `ScanOptions::rows`: every request, in line order.
     rows: Vec<Row>,
-    min_ts: Option<Micros>,
     max_ts: Option<Micros>,
-    /// How far a line lagged behind the latest one before it, at most.
-    disorder: i64,
 }
 
 impl Batch {
@@ -161,27 +158,13 @@ impl Batch {
             agg: Aggregate::with_privacy(o.bucket_us, &o.by, o.privacy),
             events: Vec::new(),
             rows: Vec::new(),
-            min_ts: None,
             max_ts: None,
-            disorder: 0,
         }
     }
 
-    /// Puts the events in time order (a stable sort: lines of one time keep
-    /// their order) and notes the span and disorder of the chunk.
+    /// Notes the latest time of the chunk.
     fn seal(&mut self) {
-        let mut latest = Micros::MIN;
-        let mut disorder = 0i64;
-        for e in &self.events {
-            disorder = disorder.max(latest.saturating_sub(e.ts));
-            latest = latest.max(e.ts);
-        }
-        if disorder > 0 {
-            self.events.sort_by_key(|e| e.ts);
-        }
-        self.disorder = disorder;
-        self.min_ts = self.events.first().map(|e| e.ts);
-        self.max_ts = self.events.last().map(|e| e.ts);
+        self.max_ts = self.events.iter().map(|e| e.ts).max();
     }
 }
 
@@ -799,7 +782,8 @@ fn open_input(
     })
 }
 
-/// The earliest request time among the first lines.
+/// The time of the first request (the merger orders inputs by it, and
+/// holds the requests after it until the input is read).
 fn first_time(input: &Input, o: &ScanOptions) -> Option<Micros> {
     let mut parser = input.parser.clone()?;
     let end = if input.complete {
@@ -811,7 +795,7 @@ fn first_time(input: &Input, o: &ScanOptions) -> Option<Micros> {
     let pool = Pool::default();
     let spares = Spares::new(&pool);
     process(&input.head[..end], 0, &mut parser, o, &mut p, &spares);
-    p.batch.min_ts
+    p.batch.events.first().map(|e| e.ts)
 }
 
 /// Reads one opened input to its end, handing its chunks to `merger`.

@@ -244,7 +244,7 @@ fn json_report_schema() {
         .success()
         .stdout(predicate::str::contains("Cohorts"));
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    assert_eq!(r["schema"], "authstorm/report/v1");
+    assert_eq!(r["schema"], "authstorm/report/v2");
     assert_accounting(&r);
     for k in [
         "input",
@@ -330,9 +330,15 @@ fn since_until_and_by() {
     );
     assert_eq!(some["input"]["time_range"]["start"], "2026-03-02T09:00:00Z");
     assert!(some["input"]["time_range"]["end"].as_str().unwrap() < "2026-03-02T10:00:00Z");
-    // Relative bounds are relative to now: the 2026-03 log is entirely before -1h.
-    let none = run_json(&[log.to_str().unwrap(), "--since", "-1h"]);
-    assert_eq!(none["totals"]["requests"], 0);
+    // Relative bounds are relative to now: the 2026-03 log is entirely
+    // before -1h, and nothing analysed is no success.
+    bin()
+        .args(["storms", "--fail-on-storm", "--since", "-1h"])
+        .arg(&log)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nothing analysed"))
+        .stderr(predicate::str::contains("outside --since/--until"));
 
     let by = run_json(&[log.to_str().unwrap(), "--by", "app,status"]);
     let g = &by["groups"];
@@ -395,7 +401,7 @@ fn stdin_and_cube_roundtrip() {
         .success();
     let c: authstorm::aggregate::Cube =
         serde_json::from_slice(&std::fs::read(&cube).unwrap()).unwrap();
-    assert_eq!(c.schema, "authstorm/cube/v1");
+    assert_eq!(c.schema, "authstorm/cube/v2");
     assert_eq!(
         serde_json::Value::from(c.requests),
         from_file["totals"]["requests"]
@@ -521,14 +527,26 @@ fn storms_subcommand_and_fail_on_storm() {
 fn detect_thresholds_from_config() {
     let d = tempfile::tempdir().unwrap();
     let cfg = d.path().join("c.toml");
-    // An absurd z threshold: nothing is anomalous.
+    // An absurd z threshold: nothing is anomalous; the storm's loops stay.
     std::fs::write(&cfg, "[detect]\nz = 1000.0\nretry_window = \"30s\"\n").unwrap();
-    let r = run_json(&[
-        sample().join("incident").to_str().unwrap(),
-        "--config",
-        cfg.to_str().unwrap(),
-    ]);
-    assert_eq!(r["storms"].as_array().unwrap().len(), 0);
+    let args = [
+        sample().join("incident").to_str().unwrap().to_string(),
+        "--config".into(),
+        cfg.to_str().unwrap().into(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let kinds = |r: &serde_json::Value| -> Vec<String> {
+        r["storms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(kinds(&run_json(&args)), vec!["storm"]);
+    // More looping clients than the fleet has: no storm either.
+    std::fs::write(&cfg, "[detect]\nz = 1000.0\nmin_clients = 100000\n").unwrap();
+    assert!(kinds(&run_json(&args)).is_empty());
     std::fs::write(&cfg, "[detect]\nbogus = 1\n").unwrap();
     bin()
         .arg("analyze")

@@ -233,9 +233,9 @@ fn export_events_parquet_and_csv() {
     let raw: Vec<&str> = raw.lines().collect();
     for row in text.lines().skip(1).step_by(997) {
         let cols: Vec<&str> = row.split(',').collect();
-        let line: usize = cols[12].parse().unwrap();
+        let line: usize = cols[15].parse().unwrap();
         assert!(
-            raw[line - 1].contains(&format!("\" {} ", cols[7])),
+            raw[line - 1].contains(&format!("\" {} ", cols[8])),
             "line {line}: {row}"
         );
     }
