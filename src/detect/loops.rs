@@ -10,20 +10,63 @@ use super::*;
 use crate::time::{Micros, rfc3339, rfc3339_exact};
 
 pub(super) fn storms(ctx: &Ctx) -> Vec<Storm> {
-    let gap = ctx.cfg.buckets(&ctx.cfg.merge_gap, ctx.cube.bucket_seconds);
+    let cfg = ctx.cfg;
+    let gap = cfg.buckets(&cfg.merge_gap, ctx.cube.bucket_seconds);
+    let lead = cfg.buckets(&cfg.precursor_gap, ctx.cube.bucket_seconds);
     let mut out = Vec::new();
     for (app, l) in loop_series(ctx) {
-        // Where the app's previous storm ended: a storm's precursors are
-        // looked for after it only.
+        let spans = spans(&l, gap);
+        let material: Vec<bool> = spans
+            .iter()
+            .map(|&(a, b)| material(ctx, app, &l, a, b))
+            .collect();
+        // Material spans with lulls shorter than the precursor gap between
+        // them are one storm; the app's previous storm bounds where its
+        // precursors are looked for.
         let mut floor = 0;
-        for (a, b) in spans(&l, gap) {
-            if let Some((s, end)) = storm(ctx, app, &l, a, b, floor) {
+        let mut i = 0;
+        while i < spans.len() {
+            if !material[i] {
+                i += 1;
+                continue;
+            }
+            let (a, mut b) = spans[i];
+            let mut j = i + 1;
+            while j < spans.len() && spans[j].0 - b - 1 <= lead {
+                if material[j] {
+                    b = spans[j].1;
+                }
+                j += 1;
+            }
+            if let Some((s, end)) = storm(ctx, app, a, b, floor) {
                 floor = end;
                 out.push(s);
             }
+            i = j;
         }
     }
     out
+}
+
+/// Whether a span of `app`'s loops matters: enough clients loop in it, and
+/// its loops above what the app shows anyway reach a real share of all
+/// traffic in some bucket.
+fn material(ctx: &Ctx, app: &str, l: &[f64], a: usize, b: usize) -> bool {
+    let cfg = ctx.cfg;
+    let loopers: FxHashSet<u64> = (a..=b)
+        .flat_map(|i| ctx.by_bucket[i].iter())
+        .filter(|(k, _)| k.app == app)
+        .flat_map(|(_, c)| c.loopers.iter().copied())
+        .collect();
+    if loopers.len() < cfg.min_clients {
+        return false;
+    }
+    let before_span = ctx.before(a, &ctx.total_scan.anomalous);
+    let local = median(&mut before_span.iter().map(|&j| l[j]).collect::<Vec<_>>());
+    ctx.observed_in(a, b + 1).into_iter().any(|i| {
+        (l[i] - loop_baseline(ctx, l, a, i, local)).max(0.0) / ctx.total[i].max(1.0)
+            >= cfg.min_share
+    })
 }
 
 /// Loop requests by bucket, per app that has any.
@@ -102,37 +145,12 @@ fn dominant<K: Clone>(m: &BTreeMap<K, u64>, share: f64) -> Option<K> {
 
 /// The storm of span `a..=b` of `app`'s loops, if it is one, and the
 /// bucket it ends at. Precursors are looked for from `floor` on.
-fn storm(
-    ctx: &Ctx,
-    app: &str,
-    l: &[f64],
-    a: usize,
-    b: usize,
-    floor: usize,
-) -> Option<(Storm, usize)> {
+fn storm(ctx: &Ctx, app: &str, a: usize, b: usize, floor: usize) -> Option<(Storm, usize)> {
     let cfg = ctx.cfg;
     let looped: Vec<(&CellKey, &Cell)> = (a..=b)
         .flat_map(|i| ctx.by_bucket[i].iter().copied())
         .filter(|(k, c)| k.app == app && c.loop_requests > 0)
         .collect();
-    let loopers: FxHashSet<u64> = looped
-        .iter()
-        .flat_map(|(_, c)| c.loopers.iter().copied())
-        .collect();
-    if loopers.len() < cfg.min_clients {
-        return None;
-    }
-    // Loops above what the app shows anyway, against all traffic.
-    let before_span = ctx.before(a, &ctx.total_scan.anomalous);
-    let local = median(&mut before_span.iter().map(|&j| l[j]).collect::<Vec<_>>());
-    let peak_share = ctx
-        .observed_in(a, b + 1)
-        .into_iter()
-        .map(|i| (l[i] - loop_baseline(ctx, l, a, i, local)).max(0.0) / ctx.total[i].max(1.0))
-        .fold(0.0, f64::max);
-    if peak_share < cfg.min_share {
-        return None;
-    }
 
     // The culprit: the versions carrying the loops, then the token state
     // and endpoint carrying most of theirs.
@@ -149,17 +167,20 @@ fn storm(
         .copied()
         .filter(|(k, _)| versions.contains(&k.version))
         .collect();
-    let combo = Combo {
+    // The cohort (app, versions, token state) is what the storm is about;
+    // the endpoint is named when one carries its loops, but clients of one
+    // cohort may each loop on another endpoint.
+    let cohort = Combo {
         app: Some(app.to_string()),
         versions: Some(versions.clone()),
         token_state: dominant(&by(&theirs, |k| k.token_state), cfg.state_share),
-        endpoint: dominant(&by(&theirs, |k| k.endpoint.as_str()), cfg.state_share)
-            .map(String::from),
+        endpoint: None,
     };
-    let matches = |k: &CellKey| combo.matches(&k.app, &k.version, k.token_state, &k.endpoint);
-    let mine: Vec<(&CellKey, &Cell)> = theirs.iter().copied().filter(|(k, _)| matches(k)).collect();
-    let their_loopers: FxHashSet<u64> = mine
+    let endpoint = dominant(&by(&theirs, |k| k.endpoint.as_str()), cfg.state_share);
+    let matches = |k: &CellKey| cohort.matches(&k.app, &k.version, k.token_state, &k.endpoint);
+    let their_loopers: FxHashSet<u64> = theirs
         .iter()
+        .filter(|(k, _)| matches(k))
         .flat_map(|(_, c)| c.loopers.iter().copied())
         .collect();
     if their_loopers.len() < cfg.min_clients {
@@ -209,7 +230,7 @@ fn storm(
     if amplification.is_some_and(|x| x < cfg.amplification) {
         return None;
     }
-    let impact = impact(ctx, &combo, &before, &during);
+    let impact = impact(ctx, &cohort, &before, &during);
 
     // How much of the excess over the baseline the culprit's own requests
     // are, and how much its share of traffic moved.
@@ -231,7 +252,8 @@ fn storm(
     };
     let surprise = attribution::js(part(&before), part(&during));
     let rpc = |idx: &[usize], pred: &dyn Fn(&CellKey) -> bool| ctx.requests_per_client(idx, pred);
-    let culprit = culprit(ctx, &combo, share, surprise, &during, start, end, &rpc);
+    let mut culprit = culprit(ctx, &cohort, share, surprise, &during, start, end, &rpc);
+    culprit.endpoint = endpoint.map(String::from);
 
     let bucket_s = ctx.bucket_seconds();
     let times = EpisodeTimes {

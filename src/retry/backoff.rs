@@ -103,12 +103,15 @@ pub fn classify_backoff(gaps: &[f64]) -> Backoff {
 }
 
 /// Whether the last gaps of a chain (seconds, oldest first, up to
-/// [`RECENT`]) describe a client that keeps coming back quickly: a median
-/// gap of at most `max_gap` and no growth. A backoff that widens its gaps
+/// [`RECENT`]) describe a client that keeps coming back quickly: no gap
+/// longer than `max_gap` and no growth. A backoff that widens its gaps
 /// fails this as soon as the gaps grow, even while they are still short; a
-/// backoff capped at a short ceiling passes once it reaches the ceiling.
+/// backoff capped at a short ceiling passes once it reaches the ceiling;
+/// a client that gives up after a few quick retries and tries again later
+/// (each new attempt after a failure is a retry of the operation) pauses,
+/// and a pause is no loop.
 pub fn steady(recent: &[f64], max_gap: f64) -> bool {
-    if recent.is_empty() || median(recent) > max_gap {
+    if recent.is_empty() || recent.iter().any(|g| *g > max_gap) {
         return false;
     }
     recent.len() < 3 || multiplier(recent).0 < 1.3
@@ -171,6 +174,10 @@ mod tests {
             "still short, growing"
         );
         assert!(!steady(&[30.0, 30.0, 30.0, 30.0, 30.0], 10.0), "slow poll");
+        assert!(
+            !steady(&[2.0, 12.0, 2.0, 2.0, 2.0], 10.0),
+            "quick retries, a pause, quick retries: a client giving up and trying again"
+        );
         assert!(!steady(&[], 10.0));
     }
 }

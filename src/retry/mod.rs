@@ -58,7 +58,7 @@ pub struct RetryConfig {
     /// Requests a chain or resend run needs to be a loop (gRPC caps a call
     /// at 5 attempts; a sixth is past any sane retry policy).
     pub loop_attempts: u32,
-    /// The median gap of a loop's last attempts is at most this.
+    /// No gap among a loop's last attempts is longer than this.
     pub loop_gap_us: i64,
     /// How long a quiet client's last known token state is remembered.
     pub memory_us: i64,
