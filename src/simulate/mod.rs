@@ -1772,3 +1772,5 @@ mod tests {
     }
 }
 
+#[cfg(test)]
+mod behaviour_tests;
