@@ -154,8 +154,12 @@ fn behaviours_are_deterministic() {
     for s in [
         Scenario::MultiEndpoint,
         Scenario::RefreshStorm,
+        Scenario::CappedBackoff,
+        Scenario::Restart,
+        Scenario::SmallCohort,
         Scenario::OutageJitter,
         Scenario::Decoys,
+        Scenario::Mixed,
     ] {
         let o = SimOptions {
             ua: UaStyle::Real,

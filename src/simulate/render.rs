@@ -216,9 +216,10 @@ const FOREIGN: [&str; 6] = [
 ];
 
 /// A junk line (`--junk`): a truncated copy of `line` (the request line
-/// written just before; cut before its status so that no parser can read
-/// a request from it), binary garbage, a blank line, or another
-/// program's line.
+/// written just before, cut where no parser can read a request from it:
+/// inside the request of the CLF formats, before the second `key=value`
+/// of logfmt, anywhere in a JSON object), binary garbage, a blank line, or
+/// another program's line.
 pub fn junk_line(
     rng: &mut ChaCha8Rng,
     f: SimFormat,
@@ -226,11 +227,12 @@ pub fn junk_line(
     w: &mut dyn Write,
 ) -> io::Result<()> {
     match rng.random_range(0..10) {
-        0..=3 => {
+        0..=3 if line.len() >= 8 => {
             // Everything up to the status is needed to read a request.
             let limit = match f {
                 SimFormat::Combined | SimFormat::Common => find(line, b" HTTP/1.1\""),
-                SimFormat::Logfmt => find(line, b" status="),
+                // `time=... ip`: one pair with a value, prose to logfmt.
+                SimFormat::Logfmt => find(line, b" ip=").map(|i| i + 3),
                 SimFormat::Json => Some(line.len().saturating_sub(2)),
             }
             .unwrap_or(line.len() / 2)
@@ -250,7 +252,7 @@ pub fn junk_line(
             b.push(b'\n');
             w.write_all(&b)
         }
-        6 => writeln!(w),
+        0..=3 | 6 => writeln!(w),
         _ => writeln!(w, "{}", FOREIGN[rng.random_range(0..FOREIGN.len())]),
     }
 }

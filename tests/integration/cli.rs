@@ -643,3 +643,47 @@ fn simulate_nodes_behaviours_and_zones() {
         bin().arg("simulate").args(&bad).assert().code(2);
     }
 }
+
+/// Junk and corrupt lines never read as requests: the analyzer parses
+/// exactly the requests the truth counts, in every format.
+#[test]
+fn simulate_junk_is_never_a_request() {
+    let d = tempfile::tempdir().unwrap();
+    for fmt in ["combined", "common", "json", "logfmt"] {
+        let truth = d.path().join(format!("{fmt}.json"));
+        let log = simulate(
+            d.path(),
+            &format!("{fmt}.log"),
+            &[
+                "--scenario",
+                "refresh-storm",
+                "--lines",
+                "12000",
+                "--format",
+                fmt,
+                "--junk",
+                "0.05",
+                "--corrupt",
+                "0.01",
+                "--tz",
+                "-03:00",
+                "--truth",
+                truth.to_str().unwrap(),
+            ],
+        );
+        let t: serde_json::Value = serde_json::from_slice(&std::fs::read(&truth).unwrap()).unwrap();
+        let n = |k: &str| t[k].as_u64().unwrap();
+        let r = run_json(&[log.to_str().unwrap()]);
+        assert_accounting(&r);
+        assert_eq!(
+            r["input"]["parsed"].as_u64().unwrap(),
+            n("lines") - n("corrupted"),
+            "{fmt}"
+        );
+        assert_eq!(
+            r["input"]["lines"].as_u64().unwrap(),
+            n("lines") + n("junk_lines"),
+            "{fmt}"
+        );
+    }
+}
