@@ -274,7 +274,7 @@ pub struct SimulateArgs {
     pub nodes: u8,
     /// Write timestamps in this zone: a fixed offset (+05:30, -0800) or an
     /// IANA name (America/New_York). The truth stays in UTC.
-    #[arg(long, value_name = "ZONE")]
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
     pub tz: Option<String>,
     /// Saturdays and Sundays only a quarter of the fleet signs in.
     #[arg(long)]
