@@ -34,10 +34,12 @@
 //! - `capped-backoff`: the loop waits 0.5 s, 1 s, then 1–2 s forever.
 //! - `restart`: each looping client stops after 2–7 minutes (the user
 //!   restarts the app; a login follows), so the loop population churns.
-//! - `small-cohort`: only a few clients have the bug (one in 80 of the
-//!   fleet, at least 8: a few dozen on a 1M-line fleet; sized so that the
-//!   loop is at least a tenth of all traffic at its peak); the service has
-//!   four times the usual capacity and never overloads (no 5xx, no 499).
+//! - `small-cohort`: only a few clients have the bug (one in 250 of the
+//!   fleet, at least 6: a dozen on a 1M-line fleet, a few dozen from about
+//!   3M lines; the loop is about a third of all traffic at its peak, well
+//!   above a tenth); the service has
+//!   four times the usual capacity and never overloads (no 5xx, no 499);
+//!   the rate limit comes 70 minutes after the trigger.
 //! - `outage-jitter`: an upstream outage of 10–20 minutes from 10:00 (503
 //!   for everyone); desktop and web clients retry with full jitter
 //!   (`random(0, min(30 s, 0.5 s·2^n))`), mobile clients with decorrelated
@@ -539,6 +541,12 @@ fn plans(s: Scenario, f: Flags) -> Vec<Plan> {
             if f.refresh {
                 v.push(plan(Bug::Refresh, REVOCATION, REVOCATION_MITIGATION));
             }
+            if f.small {
+                // A loop this small hurts nobody: it is rate-limited late.
+                for p in v.iter_mut() {
+                    p.mitigation = p.trigger + SMALL_COHORT_NOTICE;
+                }
+            }
             v
         }
     }
@@ -694,20 +702,25 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
-/// Clients with the bug in `small-cohort`, per cohort. The fleet's busiest
-/// minute carries about 1.9 requests per client; a tight loop sends about
-/// 100 a minute (capped backoff about 45), and about half the cohort loops
-/// at once at the peak. One client in 80 (in 36 with capped backoff) puts
-/// the loop at roughly a quarter of all traffic at its peak; never fewer
-/// than 8, so that several clients loop whatever the fleet.
+/// Clients with the bug in `small-cohort`, per cohort: one client in 250
+/// (in 110 with capped backoff, whose loop is slower), at least 6 so that
+/// several clients loop whatever the fleet. By the rate limit most of the
+/// cohort loops (about 100 requests a minute each, 45 capped) against
+/// about 0.85 requests a minute per client of the fleet: the loop is about
+/// a third of all traffic at its peak on large fleets, more on small ones
+/// (the floor), always well above a tenth.
 fn small_cohort_size(fleet: usize, capped: bool) -> usize {
-    let per = if capped { 36.0 } else { 80.0 };
-    ((fleet as f64 / per).round() as usize).max(8)
+    let per = if capped { 110.0 } else { 250.0 };
+    ((fleet as f64 / per).round() as usize).max(6)
 }
 
 /// With `small-cohort` the service has four times the usual capacity: a
 /// well-provisioned service the small loop never overloads.
 const SMALL_COHORT_HEADROOM: f64 = 4.0;
+/// With `small-cohort` the rate limit comes 70 minutes after the trigger
+/// (not 45): by then every cohort client online has had its hourly token
+/// expire, and the rollout is over before `outage-jitter`'s outage.
+const SMALL_COHORT_NOTICE: Micros = 70 * MIN;
 
 struct Sim<'w> {
     o: SimOptions,
@@ -1466,9 +1479,19 @@ fn fleet_for(o: &SimOptions) -> usize {
     let _ = sim.run();
     let per_client = (sim.lines as f64 / PILOT as f64).max(1.0);
     let mut lines = o.lines as f64;
-    if Flags::of(o).decoys {
+    let f = Flags::of(o);
+    if f.decoys {
         lines = (lines - decoys::expected_lines(o.days) as f64).max(lines / 4.0);
     }
+    let fleet = ((lines / per_client).round() as usize).max(20);
+    if !f.small {
+        return fleet;
+    }
+    // The pilot's small cohort is its floor, far more than one client in
+    // 250 of a large fleet: measure again at the estimated size.
+    let mut sim = Sim::new(o, fleet, Vec::new(), true);
+    let _ = sim.run();
+    let per_client = (sim.lines as f64 / fleet as f64).max(1.0);
     ((lines / per_client).round() as usize).max(20)
 }
 
