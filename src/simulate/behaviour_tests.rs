@@ -384,6 +384,10 @@ fn mixed_combines_behaviours() {
     });
     assert_eq!(all.behaviours.as_ref().unwrap().len(), 7);
     assert_eq!(storms(&all).len(), 2, "{:#?}", all.episodes);
+    // The small cohorts, capped and restarting, still stand out.
+    for e in storms(&all) {
+        assert!(e.peak_loop_share.unwrap() >= 0.1, "{e:?}");
+    }
 }
 
 #[test]

@@ -39,7 +39,7 @@
 //!   3M lines; the loop is about a third of all traffic at its peak, well
 //!   above a tenth); the service has
 //!   four times the usual capacity and never overloads (no 5xx, no 499);
-//!   the rate limit comes 70 minutes after the trigger.
+//!   the rate limit comes 65 minutes after the trigger.
 //! - `outage-jitter`: an upstream outage of 10–20 minutes from 10:00 (503
 //!   for everyone); desktop and web clients retry with full jitter
 //!   (`random(0, min(30 s, 0.5 s·2^n))`), mobile clients with decorrelated
@@ -708,19 +708,25 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
 /// cohort loops (about 100 requests a minute each, 45 capped) against
 /// about 0.85 requests a minute per client of the fleet: the loop is about
 /// a third of all traffic at its peak on large fleets, more on small ones
-/// (the floor), always well above a tenth.
-fn small_cohort_size(fleet: usize, capped: bool) -> usize {
-    let per = if capped { 110.0 } else { 250.0 };
+/// (the floor), always well above a tenth. With `restart` a client loops
+/// for 2–7 minutes only, so about one in eight of the cohort loops at any
+/// time: the cohort is eight times larger.
+fn small_cohort_size(fleet: usize, f: Flags) -> usize {
+    let mut per = if f.capped { 110.0 } else { 250.0 };
+    if f.restart {
+        per /= 8.0;
+    }
     ((fleet as f64 / per).round() as usize).max(6)
 }
 
 /// With `small-cohort` the service has four times the usual capacity: a
 /// well-provisioned service the small loop never overloads.
 const SMALL_COHORT_HEADROOM: f64 = 4.0;
-/// With `small-cohort` the rate limit comes 70 minutes after the trigger
+/// With `small-cohort` the rate limit comes 65 minutes after the trigger
 /// (not 45): by then every cohort client online has had its hourly token
-/// expire, and the rollout is over before `outage-jitter`'s outage.
-const SMALL_COHORT_NOTICE: Micros = 70 * MIN;
+/// expire, and the ten-minute rollout is over five minutes before
+/// `outage-jitter`'s outage.
+const SMALL_COHORT_NOTICE: Micros = 65 * MIN;
 
 struct Sim<'w> {
     o: SimOptions,
@@ -820,7 +826,7 @@ impl<'w> Sim<'w> {
         if f.small {
             // A few clients of each cohort have the bug, whatever the severity.
             let mut pick_rng = rng_stream(o.seed, stream::SCENARIO);
-            let k = small_cohort_size(fleet, f.capped);
+            let k = small_cohort_size(fleet, f);
             for (p, plan) in plans.iter().enumerate() {
                 let mut eligible: Vec<usize> = (0..fleet)
                     .filter(|&i| {
