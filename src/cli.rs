@@ -15,7 +15,9 @@ use authstorm::detect::StormKind;
 use authstorm::format::FormatKind;
 use authstorm::report::table::{TableOptions, render, render_storms};
 use authstorm::scan::ScanOptions;
-use authstorm::simulate::{self, Scenario, Severity, SimFormat, SimOptions};
+use authstorm::simulate::{
+    self, Behaviour, Scenario, Severity, SimFormat, SimOptions, SimTz, UaStyle,
+};
 use authstorm::time::{DisplayTz, parse_duration, parse_time_bound};
 
 use crate::Exit;
@@ -170,6 +172,48 @@ pub enum ScenarioArg {
     Outage,
     Rotation,
     TwoStorms,
+    MultiEndpoint,
+    RefreshStorm,
+    CappedBackoff,
+    Restart,
+    SmallCohort,
+    OutageJitter,
+    Decoys,
+    /// The behaviours of --behaviours together (all of them without it).
+    Mixed,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum BehaviourArg {
+    MultiEndpoint,
+    RefreshStorm,
+    CappedBackoff,
+    Restart,
+    SmallCohort,
+    OutageJitter,
+    Decoys,
+}
+
+impl From<BehaviourArg> for Behaviour {
+    fn from(b: BehaviourArg) -> Self {
+        match b {
+            BehaviourArg::MultiEndpoint => Behaviour::MultiEndpoint,
+            BehaviourArg::RefreshStorm => Behaviour::RefreshStorm,
+            BehaviourArg::CappedBackoff => Behaviour::CappedBackoff,
+            BehaviourArg::Restart => Behaviour::Restart,
+            BehaviourArg::SmallCohort => Behaviour::SmallCohort,
+            BehaviourArg::OutageJitter => Behaviour::OutageJitter,
+            BehaviourArg::Decoys => Behaviour::Decoys,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum UaArg {
+    /// `acme-desktop/4.2.1 (Windows NT 10.0; Win64; x64)` and the like.
+    Simple,
+    /// Electron, Android (Dalvik/okhttp), iOS (CFNetwork) and browsers.
+    Real,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -189,9 +233,13 @@ pub enum SimFormatArg {
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// What happens in the simulated traffic.
-    #[arg(long, value_enum, default_value = "storm")]
-    pub scenario: ScenarioArg,
+    /// What happens in the simulated traffic [default: storm; mixed with
+    /// --behaviours]. See docs/simulator.md.
+    #[arg(long, value_enum)]
+    pub scenario: Option<ScenarioArg>,
+    /// Behaviours to combine (comma-separated), for --scenario mixed.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
+    pub behaviours: Vec<BehaviourArg>,
     /// Random seed; the same seed and options give the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -213,7 +261,29 @@ pub struct SimulateArgs {
     /// Fraction of lines to corrupt (0.0-1.0), for testing skips.
     #[arg(long, default_value_t = 0.0)]
     pub corrupt: f64,
-    /// Output file (`-` for stdout).
+    /// Fraction of junk lines added between the requests (0.0-0.5):
+    /// truncated lines, binary garbage, blank lines, other programs' lines.
+    #[arg(long, default_value_t = 0.0)]
+    pub junk: f64,
+    /// User agents the clients send.
+    #[arg(long, value_enum, default_value = "simple")]
+    pub ua: UaArg,
+    /// Load-balancer nodes (1-16): with more than one, --output is a
+    /// directory that receives node1.log, node2.log, ...
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub nodes: u8,
+    /// Write timestamps in this zone: a fixed offset (+05:30, -0800) or an
+    /// IANA name (America/New_York). The truth stays in UTC.
+    #[arg(long, value_name = "ZONE", allow_hyphen_values = true)]
+    pub tz: Option<String>,
+    /// Saturdays and Sundays only a quarter of the fleet signs in.
+    #[arg(long)]
+    pub quiet_weekends: bool,
+    /// Ground truth in contract 2 even for a historical scenario (whose
+    /// log stays the same).
+    #[arg(long)]
+    pub truth_v2: bool,
+    /// Output file (`-` for stdout); a directory with --nodes.
     #[arg(long, short, default_value = "-")]
     pub output: String,
     /// Write the ground truth as JSON to FILE.
@@ -484,16 +554,46 @@ pub fn run_simulate(s: SimulateArgs) -> Result<Exit> {
     if !(0.0..=1.0).contains(&s.corrupt) {
         bail!("--corrupt must be between 0 and 1");
     }
+    if !(0.0..=0.5).contains(&s.junk) {
+        bail!("--junk must be between 0 and 0.5");
+    }
     if s.days == 0 {
         bail!("--days must be at least 1");
     }
+    let scenario = match (s.scenario, s.behaviours.is_empty()) {
+        (None, true) => ScenarioArg::Storm,
+        (None | Some(ScenarioArg::Mixed), _) => ScenarioArg::Mixed,
+        (Some(_), false) => bail!("--behaviours goes with --scenario mixed"),
+        (Some(x), true) => x,
+    };
+    let tz =
+        s.tz.as_deref()
+            .map(SimTz::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)
+            .context("--tz")?
+            .flatten();
+    if s.nodes > 1 && s.output == "-" {
+        bail!(
+            "--nodes {} writes one file per node: give --output DIR",
+            s.nodes
+        );
+    }
     let opts = SimOptions {
-        scenario: match s.scenario {
+        scenario: match scenario {
             ScenarioArg::Normal => Scenario::Normal,
             ScenarioArg::Storm => Scenario::Storm,
             ScenarioArg::Outage => Scenario::Outage,
             ScenarioArg::Rotation => Scenario::Rotation,
             ScenarioArg::TwoStorms => Scenario::TwoStorms,
+            ScenarioArg::MultiEndpoint => Scenario::MultiEndpoint,
+            ScenarioArg::RefreshStorm => Scenario::RefreshStorm,
+            ScenarioArg::CappedBackoff => Scenario::CappedBackoff,
+            ScenarioArg::Restart => Scenario::Restart,
+            ScenarioArg::SmallCohort => Scenario::SmallCohort,
+            ScenarioArg::OutageJitter => Scenario::OutageJitter,
+            ScenarioArg::Decoys => Scenario::Decoys,
+            ScenarioArg::Mixed => Scenario::Mixed,
         },
         severity: match s.severity {
             SeverityArg::Mild => Severity::Mild,
@@ -510,24 +610,78 @@ pub fn run_simulate(s: SimulateArgs) -> Result<Exit> {
             SimFormatArg::Logfmt => SimFormat::Logfmt,
         },
         corrupt: s.corrupt,
+        behaviours: s.behaviours.iter().map(|b| Behaviour::from(*b)).collect(),
+        ua: match s.ua {
+            UaArg::Simple => UaStyle::Simple,
+            UaArg::Real => UaStyle::Real,
+        },
+        nodes: s.nodes,
+        tz,
+        junk: s.junk,
+        quiet_weekends: s.quiet_weekends,
+        force_truth_v2: s.truth_v2,
     };
-    let mut out = open_out(&s.output)?;
-    let truth = if s.gzip {
-        let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-        let t = simulate::simulate(&opts, &mut gz);
-        gz.finish()
-            .and_then(|mut w| w.flush())
-            .with_context(|| format!("writing {}", s.output))?;
-        t
+    let truth = if s.nodes > 1 {
+        simulate_to_dir(&opts, &s.output, s.gzip)?
     } else {
-        let t = simulate::simulate(&opts, &mut out);
-        out.flush()?;
-        t
-    }
-    .with_context(|| format!("writing {}", s.output))?;
+        let mut out = open_out(&s.output)?;
+        if s.gzip {
+            let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+            let t = simulate::simulate(&opts, &mut gz);
+            gz.finish()
+                .and_then(|mut w| w.flush())
+                .with_context(|| format!("writing {}", s.output))?;
+            t
+        } else {
+            let t = simulate::simulate(&opts, &mut out);
+            out.flush()?;
+            t
+        }
+        .with_context(|| format!("writing {}", s.output))?
+    };
     if let Some(p) = &s.truth {
         let f = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
         serde_json::to_writer_pretty(BufWriter::new(f), &truth)?;
     }
     Ok(Exit::Success)
+}
+
+/// `--nodes N`: one file per node in `dir` (`node1.log`, ... or
+/// `node1.log.gz` with gzip).
+fn simulate_to_dir(opts: &SimOptions, dir: &str, gzip: bool) -> Result<simulate::Truth> {
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let ext = if gzip { "log.gz" } else { "log" };
+    let paths: Vec<PathBuf> = (1..=opts.nodes)
+        .map(|i| dir.join(format!("node{i}.{ext}")))
+        .collect();
+    let mut files = Vec::new();
+    for p in &paths {
+        let f = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+        files.push(BufWriter::new(f));
+    }
+    if gzip {
+        let mut gz: Vec<_> = files
+            .into_iter()
+            .map(|f| flate2::write::GzEncoder::new(f, flate2::Compression::default()))
+            .collect();
+        let mut outs: Vec<&mut dyn Write> = gz.iter_mut().map(|w| w as &mut dyn Write).collect();
+        let t = simulate::simulate_nodes(opts, &mut outs)
+            .with_context(|| format!("writing {}", dir.display()))?;
+        for (g, p) in gz.into_iter().zip(&paths) {
+            g.finish()
+                .and_then(|mut w| w.flush())
+                .with_context(|| format!("writing {}", p.display()))?;
+        }
+        Ok(t)
+    } else {
+        let mut outs: Vec<&mut dyn Write> = files.iter_mut().map(|w| w as &mut dyn Write).collect();
+        let t = simulate::simulate_nodes(opts, &mut outs)
+            .with_context(|| format!("writing {}", dir.display()))?;
+        for (f, p) in files.iter_mut().zip(&paths) {
+            f.flush()
+                .with_context(|| format!("writing {}", p.display()))?;
+        }
+        Ok(t)
+    }
 }

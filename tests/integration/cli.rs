@@ -612,3 +612,96 @@ fn cubes_merge_and_analyze_like_the_logs() {
         .code(2)
         .stderr(predicate::str::contains("c.json"));
 }
+
+/// `simulate` with the behaviours and the realism options: one file per
+/// node (gzip per file), the contract-2 truth, and the usage errors.
+#[test]
+fn simulate_nodes_behaviours_and_zones() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("lb");
+    let truth = d.path().join("truth.json");
+    bin()
+        .args(["simulate", "--behaviours", "multi-endpoint,decoys"])
+        .args([
+            "--lines", "8000", "--nodes", "3", "--gzip", "--tz", "+05:30",
+        ])
+        .args(["--ua", "real", "--junk", "0.01", "-o"])
+        .arg(&dir)
+        .arg("--truth")
+        .arg(&truth)
+        .assert()
+        .success();
+    let t: serde_json::Value = serde_json::from_slice(&std::fs::read(&truth).unwrap()).unwrap();
+    assert_eq!(t["truth_version"], 2);
+    assert_eq!(t["scenario"], "mixed");
+    assert_eq!(t["tz"], "+05:30");
+    assert_eq!(t["behaviours"][1], "decoys");
+    let mut lines = 0;
+    for (i, node) in t["nodes"].as_array().unwrap().iter().enumerate() {
+        let gz = std::fs::read(dir.join(format!("node{}.log.gz", i + 1))).unwrap();
+        let mut s = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut s).unwrap();
+        let n = s.iter().filter(|b| **b == b'\n').count() as u64;
+        assert_eq!(n, node["lines"].as_u64().unwrap());
+        lines += n;
+    }
+    let requests = t["lines"].as_u64().unwrap() + t["junk_lines"].as_u64().unwrap();
+    assert_eq!(lines, requests);
+    // The analyzer reads the node files together.
+    let r = run_json(&[dir.join("node1.log.gz").to_str().unwrap()]);
+    assert_accounting(&r);
+    for bad in [
+        vec!["--scenario", "storm", "--behaviours", "restart"],
+        vec!["--nodes", "2"],
+        vec!["--nodes", "17", "-o", "x"],
+        vec!["--junk", "0.9"],
+        vec!["--tz", "+99:00"],
+        vec!["--behaviours", "nonsense"],
+    ] {
+        bin().arg("simulate").args(&bad).assert().code(2);
+    }
+}
+
+/// Junk and corrupt lines never read as requests: the analyzer parses
+/// exactly the requests the truth counts, in every format.
+#[test]
+fn simulate_junk_is_never_a_request() {
+    let d = tempfile::tempdir().unwrap();
+    for fmt in ["combined", "common", "json", "logfmt"] {
+        let truth = d.path().join(format!("{fmt}.json"));
+        let log = simulate(
+            d.path(),
+            &format!("{fmt}.log"),
+            &[
+                "--scenario",
+                "refresh-storm",
+                "--lines",
+                "12000",
+                "--format",
+                fmt,
+                "--junk",
+                "0.05",
+                "--corrupt",
+                "0.01",
+                "--tz",
+                "-03:00",
+                "--truth",
+                truth.to_str().unwrap(),
+            ],
+        );
+        let t: serde_json::Value = serde_json::from_slice(&std::fs::read(&truth).unwrap()).unwrap();
+        let n = |k: &str| t[k].as_u64().unwrap();
+        let r = run_json(&[log.to_str().unwrap()]);
+        assert_accounting(&r);
+        assert_eq!(
+            r["input"]["parsed"].as_u64().unwrap(),
+            n("lines") - n("corrupted"),
+            "{fmt}"
+        );
+        assert_eq!(
+            r["input"]["lines"].as_u64().unwrap(),
+            n("lines") + n("junk_lines"),
+            "{fmt}"
+        );
+    }
+}

@@ -187,7 +187,7 @@ fn scenarios_match_ground_truth() {
                     cu.app, cu.versions, cu.token_state
                 ));
             }
-            if cu.endpoint.as_deref() != Some(tc.endpoint.as_str()) {
+            if cu.endpoint.as_deref() != tc.endpoint.as_deref() {
                 fail(format!("endpoint {:?}", cu.endpoint));
             }
             if cu.share_of_excess < 0.5 {
