@@ -31,6 +31,19 @@ pub struct CellKey {
     pub endpoint: String,
 }
 
+impl CellKey {
+    /// A key that names no cell, for a slot waiting to be reused.
+    pub fn placeholder() -> Self {
+        CellKey {
+            bucket: 0,
+            app: String::new(),
+            version: String::new(),
+            token_state: TokenState::Unknown,
+            endpoint: String::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
     pub requests: u64,

@@ -36,29 +36,42 @@ impl Backoff {
     }
 }
 
-/// Growth multiplier per attempt: exp of the least-squares slope of
-/// ln(gap) against the attempt number (gaps under half a second count as
-/// half a second, so one-second timestamps do not fake growth).
+/// ln(gap), with gaps under half a second counted as half a second, so
+/// that one-second timestamps (gaps of 0 and 1 s) do not fake growth.
+pub fn log_gap(g: f64) -> f64 {
+    g.max(0.5).ln()
+}
+
+/// The least-squares slope of `y` against 0, 1, 2, ...
+fn slope(y: &[f64]) -> f64 {
+    let n = y.len() as f64;
+    let mx = (n - 1.0) / 2.0;
+    let my = y.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (i, v) in y.iter().enumerate() {
+        sxy += (i as f64 - mx) * (v - my);
+        sxx += (i as f64 - mx).powi(2);
+    }
+    if sxx > 0.0 { sxy / sxx } else { 0.0 }
+}
+
+/// Growth multiplier per attempt (exp of the slope of ln(gap) against the
+/// attempt number) and the spread of ln(gap) around that fit.
 fn multiplier(gaps: &[f64]) -> (f64, f64) {
-    let n = gaps.len() as f64;
     if gaps.len() < 2 {
         return (1.0, 0.0);
     }
-    let logs = gaps.iter().map(|g| g.max(0.5).ln());
-    let mx = (n - 1.0) / 2.0;
-    let my = logs.clone().sum::<f64>() / n;
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (i, y) in logs.clone().enumerate() {
-        sxy += (i as f64 - mx) * (y - my);
-        sxx += (i as f64 - mx).powi(2);
-    }
-    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    let logs: Vec<f64> = gaps.iter().map(|g| log_gap(*g)).collect();
+    let n = logs.len() as f64;
+    let b = slope(&logs);
+    let (mx, my) = ((n - 1.0) / 2.0, logs.iter().sum::<f64>() / n);
     let resid: f64 = logs
+        .iter()
         .enumerate()
-        .map(|(i, y)| (y - (my + slope * (i as f64 - mx))).powi(2))
+        .map(|(i, y)| (y - (my + b * (i as f64 - mx))).powi(2))
         .sum::<f64>()
         / n;
-    (slope.exp(), resid.sqrt())
+    (b.exp(), resid.sqrt())
 }
 
 fn median(gaps: &[f64]) -> f64 {
@@ -111,10 +124,17 @@ pub fn classify_backoff(gaps: &[f64]) -> Backoff {
 /// (each new attempt after a failure is a retry of the operation) pauses,
 /// and a pause is no loop.
 pub fn steady(recent: &[f64], max_gap: f64) -> bool {
+    let logs: Vec<f64> = recent.iter().map(|g| log_gap(*g)).collect();
+    steady_logs(recent, &logs, max_gap)
+}
+
+/// [`steady`], with each gap's [`log_gap`] given.
+pub fn steady_logs(recent: &[f64], logs: &[f64], max_gap: f64) -> bool {
     if recent.is_empty() || recent.iter().any(|g| *g > max_gap) {
         return false;
     }
-    recent.len() < 3 || multiplier(recent).0 < 1.3
+    // ln(1.3): the growth of a backoff, as in `classify_backoff`.
+    recent.len() < 3 || slope(logs) < 0.262_364_264_467_491_1
 }
 
 /// Gaps a chain keeps for [`steady`].

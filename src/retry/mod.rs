@@ -221,32 +221,42 @@ fn effective(r: &Request, known: TokenState) -> TokenState {
     }
 }
 
-/// The last [`backoff::RECENT`] gaps of a chain or run, in seconds.
-#[derive(Debug, Clone, Default)]
+/// The last [`backoff::RECENT`] gaps of a chain or run, in seconds, with
+/// their logarithms (computed once, at the gap's arrival).
+#[derive(Debug, Clone, Copy, Default)]
 struct Recent {
     gaps: [f64; backoff::RECENT],
+    logs: [f64; backoff::RECENT],
     n: usize,
 }
 
 impl Recent {
     fn push(&mut self, g: f64) {
+        let l = backoff::log_gap(g);
         if self.n == backoff::RECENT {
             self.gaps.copy_within(1.., 0);
+            self.logs.copy_within(1.., 0);
             self.gaps[backoff::RECENT - 1] = g;
+            self.logs[backoff::RECENT - 1] = l;
         } else {
             self.gaps[self.n] = g;
+            self.logs[self.n] = l;
             self.n += 1;
         }
     }
 
     fn with(&self, g: f64) -> Recent {
-        let mut r = self.clone();
+        let mut r = *self;
         r.push(g);
         r
     }
 
     fn steady(&self, cfg: &RetryConfig) -> bool {
-        backoff::steady(&self.gaps[..self.n], secs(cfg.loop_gap_us))
+        backoff::steady_logs(
+            &self.gaps[..self.n],
+            &self.logs[..self.n],
+            secs(cfg.loop_gap_us),
+        )
     }
 }
 
@@ -291,7 +301,9 @@ struct Rejection {
 #[derive(Debug, Clone)]
 struct Pending<K> {
     req: Request,
-    label: Label,
+    retry: bool,
+    resend: bool,
+    looping: bool,
     /// The caller's key, for a retry that may start a chain.
     key: Option<K>,
 }
@@ -301,7 +313,10 @@ struct ClientState<K> {
     /// Timestamp of the group being gathered; labels read the state as it
     /// was before it.
     group_ts: Micros,
-    group: SmallVec<[Pending<K>; 1]>,
+    /// The group's first request, and the others (a list that stays empty
+    /// but for clients with several requests in one timestamp).
+    first: Option<Pending<K>>,
+    more: Vec<Pending<K>>,
     known: TokenState,
     rejection: Option<Rejection>,
     run: Option<Box<Run>>,
@@ -312,7 +327,8 @@ impl<K> ClientState<K> {
     fn new(ts: Micros) -> Self {
         ClientState {
             group_ts: ts,
-            group: SmallVec::new(),
+            first: None,
+            more: Vec::new(),
             known: TokenState::Unknown,
             rejection: None,
             run: None,
@@ -381,11 +397,17 @@ impl<K: Clone> RetryStage<K> {
             };
         }
         let (label, starts_chain) = label_of(cs, r, &cfg);
-        cs.group.push(Pending {
+        let p = Pending {
             req: *r,
-            label,
+            retry: label.retry,
+            resend: label.resend,
+            looping: label.looping,
             key: starts_chain.then(|| key(&label)),
-        });
+        };
+        match cs.first {
+            None => cs.first = Some(p),
+            Some(_) => cs.more.push(p),
+        }
         label
     }
 
@@ -480,59 +502,89 @@ fn label_of<K>(cs: &ClientState<K>, r: &Request, cfg: &RetryConfig) -> (Label, b
 /// a success within one second has ended), then by operation, status and
 /// token, so the result does not depend on the order within the group.
 fn apply_group<K: Clone>(client: u64, cs: &mut ClientState<K>, sink: &mut impl ChainSink<K>) {
-    let mut group = std::mem::take(&mut cs.group);
-    if group.len() > 1 {
-        group.sort_by_key(|p| {
-            let r = &p.req;
-            (is_success(r.status), r.op, r.status, r.token, r.attempt)
-        });
+    let Some(first) = cs.first.take() else {
+        return;
+    };
+    if cs.more.is_empty() {
+        apply(client, cs, first, sink);
+        return;
     }
-    for p in group {
+    let mut group = std::mem::take(&mut cs.more);
+    group.push(first);
+    group.sort_by_key(|p| {
         let r = &p.req;
-        // The operation's chain.
-        let i = match cs.ops.iter().position(|o| o.op == r.op) {
-            Some(i) => i,
-            None => {
+        (is_success(r.status), r.op, r.status, r.token, r.attempt)
+    });
+    for p in group.drain(..) {
+        apply(client, cs, p, sink);
+    }
+    // The list's room, for the client's next group.
+    cs.more = group;
+}
+
+/// Applies one request of a group to the client's state.
+fn apply<K: Clone>(
+    client: u64,
+    cs: &mut ClientState<K>,
+    p: Pending<K>,
+    sink: &mut impl ChainSink<K>,
+) {
+    {
+        let r = &p.req;
+        let failed = is_failure(r.status, r.token);
+        // The operation's chain. Only failed operations, and open chains,
+        // need remembering: a success of an operation that did not fail
+        // changes nothing.
+        let at = cs.ops.iter().position(|o| o.op == r.op);
+        let i = match at {
+            Some(i) => Some(i),
+            None if failed || (p.retry && p.key.is_some()) => {
                 cs.ops.push(OpState {
                     op: r.op,
                     ts: r.ts,
-                    failed: false,
+                    failed,
                     chain: None,
                 });
-                cs.ops.len() - 1
+                Some(cs.ops.len() - 1)
             }
+            None => None,
         };
-        let o = &mut cs.ops[i];
-        if p.label.retry {
-            let gap = secs(r.ts - o.ts);
-            match (&mut o.chain, p.key) {
-                (Some(c), _) => {
-                    c.attempts += 1;
-                    if c.gaps.len() < MAX_GAPS {
-                        c.gaps.push(gap);
+        if let Some(i) = i {
+            let o = &mut cs.ops[i];
+            if p.retry {
+                let gap = secs(r.ts - o.ts);
+                match (&mut o.chain, p.key) {
+                    (Some(c), _) => {
+                        c.attempts += 1;
+                        if c.gaps.len() < MAX_GAPS {
+                            c.gaps.push(gap);
+                        }
+                        c.recent.push(gap);
+                        c.looping |= p.looping;
                     }
-                    c.recent.push(gap);
-                    c.looping |= p.label.looping;
+                    (None, Some(key)) => {
+                        let mut recent = Recent::default();
+                        recent.push(gap);
+                        o.chain = Some(Box::new(Chain {
+                            key,
+                            first_retry: r.ts,
+                            attempts: 2,
+                            gaps: vec![gap],
+                            recent,
+                            looping: false,
+                        }));
+                    }
+                    (None, None) => {}
                 }
-                (None, Some(key)) => {
-                    let mut recent = Recent::default();
-                    recent.push(gap);
-                    o.chain = Some(Box::new(Chain {
-                        key,
-                        first_retry: r.ts,
-                        attempts: 2,
-                        gaps: vec![gap],
-                        recent,
-                        looping: false,
-                    }));
-                }
-                (None, None) => {}
+            } else if let Some(c) = o.chain.take() {
+                close(client, *c, sink);
             }
-        } else if let Some(c) = o.chain.take() {
-            close(client, *c, sink);
+            o.ts = r.ts;
+            o.failed = failed;
+            if !failed && o.chain.is_none() {
+                cs.ops.swap_remove(i);
+            }
         }
-        o.ts = r.ts;
-        o.failed = is_failure(r.status, r.token);
         // What the client was told about its token.
         if r.token != TokenState::Unknown {
             cs.known = r.token;
@@ -543,14 +595,14 @@ fn apply_group<K: Clone>(client: u64, cs: &mut ClientState<K>, sink: &mut impl C
         if is_success(r.status) {
             cs.rejection = None;
             cs.run = None;
-        } else if p.label.resend {
+        } else if p.resend {
             let last = cs.rejection.map_or(r.ts, |j| j.ts);
             let gap = secs(r.ts - last);
             match &mut cs.run {
                 Some(run) => {
                     run.attempts += 1;
                     run.recent.push(gap);
-                    run.looping |= p.label.looping;
+                    run.looping |= p.looping;
                 }
                 None => {
                     let mut recent = Recent::default();
@@ -559,7 +611,7 @@ fn apply_group<K: Clone>(client: u64, cs: &mut ClientState<K>, sink: &mut impl C
                         first: r.ts,
                         attempts: 2,
                         recent,
-                        looping: p.label.looping,
+                        looping: p.looping,
                     }));
                 }
             }

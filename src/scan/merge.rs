@@ -13,6 +13,7 @@
 //! [`Merger::wait_until_due`]), so memory follows the overlap of the inputs
 //! in time, not their size.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -22,12 +23,44 @@ use crate::aggregate::{Aggregate, CellKey};
 use crate::retry::{ChainSink, ChainStats, Request, RetryConfig, RetryStage};
 use crate::time::Micros;
 
-/// Finished chains go to the run's accumulator.
-struct Chains<'a>(&'a mut Aggregate);
+/// The cells of open chains' first retries, by number: the retry stage
+/// keeps a small number per chain rather than the cell's names.
+#[derive(Default)]
+struct Keys {
+    keys: Vec<CellKey>,
+    free: Vec<u32>,
+}
 
-impl ChainSink<CellKey> for Chains<'_> {
-    fn chain(&mut self, client: u64, key: CellKey, stats: &ChainStats) {
-        self.0.add_chain(client, key, stats);
+impl Keys {
+    fn put(&mut self, k: CellKey) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.keys[i as usize] = k;
+                i
+            }
+            None => {
+                self.keys.push(k);
+                (self.keys.len() - 1) as u32
+            }
+        }
+    }
+
+    fn take(&mut self, i: u32) -> CellKey {
+        self.free.push(i);
+        std::mem::replace(&mut self.keys[i as usize], CellKey::placeholder())
+    }
+}
+
+/// Finished chains go to the run's accumulator.
+struct Chains<'a> {
+    acc: &'a mut Aggregate,
+    keys: &'a RefCell<Keys>,
+}
+
+impl ChainSink<u32> for Chains<'_> {
+    fn chain(&mut self, client: u64, key: u32, stats: &ChainStats) {
+        let key = self.keys.borrow_mut().take(key);
+        self.acc.add_chain(client, key, stats);
     }
 }
 
@@ -43,7 +76,8 @@ struct Lane {
 }
 
 struct State<'s> {
-    stage: RetryStage<CellKey>,
+    stage: RetryStage<u32>,
+    keys: RefCell<Keys>,
     lanes: Vec<Lane>,
     acc: Aggregate,
     window: i64,
@@ -88,6 +122,7 @@ impl<'s> Merger<'s> {
         Merger {
             state: Mutex::new(State {
                 stage: RetryStage::new(cfg),
+                keys: RefCell::default(),
                 lanes,
                 acc,
                 window: cfg.window_us,
@@ -191,8 +226,16 @@ impl<'s> Merger<'s> {
             return Err(kind.into());
         }
         st.release(true)?;
-        let State { stage, mut acc, .. } = st;
-        let peak = stage.finish(&mut Chains(&mut acc));
+        let State {
+            stage,
+            mut acc,
+            keys,
+            ..
+        } = st;
+        let peak = stage.finish(&mut Chains {
+            acc: &mut acc,
+            keys: &keys,
+        });
         Ok((acc, peak))
     }
 }
@@ -201,35 +244,51 @@ impl State<'_> {
     /// Labels the requests that are next in time order across lanes, as
     /// far as every lane still being read has delivered (all, with `all`).
     fn release(&mut self, all: bool) -> io::Result<()> {
+        // When a lane may still deliver a request: its next one, or (not
+        // read yet) its first, or (being read, nothing buffered) any time.
+        let next = |l: &Lane| -> Option<Micros> {
+            match l.queue.front() {
+                Some((b, at)) => Some(b.events[*at].ts),
+                None if all || l.finished => None,
+                None if l.started => Some(Micros::MIN),
+                None => Some(l.t0.unwrap_or(Micros::MIN)),
+            }
+        };
         loop {
-            // The lane whose next request is earliest (ties: lane order),
-            // and the earliest time a lane may still deliver a request.
-            let mut best: Option<(Micros, usize)> = None;
-            let mut pending = Micros::MAX;
-            for (i, l) in self.lanes.iter().enumerate() {
-                match l.queue.front() {
-                    Some((b, at)) => {
-                        let ts = b.events[*at].ts;
-                        if best.is_none_or(|(t, _)| ts < t) {
-                            best = Some((ts, i));
-                        }
-                    }
-                    None if all || l.finished => {}
-                    None if l.started => pending = Micros::MIN,
-                    None => pending = pending.min(l.t0.unwrap_or(Micros::MIN)),
-                }
+            // The lane whose next request is earliest (ties: lane order).
+            let Some((ts, i)) = self
+                .lanes
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| !l.queue.is_empty())
+                .filter_map(|(i, l)| next(l).map(|t| (t, i)))
+                .min()
+            else {
+                break;
+            };
+            // It may go on up to the time of any other lane (ties: order).
+            let limit = self
+                .lanes
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .filter_map(|(j, l)| next(l).map(|t| (t, j)))
+                .min()
+                .unwrap_or((Micros::MAX, usize::MAX));
+            if (ts, i) > limit {
+                break;
             }
-            match best {
-                Some((ts, i)) if ts <= pending => self.label_next(i),
-                _ => break,
-            }
+            self.label_run(i, limit);
         }
         self.flush_rows()
     }
 
-    fn label_next(&mut self, i: usize) {
+    /// Labels lane `i`'s requests in line order while they come before
+    /// `limit`, the time and number of the lane that may deliver next.
+    fn label_run(&mut self, i: usize, limit: (Micros, usize)) {
         let State {
             stage,
+            keys,
             lanes,
             acc,
             rows,
@@ -238,48 +297,54 @@ impl State<'_> {
             ..
         } = self;
         let lane = &mut lanes[i];
-        let Some((batch, at)) = lane.queue.front_mut() else {
-            return;
-        };
-        let e = batch.events[*at];
-        *at += 1;
-        let agg = &mut batch.agg;
-        if !e.health {
-            let req = Request {
-                ts: e.ts,
-                client: e.client,
-                op: e.op,
-                status: e.status,
-                token: e.key.3,
-                auth_route: e.auth_route,
-                attempt: e.attempt,
-            };
-            let label = stage.label(
-                &req,
-                |l| agg.cell_key(&(e.key.0, e.key.1, e.key.2, l.token, e.key.4)),
-                &mut Chains(acc),
-            );
-            let key = (e.key.0, e.key.1, e.key.2, label.token, e.key.4);
-            if e.deferred {
-                agg.add_deferred(key, e.status, e.bin, e.client);
+        let ok = |ts: Micros| (ts, i) < limit;
+        while let Some((batch, at)) = lane.queue.front_mut() {
+            while *at < batch.events.len() && ok(batch.events[*at].ts) {
+                let e = batch.events[*at];
+                *at += 1;
+                let agg = &mut batch.agg;
+                if !e.health {
+                    let req = Request {
+                        ts: e.ts,
+                        client: e.client,
+                        op: e.op,
+                        status: e.status,
+                        token: e.key.3,
+                        auth_route: e.auth_route,
+                        attempt: e.attempt,
+                    };
+                    let label = stage.label(
+                        &req,
+                        |l| {
+                            let k = agg.cell_key(&(e.key.0, e.key.1, e.key.2, l.token, e.key.4));
+                            keys.borrow_mut().put(k)
+                        },
+                        &mut Chains { acc, keys },
+                    );
+                    let key = (e.key.0, e.key.1, e.key.2, label.token, e.key.4);
+                    if e.deferred {
+                        agg.add_deferred(key, e.status, e.bin, e.client);
+                    }
+                    agg.add_label(&key, e.client, &label);
+                    if label.retry {
+                        agg.client_retry(e.client, &key, e.ts);
+                    }
+                    if let Some(r) = batch.rows.get_mut(e.row as usize) {
+                        r.retry = label.retry;
+                        r.resend = label.resend;
+                        r.looping = label.looping;
+                        r.token_state = label.token;
+                    }
+                }
+                if sink.is_some()
+                    && let Some(r) = batch.rows.get_mut(e.row as usize)
+                {
+                    rows.push((i, std::mem::take(r)));
+                }
             }
-            agg.add_label(&key, e.client, &label);
-            if label.retry {
-                agg.client_retry(e.client, &key, e.ts);
+            if *at < batch.events.len() {
+                return;
             }
-            if let Some(r) = batch.rows.get_mut(e.row as usize) {
-                r.retry = label.retry;
-                r.resend = label.resend;
-                r.looping = label.looping;
-                r.token_state = label.token;
-            }
-        }
-        if sink.is_some()
-            && let Some(r) = batch.rows.get_mut(e.row as usize)
-        {
-            rows.push((i, std::mem::take(r)));
-        }
-        if *at == batch.events.len() {
             let (done, _) = lane.queue.pop_front().expect("the batch just labelled");
             acc.merge(done.agg);
             let mut events = done.events;
