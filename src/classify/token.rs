@@ -21,6 +21,15 @@ pub enum TokenState {
 }
 
 impl TokenState {
+    /// A state the service answers with a rejection: the client must get a
+    /// new token before a request can succeed.
+    pub fn is_rejected(self) -> bool {
+        matches!(
+            self,
+            TokenState::Expired | TokenState::Invalid | TokenState::Missing
+        )
+    }
+
     pub const ALL: [TokenState; 5] = [
         TokenState::Valid,
         TokenState::Expired,

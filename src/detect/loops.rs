@@ -15,30 +15,28 @@ pub(super) fn storms(ctx: &Ctx) -> Vec<Storm> {
     let lead = cfg.buckets(&cfg.precursor_gap, ctx.cube.bucket_seconds);
     let mut out = Vec::new();
     for (app, l) in loop_series(ctx) {
-        let spans = spans(&l, gap);
-        let material: Vec<bool> = spans
-            .iter()
-            .map(|&(a, b)| material(ctx, app, &l, a, b))
+        // Spans whose loops matter against all traffic, with lulls shorter
+        // than the precursor gap between them, are one candidate: clients
+        // of a cohort often loop a few minutes each, one after another
+        // (they restart the app), and together they are the storm. It is
+        // one when enough distinct clients loop in it; the app's previous
+        // storm bounds where its precursors are looked for.
+        let spans: Vec<(usize, usize)> = spans(&l, gap)
+            .into_iter()
+            .filter(|&(a, b)| matters(ctx, &l, a, b))
             .collect();
-        // Material spans with lulls shorter than the precursor gap between
-        // them are one storm; the app's previous storm bounds where its
-        // precursors are looked for.
         let mut floor = 0;
         let mut i = 0;
         while i < spans.len() {
-            if !material[i] {
-                i += 1;
-                continue;
-            }
             let (a, mut b) = spans[i];
             let mut j = i + 1;
             while j < spans.len() && spans[j].0 - b - 1 <= lead {
-                if material[j] {
-                    b = spans[j].1;
-                }
+                b = spans[j].1;
                 j += 1;
             }
-            if let Some((s, end)) = storm(ctx, app, a, b, floor) {
+            if loopers(ctx, app, &spans[i..j]) >= cfg.min_clients
+                && let Some((s, end)) = storm(ctx, app, a, b, floor)
+            {
                 floor = end;
                 out.push(s);
             }
@@ -48,24 +46,25 @@ pub(super) fn storms(ctx: &Ctx) -> Vec<Storm> {
     out
 }
 
-/// Whether a span of `app`'s loops matters: enough clients loop in it, and
-/// its loops above what the app shows anyway reach a real share of all
-/// traffic in some bucket.
-fn material(ctx: &Ctx, app: &str, l: &[f64], a: usize, b: usize) -> bool {
-    let cfg = ctx.cfg;
-    let loopers: FxHashSet<u64> = (a..=b)
-        .flat_map(|i| ctx.by_bucket[i].iter())
+/// Distinct clients of `app` looping in `spans`.
+fn loopers(ctx: &Ctx, app: &str, spans: &[(usize, usize)]) -> usize {
+    spans
+        .iter()
+        .flat_map(|&(a, b)| (a..=b).flat_map(|i| ctx.by_bucket[i].iter()))
         .filter(|(k, _)| k.app == app)
         .flat_map(|(_, c)| c.loopers.iter().copied())
-        .collect();
-    if loopers.len() < cfg.min_clients {
-        return false;
-    }
+        .collect::<FxHashSet<u64>>()
+        .len()
+}
+
+/// Whether the loops `l` of span `a..=b`, above what the app shows anyway,
+/// reach a real share of all traffic in some bucket.
+fn matters(ctx: &Ctx, l: &[f64], a: usize, b: usize) -> bool {
     let before_span = ctx.before(a, &ctx.total_scan.anomalous);
     let local = median(&mut before_span.iter().map(|&j| l[j]).collect::<Vec<_>>());
     ctx.observed_in(a, b + 1).into_iter().any(|i| {
         (l[i] - loop_baseline(ctx, l, a, i, local)).max(0.0) / ctx.total[i].max(1.0)
-            >= cfg.min_share
+            >= ctx.cfg.min_share
     })
 }
 
@@ -109,10 +108,16 @@ fn loop_baseline(ctx: &Ctx, l: &[f64], a: usize, i: usize, local: f64) -> f64 {
         let Some(c) = i.checked_sub(d * day) else {
             break;
         };
-        for j in c.saturating_sub(2)..=(c + 2).min(a.saturating_sub(1)) {
-            if ctx.grid.observed[j] {
-                v.push(l[j]);
-            }
+        let (lo, hi) = (c.saturating_sub(2), (c + 2).min(a.saturating_sub(1)));
+        if lo <= hi {
+            let observed = &ctx.grid.observed[lo..=hi];
+            v.extend(
+                observed
+                    .iter()
+                    .zip(&l[lo..=hi])
+                    .filter(|(o, _)| **o)
+                    .map(|(_, x)| *x),
+            );
         }
     }
     if v.is_empty() {
@@ -186,6 +191,20 @@ fn storm(ctx: &Ctx, app: &str, a: usize, b: usize, floor: usize) -> Option<(Stor
     if their_loopers.len() < cfg.min_clients {
         return None;
     }
+    // Clients whose token is fine that repeat requests the server failed
+    // are answering an outage, not causing a storm: the outage is reported
+    // (by `volume`), with these retries in its evidence.
+    if !cohort.token_state.is_some_and(TokenState::is_rejected) {
+        let (n, failed) = theirs
+            .iter()
+            .filter(|(k, _)| matches(k))
+            .fold((0, 0), |(n, f), (_, c)| {
+                (n + c.requests, f + super::volume::failed(c))
+            });
+        if 2 * failed >= n {
+            return None;
+        }
+    }
     // The culprit's loops, from the previous storm on.
     let mut c = vec![0.0; ctx.n];
     let mut first_loop: Vec<Option<Micros>> = vec![None; ctx.n];
@@ -226,7 +245,14 @@ fn storm(ctx: &Ctx, app: &str, a: usize, b: usize, floor: usize) -> Option<(Stor
     let during = ctx.observed_in(start, end);
     let app_versions = |k: &CellKey| k.app == app && versions.contains(&k.version);
     let mitigation = mitigation(ctx, &app_versions, &before, start, end);
-    let amplification = amplification(ctx, &app_versions, &before, &during);
+    // While the loops ran: the lulls between clients' loops are not what
+    // the cohort's clients did to the service.
+    let active: Vec<usize> = during
+        .iter()
+        .copied()
+        .filter(|&i| c[i] >= 0.1 * c[peak])
+        .collect();
+    let amplification = amplification(ctx, &app_versions, &before, &active);
     if amplification.is_some_and(|x| x < cfg.amplification) {
         return None;
     }

@@ -449,9 +449,12 @@ fn culprit(
     }
 }
 
-/// The first bucket in `from..to` where the cells `cohort` accepts get a
-/// jump in 429/403 answers, in share or in count (a rate limit often rolls
-/// out gradually while the loop still runs), against the `before` buckets.
+/// The first bucket in `from..=to` (the limit that ends a storm answers in
+/// the bucket after its last) that opens a run of 429/403 answers to the
+/// cells `cohort` accepts: at least three in the five minutes from it, and
+/// five times what the `before` buckets had, in share or in count. A rate
+/// limit rolls out gradually and the loop it stops often thins out first, so
+/// one bucket alone rarely holds enough of them to be evidence.
 fn mitigation(
     ctx: &Ctx,
     cohort: &dyn Fn(&CellKey) -> bool,
@@ -460,30 +463,31 @@ fn mitigation(
     to: usize,
 ) -> Option<usize> {
     let limited = |c: &Cell| c.count_status(|s| s == 429 || s == 403);
-    let share = |i: usize| -> (f64, u64) {
+    let sums = |idx: &mut dyn Iterator<Item = usize>| -> (u64, u64) {
         let (mut r, mut l) = (0u64, 0u64);
-        for (k, c) in &ctx.by_bucket[i] {
-            if cohort(k) {
-                r += c.requests;
-                l += limited(c);
+        for i in idx {
+            for (k, c) in &ctx.by_bucket[i] {
+                if cohort(k) {
+                    r += c.requests;
+                    l += limited(c);
+                }
             }
         }
-        (if r > 0 { l as f64 / r as f64 } else { 0.0 }, l)
+        (r, l)
     };
-    let (mut r, mut l) = (0u64, 0u64);
-    for &i in before {
-        for (k, c) in &ctx.by_bucket[i] {
-            if cohort(k) {
-                r += c.requests;
-                l += limited(c);
-            }
-        }
-    }
+    let (r, l) = sums(&mut before.iter().copied());
     let base_share = if r > 0 { l as f64 / r as f64 } else { 0.0 };
     let base_count = l as f64 / before.len().max(1) as f64;
-    ctx.observed_in(from, to).into_iter().find(|&i| {
-        let (s, n) = share(i);
-        n >= 3 && (s >= (5.0 * base_share).max(0.05) || n as f64 >= 5.0 * base_count.max(1.0))
+    let span = ((300.0 / ctx.bucket_seconds()).ceil() as usize).max(1);
+    ctx.observed_in(from, to + 1).into_iter().find(|&i| {
+        let window = ctx.observed_in(i, i + span);
+        let (_, first_l) = sums(&mut std::iter::once(i));
+        let (r, l) = sums(&mut window.iter().copied());
+        let share = if r > 0 { l as f64 / r as f64 } else { 0.0 };
+        let expected = base_count * window.len() as f64;
+        first_l as f64 > base_count
+            && l >= 3
+            && (share >= (5.0 * base_share).max(0.05) || l as f64 >= (5.0 * expected).max(3.0))
     })
 }
 

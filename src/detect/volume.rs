@@ -42,7 +42,7 @@ pub(super) fn episodes(ctx: &Ctx) -> Vec<Storm> {
 }
 
 /// Server errors and timeouts of a cell.
-fn failed(c: &Cell) -> u64 {
+pub(super) fn failed(c: &Cell) -> u64 {
     c.count_status(|s| (500..600).contains(&s) || is_timeout(s))
 }
 

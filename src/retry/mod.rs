@@ -186,23 +186,16 @@ pub fn is_success(status: Option<u16>) -> bool {
 pub fn is_failure(status: Option<u16>, token: TokenState) -> bool {
     match status {
         Some(401 | 403 | 408 | 425 | 429 | 499 | 500..=599) => true,
-        Some(400) => is_bad_token(token),
+        Some(400) => token.is_rejected(),
         _ => false,
     }
-}
-
-fn is_bad_token(t: TokenState) -> bool {
-    matches!(
-        t,
-        TokenState::Expired | TokenState::Invalid | TokenState::Missing
-    )
 }
 
 /// The service turned the client's credentials down.
 fn is_rejection(r: &Request) -> bool {
     match r.status {
         Some(401) => true,
-        Some(400 | 403) => is_bad_token(r.token),
+        Some(400 | 403) => r.token.is_rejected(),
         _ => false,
     }
 }
@@ -215,7 +208,7 @@ fn effective(r: &Request, known: TokenState) -> TokenState {
     match r.status {
         // The token was checked and turned down for a reason not named:
         // only an earlier rejection can say which.
-        Some(401) if is_bad_token(known) => known,
+        Some(401) if known.is_rejected() => known,
         Some(401) => TokenState::Unknown,
         _ => known,
     }
@@ -479,7 +472,7 @@ fn label_of<K>(cs: &ClientState<K>, r: &Request, cfg: &RetryConfig) -> (Label, b
     let rejected = cs
         .rejection
         .filter(|j| r.ts - j.ts <= cfg.window_us)
-        .filter(|j| !(r.auth_route && !j.on_auth_route));
+        .filter(|j| !r.auth_route || j.on_auth_route);
     if let Some(j) = rejected
         && failed
     {
@@ -588,7 +581,7 @@ fn apply<K: Clone>(
         // What the client was told about its token.
         if r.token != TokenState::Unknown {
             cs.known = r.token;
-        } else if r.status == Some(401) && !is_bad_token(cs.known) {
+        } else if r.status == Some(401) && !cs.known.is_rejected() {
             cs.known = TokenState::Unknown;
         }
         // Rejections and resends.

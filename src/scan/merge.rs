@@ -254,18 +254,15 @@ impl State<'_> {
                 None => Some(l.t0.unwrap_or(Micros::MIN)),
             }
         };
-        loop {
-            // The lane whose next request is earliest (ties: lane order).
-            let Some((ts, i)) = self
-                .lanes
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| !l.queue.is_empty())
-                .filter_map(|(i, l)| next(l).map(|t| (t, i)))
-                .min()
-            else {
-                break;
-            };
+        // The lane whose next request is earliest (ties: lane order).
+        while let Some((ts, i)) = self
+            .lanes
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !l.queue.is_empty())
+            .filter_map(|(i, l)| next(l).map(|t| (t, i)))
+            .min()
+        {
             // It may go on up to the time of any other lane (ties: order).
             let limit = self
                 .lanes

@@ -1,13 +1,23 @@
-//! The one integration test binary: the CLI end to end, real logs, every
-//! format, compression, and parallel == sequential.
+//! The one integration test binary. Unit tests live beside their module
+//! (`src/**/tests.rs` or `mod tests`); what crosses modules goes here:
 
+/// The binary end to end: flags, exit codes, config errors, stdin, cubes.
 mod cli;
+/// Helpers shared by the others.
 mod common;
+/// Every format and compression gives the same analysis.
 mod formats;
+/// Hostile and broken input: clear errors and counted skips, never a panic.
 mod hardening;
+/// One client across files: nodes, rotation, compression, one thread.
 mod layout;
+/// Detection against simulated incidents with ground truth.
+mod matrix;
+/// Report files, exports and plots.
 mod outputs;
+/// Threads and chunk sizes never change a result.
 mod parallel;
+/// The real public logs in `tests/data/real`.
 mod real_logs;
-mod scenarios;
+/// `--since`/`--until` seeking in time-ordered files.
 mod seek;
