@@ -13,7 +13,7 @@ use authstorm::analyze::{AnalyzeConfig, analyze};
 use authstorm::config::FileConfig;
 use authstorm::detect::StormKind;
 use authstorm::format::FormatKind;
-use authstorm::report::table::{TableOptions, render, render_storms};
+use authstorm::output::table::{TableOptions, render, render_storms};
 use authstorm::scan::ScanOptions;
 use authstorm::simulate::{
     self, Behaviour, Scenario, Severity, SimFormat, SimOptions, SimTz, UaStyle,
@@ -434,14 +434,14 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
     }
     if let Some(dir) = &a.out {
         let command: Vec<String> = std::env::args().collect();
-        let written = authstorm::export::write_all(
+        let written = authstorm::output::export::write_all(
             dir,
             &analysis.report,
             &analysis.cube,
             tz,
             match a.stack {
-                StackArg::Token => authstorm::plot::Stack::TokenState,
-                StackArg::Cohort => authstorm::plot::Stack::Cohort,
+                StackArg::Token => authstorm::output::plot::Stack::TokenState,
+                StackArg::Cohort => authstorm::output::plot::Stack::Cohort,
             },
             &command.join(" "),
         )
@@ -508,7 +508,7 @@ fn finding_exit(a: &AnalyzeArgs, r: &authstorm::report::Report) -> Exit {
 }
 
 pub fn run_export(e: ExportArgs) -> Result<Exit> {
-    use authstorm::export::{CsvSink, EventFormat, ParquetSink};
+    use authstorm::output::export::{CsvSink, EventFormat, ParquetSink};
     let file = match &e.analyze.config {
         Some(p) => FileConfig::load(p)?,
         None => FileConfig::default(),

@@ -1,28 +1,52 @@
 //! authstorm: forensics for authentication-service access logs.
 //!
-//! The modules follow the data: [`input`] (discovery, decompression,
-//! chunking) → [`format`] (detection, parsers) → [`event`] (the normalized
-//! event) → [`classify`] → [`aggregate`] (the mergeable cohort × time
-//! [`aggregate::Cube`]) → [`report`]. [`scan`] runs the first stages in
-//! parallel; [`simulate`] writes synthetic logs with ground truth.
+//! The modules follow the data, and each imports only the ones before it:
+//!
+//! - vocabulary shared by every stage: [`time`], [`text`], [`status`],
+//!   [`error`], [`privacy`];
+//! - [`input`]: discovery, decompression, chunks, line finding;
+//! - [`format`]: detection and parsers, each with its fast path;
+//! - [`event`]: mapping a parsed line's fields to the normalized event;
+//! - [`classify`]: client, app, version, token state, operation;
+//! - [`retry`]: retry chains, resends and loops per client, in time order;
+//! - [`aggregate`]: the mergeable cohort × time [`aggregate::Cube`];
+//! - [`scan`]: runs the stages above over many files in parallel;
+//! - [`detect`]: storms, outages and surges on the cube;
+//! - [`report`]: the report model;
+//! - [`output`]: tables, postmortem, plots and files;
+//! - [`config`] and [`analyze`]: a whole run, as the CLI drives it.
+//!
+//! [`simulate`] writes synthetic logs with ground truth.
 
-pub mod aggregate;
-pub mod analyze;
-pub mod classify;
-pub mod config;
-pub mod detect;
 pub mod error;
-pub mod event;
-pub mod export;
-pub mod format;
-pub mod input;
-pub mod plot;
 pub mod privacy;
-pub mod report;
-pub mod retry;
-pub mod scan;
-pub mod simulate;
+pub mod status;
 pub mod text;
 pub mod time;
+
+pub mod input;
+
+pub mod format;
+
+pub mod event;
+
+pub mod classify;
+
+pub mod retry;
+
+pub mod aggregate;
+
+pub mod scan;
+
+pub mod detect;
+
+pub mod report;
+
+pub mod output;
+
+pub mod analyze;
+pub mod config;
+
+pub mod simulate;
 
 pub use error::{Error, Result};

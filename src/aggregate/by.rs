@@ -89,7 +89,7 @@ impl ByField {
             ByField::Route => c.route.to_string(),
             ByField::Method => c.method.to_string(),
             ByField::Status => c.status.map(|s| s.to_string()).unwrap_or("-".into()),
-            ByField::StatusClass => crate::report::status_class(c.status).into(),
+            ByField::StatusClass => crate::status::status_class(c.status).into(),
             ByField::ClientIp => p.ip(e.client_ip.unwrap_or("-")),
             ByField::ClientId => p.id(e.client_id.unwrap_or("-")),
             ByField::User => p.id(e.user.unwrap_or("-")),

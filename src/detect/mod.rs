@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Cell, CellKey, Cube, SketchSum};
 use crate::classify::{TokenState, Version};
-use crate::report::is_timeout;
 use crate::retry::{Backoff, ChainStats};
+use crate::status::is_timeout;
 use attribution::Combo;
 use baseline::{Grid, Params};
 

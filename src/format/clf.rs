@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use super::SkipReason;
 use super::marks::{Class, Marks};
 use super::positions::{POSITIONS, Positions};
-use crate::event::{Key, Record, SlotNames};
+use crate::format::record::{Key, Record, SlotNames};
 
 /// A parsed line: byte ranges into it, turned into strings only when asked
 /// for (most fields of most lines are never read).

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::SkipReason;
 use super::marks::{Class, Marks};
 use super::positions::Positions;
-use crate::event::{Key, Record};
+use crate::format::record::{Key, Record};
 
 /// A JSON object flattened to `(dotted path, scalar text)` pairs. Strings
 /// without escapes and numbers borrow from the line: no tree is built.
@@ -293,7 +293,7 @@ impl<'a> Scanner<'a, '_> {
     /// At the top level, the key the hint expects for pair `j`, when it is
     /// the next string as it stands (quoted, nothing to unescape): taken
     /// without scanning it. The hint's keys are checked to be plain when
-    /// their shape is made ([`crate::event::Plans::json_hint`]).
+    /// their shape is made (`event::Plans::json_hint`).
     #[inline]
     fn hinted_key(&mut self, top: bool, j: usize) -> Option<&'a str> {
         let e = self.hint.get(j)?.as_deref()?.as_bytes();

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::SkipReason;
-use crate::event::{Key, Record};
+use crate::format::record::{Key, Record};
 
 pub struct KvRecord<'a> {
     pub pairs: Vec<(&'a str, Cow<'a, str>)>,

@@ -7,6 +7,7 @@ pub mod json;
 pub mod logfmt;
 pub mod marks;
 pub mod positions;
+pub mod record;
 pub mod regex;
 pub mod w3c;
 
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Key, Record};
+use crate::format::record::{Key, Record};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,7 +1,7 @@
 //! A line's field values by position, for the direct path: a combined
 //! line's fixed slots and trailing fields, or a JSON line's top-level
 //! values, as byte ranges of the line. A line of the shape its log repeats
-//! goes from here straight to its fields ([`crate::event::Plans`]), with
+//! goes from here straight to its fields (`event::Plans`), with
 //! no record in between.
 
 /// Positions held; the last one is never set, so any position from there

@@ -49,7 +49,7 @@ impl RegexFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Record;
+    use crate::format::record::Record;
 
     #[test]
     fn captures() {

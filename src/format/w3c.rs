@@ -55,7 +55,7 @@ impl W3cParser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Record;
+    use crate::format::record::Record;
 
     #[test]
     fn header_then_rows() {

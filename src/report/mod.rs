@@ -3,8 +3,6 @@
 //! for scripts; [`table`] renders it for the terminal.
 
 mod clients;
-pub mod postmortem;
-pub mod table;
 
 use std::collections::BTreeMap;
 
@@ -15,24 +13,13 @@ use crate::classify::{TokenState, Version};
 use crate::detect::Storm;
 use crate::format::SkipReason;
 use crate::scan::FileReport;
+use crate::status::is_timeout;
 use crate::time::{Micros, rfc3339};
 use clients::{BIT_BUDGET, ClientIds, IdSet};
 
 pub const REPORT_SCHEMA: &str = "authstorm/report/v2";
 /// Above this many buckets the timeline lists only non-empty ones.
 const MAX_DENSE_BUCKETS: i64 = 100_000;
-
-pub fn status_class(s: Option<u16>) -> &'static str {
-    match s {
-        Some(100..=199) => "1xx",
-        Some(200..=299) => "2xx",
-        Some(300..=399) => "3xx",
-        Some(400..=499) => "4xx",
-        Some(500..=599) => "5xx",
-        Some(_) => "other",
-        None => "-",
-    }
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TimeRange {
@@ -149,11 +136,6 @@ pub struct Report {
 
 fn round1(v: Option<f64>) -> Option<f64> {
     v.map(|x| (x * 10.0).round() / 10.0)
-}
-
-/// Status codes that mean the client gave up or the gateway timed out.
-pub fn is_timeout(s: u16) -> bool {
-    matches!(s, 499 | 504 | 408)
 }
 
 #[derive(Default)]
@@ -574,7 +556,11 @@ mod tests {
     #[test]
     fn status_classes_are_named_by_index() {
         for s in 0..=1000u16 {
-            assert_eq!(CLASSES[class_index(s)], status_class(Some(s)), "{s}");
+            assert_eq!(
+                CLASSES[class_index(s)],
+                crate::status::status_class(Some(s)),
+                "{s}"
+            );
         }
     }
 }

@@ -9,6 +9,8 @@ mod common;
 mod formats;
 /// Hostile and broken input: clear errors and counted skips, never a panic.
 mod hardening;
+/// Modules in pipeline order, imports only going back down it.
+mod layers;
 /// One client across files: nodes, rotation, compression, one thread.
 mod layout;
 /// Detection against simulated incidents with ground truth.

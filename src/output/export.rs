@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::plot::{self, PlotInput};
+use super::postmortem;
 use crate::aggregate::Cube;
 use crate::error::{Error, Result};
-use crate::plot::{self, PlotInput};
-use crate::report::{Report, postmortem};
+use crate::report::Report;
 use crate::time::{DisplayTz, rfc3339};
 
 /// Guards a CSV cell against formula injection: a cell that a spreadsheet
@@ -184,7 +185,7 @@ pub fn cube_parquet(cube: &Cube, p: &Path) -> Result<usize> {
             &|s| (500..600).contains(&s),
             &|s| s == 401,
             &|s| s == 429,
-            &crate::report::is_timeout,
+            &crate::status::is_timeout,
         ]
         .iter()
         .enumerate()

@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::Report;
 use super::table::{culprit_name, event_lines, sanitize, thousands};
 use crate::detect::StormKind;
+use crate::report::Report;
 use crate::time::DisplayTz;
 
 /// A table: headers and rows of plain (unescaped) text.

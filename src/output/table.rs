@@ -9,8 +9,8 @@ use comfy_table::{
     Attribute, Cell, CellAlignment, ContentArrangement, LineStyle, Table, TableStyle,
 };
 
-use super::{BucketRow, Report};
 use crate::detect::{Culprit, Storm, StormKind};
+use crate::report::{BucketRow, Report};
 use crate::retry::Backoff;
 use crate::time::{DisplayTz, parse_timestamp};
 

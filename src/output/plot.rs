@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::report::{BucketRow, Report};
 use crate::time::{DisplayTz, MICROS_PER_SEC, Micros};
 
-static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 
 pub const SIZE: (u32, u32) = (1400, 900);
@@ -118,8 +118,8 @@ fn stack_series(input: &PlotInput, rows: &[&BucketRow]) -> Vec<(String, RGBColor
                 if i < palette.len() {
                     let name = format!(
                         "{} {} · {}",
-                        crate::report::table::sanitize(app),
-                        crate::report::table::sanitize(version),
+                        super::table::sanitize(app),
+                        super::table::sanitize(version),
                         t.name()
                     );
                     out.push((name, palette[i], v));
@@ -151,7 +151,7 @@ fn window(r: &Report) -> Vec<&BucketRow> {
 
 fn int_label(v: &f64) -> String {
     if v.abs() >= 1000.0 {
-        crate::report::table::thousands(v.round() as u64)
+        super::table::thousands(v.round() as u64)
     } else if v.fract().abs() < 1e-9 {
         format!("{v:.0}")
     } else {
@@ -554,8 +554,8 @@ fn cohorts<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput)
         .map(|c| {
             format!(
                 "{} {} · {}",
-                crate::report::table::sanitize(&c.app),
-                crate::report::table::sanitize(if c.version.is_empty() {
+                super::table::sanitize(&c.app),
+                super::table::sanitize(if c.version.is_empty() {
                     "-"
                 } else {
                     &c.version
@@ -601,8 +601,8 @@ fn cohorts<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput)
         chart.draw_series(std::iter::once(Text::new(
             format!(
                 "{} req · {} clients",
-                crate::report::table::thousands(c.requests),
-                crate::report::table::thousands(c.clients)
+                super::table::thousands(c.requests),
+                super::table::thousands(c.clients)
             ),
             (c.requests as f64 + xmax * 0.01, y + 0.15),
             (FAMILY, 14).into_font(),
@@ -632,7 +632,7 @@ fn retries<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput)
         .find(|s| s.kind == StormKind::Storm)
         .and_then(|s| s.culprits.first());
     let who = lead
-        .map(crate::report::table::culprit_name)
+        .map(super::table::culprit_name)
         .unwrap_or_else(|| "all client traffic".into());
     let title = format!(
         "Retries: {who} vs everyone else — {}",
