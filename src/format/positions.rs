@@ -11,8 +11,7 @@ pub const POSITIONS: usize = 32;
 pub struct Positions<'a> {
     line: &'a str,
     at: [(u32, u32); POSITIONS],
-    /// Bit `p`: position `p` has a value. Bits 32 to 63 are never set, so
-    /// any position from 32 up (modulo 64) reads as none.
+    /// Bit `p`: position `p` has a value.
     present: u64,
 }
 
@@ -31,23 +30,24 @@ impl<'a> Positions<'a> {
         self.line
     }
 
-    /// Sets position `p` to bytes `start..end` of the line, where both are
-    /// char boundaries; false when `p` is past the last position.
+    /// Sets position `p` to bytes `start..end` of the line (char boundaries;
+    /// any other range reads as none); false when `p` is past the last
+    /// position.
     #[inline(always)]
     pub fn set(&mut self, p: usize, start: usize, end: usize) -> bool {
         if p >= POSITIONS - 1 {
             return false;
         }
-        debug_assert!(self.line.get(start..end).is_some());
         self.at[p] = (start as u32, end as u32);
         self.present |= 1 << p;
         true
     }
 
-    /// [`Positions::set`] of a position known to be below the last.
+    /// [`Positions::set`] of a position known to be below the last (a
+    /// position past it panics).
     #[inline(always)]
     pub fn put(&mut self, p: usize, start: usize, end: usize) {
-        debug_assert!(p < POSITIONS - 1 && self.line.get(start..end).is_some());
+        debug_assert!(p < POSITIONS - 1);
         self.at[p] = (start as u32, end as u32);
         self.present |= 1 << p;
     }
@@ -55,12 +55,37 @@ impl<'a> Positions<'a> {
     /// The text at position `p`.
     #[inline(always)]
     pub fn get(&self, p: u8) -> Option<&'a str> {
-        if self.present & (1 << (p & 63)) == 0 {
+        let (start, end) = *self.at.get(p as usize)?;
+        if self.present & (1 << p) == 0 {
             return None;
         }
-        let (start, end) = self.at[p as usize];
-        // SAFETY: `set` takes only char boundaries within the line (its
-        // callers cut at ASCII delimiters or the line's ends).
-        Some(unsafe { self.line.get_unchecked(start as usize..end as usize) })
+        // Checked: `set` and `put` are safe to call with any range, and a
+        // range that is not a char boundary reads as none. Callers cut at
+        // ASCII delimiters, so the check (two byte compares) never fails.
+        self.line.get(start as usize..end as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_range_is_safe_and_only_char_boundaries_read() {
+        let line = "ab é cd";
+        let mut p = Positions::empty(line);
+        assert!(p.set(0, 0, 2));
+        p.put(1, 4, 5); // inside the two bytes of 'é'
+        p.put(2, 5, 99); // past the end
+        p.put(3, 5, 3); // reversed
+        assert!(!p.set(POSITIONS - 1, 0, 1));
+        assert_eq!(p.get(0), Some("ab"));
+        assert_eq!(p.get(1), None);
+        assert_eq!(p.get(2), None);
+        assert_eq!(p.get(3), None);
+        assert_eq!(p.get(4), None);
+        for q in [POSITIONS as u8 - 1, 40, 63, 64, 255] {
+            assert_eq!(p.get(q), None, "{q}");
+        }
     }
 }

@@ -361,8 +361,11 @@ fn process(
         }
         // Invalid UTF-8 is replaced, not dropped: the rest of the line is data.
         let text = if plain {
-            // SAFETY: a plain line is ASCII (`marks::plain_line`, or
-            // marks built: `Marks::line`).
+            debug_assert!(raw.is_ascii());
+            // SAFETY: a plain line is ASCII: `marks::plain_line` and
+            // `Marks::line` say so only after seeing every byte of it below
+            // 0x80 (their SIMD and byte-wise versions are tested equal,
+            // `format::marks` tests).
             std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(raw) })
         } else {
             match simdutf8::basic::from_utf8(raw) {
