@@ -57,20 +57,26 @@ pub fn analyze_cubes(paths: &[String], detect_cfg: &DetectConfig) -> Result<Anal
     let mut merged: Option<Cube> = None;
     for p in paths {
         let text = std::fs::read(p).map_err(|e| Error::io(p, e))?;
-        let cube: Cube = serde_json::from_slice(&text)
-            .map_err(|e| Error::Invalid(format!("{p}: not an authstorm cube: {e}")))?;
+        let cube: Cube = serde_json::from_slice(&text).map_err(|e| Error::NotACube {
+            path: p.into(),
+            reason: e.to_string(),
+        })?;
         if cube.schema != crate::aggregate::cube::CUBE_SCHEMA {
-            return Err(Error::Invalid(format!(
-                "{p}: cube schema {:?}, expected {:?}",
-                cube.schema,
-                crate::aggregate::cube::CUBE_SCHEMA
-            )));
+            return Err(Error::NotACube {
+                path: p.into(),
+                reason: format!(
+                    "schema {:?}, expected {:?}",
+                    cube.schema,
+                    crate::aggregate::cube::CUBE_SCHEMA
+                ),
+            });
         }
         match &mut merged {
             None => merged = Some(cube),
-            Some(m) => m
-                .merge(&cube)
-                .map_err(|e| Error::Invalid(format!("{p}: {e}")))?,
+            Some(m) => m.merge(&cube).map_err(|e| Error::File {
+                path: p.into(),
+                inner: Box::new(e),
+            })?,
         }
     }
     let cube = merged.ok_or_else(|| Error::NoInput("no cube files given".into()))?;
@@ -116,9 +122,7 @@ fn run(cfg: &AnalyzeConfig, sink: Option<&mut dyn RowSink>) -> Result<Analysis> 
     if let Some(n) = cfg.threads {
         pool = pool.num_threads(n.max(1));
     }
-    let pool = pool
-        .build()
-        .map_err(|e| Error::Invalid(format!("cannot start worker threads: {e}")))?;
+    let pool = pool.build()?;
     let bar = progress_bar(&found.sources, cfg.scan.progress);
     let result = scan(&found.sources, &cfg.scan, &bar, &pool, sink)
         .map_err(|e| Error::io("the export output", e))?;

@@ -297,9 +297,7 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
         .clone()
         .or_else(|| file.analysis.bucket.clone())
         .unwrap_or("1m".into());
-    let bucket = parse_duration(&bucket_str)
-        .map_err(anyhow::Error::msg)
-        .context("--bucket")?;
+    let bucket = parse_duration(&bucket_str).context("--bucket")?;
     if bucket.as_secs() == 0 || bucket.subsec_nanos() != 0 {
         bail!("--bucket must be a whole number of seconds, at least 1s (got {bucket_str:?})");
     }
@@ -309,14 +307,12 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
         .as_deref()
         .map(|s| parse_time_bound(s, now))
         .transpose()
-        .map_err(anyhow::Error::msg)
         .context("--since")?;
     let until = a
         .until
         .as_deref()
         .map(|s| parse_time_bound(s, now))
         .transpose()
-        .map_err(anyhow::Error::msg)
         .context("--until")?;
     if let (Some(s), Some(u)) = (since, until)
         && s >= u
@@ -328,15 +324,13 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
         .as_deref()
         .map(DisplayTz::parse)
         .transpose()
-        .map_err(anyhow::Error::msg)
         .context("--tz")?
         .unwrap_or_default();
     let by =
         a.by.iter()
             .filter(|s| !s.trim().is_empty())
             .map(|s| ByField::parse(s))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(anyhow::Error::msg)?;
+            .collect::<Result<Vec<_>, _>>()?;
     if a.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
@@ -345,19 +339,17 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
     }
     let format = match a.format {
         Some(f) => Some(f.into()),
-        None => file.format_kind().map_err(anyhow::Error::msg)?,
+        None => file.format_kind()?,
     };
-    let regex = file.regex_format().map_err(anyhow::Error::msg)?;
+    let regex = file.regex_format()?;
     if format == Some(FormatKind::Regex) && regex.is_none() {
         bail!("--format regex needs `[format] regex = \"...\"` in the --config file");
     }
     let scan = ScanOptions {
         format,
         regex,
-        fields: file.field_map().map_err(anyhow::Error::msg)?,
-        classifier: file
-            .classifier(a.version_depth)
-            .map_err(anyhow::Error::msg)?,
+        fields: file.field_map()?,
+        classifier: file.classifier(a.version_depth)?,
         bucket_us: bucket.as_micros() as i64,
         since,
         until,
@@ -365,7 +357,7 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
         max_line: a.max_line,
         mmap: !a.no_mmap,
         progress: !a.no_progress,
-        retry: file.retry_config().map_err(anyhow::Error::msg)?,
+        retry: file.retry_config()?,
         privacy: authstorm::privacy::Privacy {
             anonymize_ip: a.anonymize_ip,
             hash_key: a.hash_clients.then(|| {
@@ -385,7 +377,7 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
             inputs: a.paths.clone(),
             scan,
             threads: a.threads,
-            detect: file.detect_config().map_err(anyhow::Error::msg)?,
+            detect: file.detect_config()?,
         },
         tz,
     ))
@@ -570,7 +562,6 @@ pub fn run_simulate(s: SimulateArgs) -> Result<Exit> {
         s.tz.as_deref()
             .map(SimTz::parse)
             .transpose()
-            .map_err(anyhow::Error::msg)
             .context("--tz")?
             .flatten();
     if s.nodes > 1 && s.output == "-" {

@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use crate::classify::{AppRule, Classifier, HealthRules, TokenState, TokenVocabulary};
 use crate::detect::DetectConfig;
-use crate::error::{Error, Result};
-use crate::event::{Field, FieldMap, LatencyUnit};
+use crate::error::{Error, Result, SettingError};
+use crate::event::{FIELDS, Field, FieldMap, LatencyUnit};
 use crate::format::FormatKind;
 use crate::format::regex::RegexFormat;
 
@@ -86,15 +86,15 @@ pub struct AnalysisSection {
 impl FileConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::parse(&text).map_err(|msg| Error::Config {
+        Self::parse(&text).map_err(|inner| Error::Config {
             path: path.into(),
-            msg,
+            inner,
         })
     }
 
     /// Parses and validates every section, so that errors name the file.
-    pub fn parse(text: &str) -> std::result::Result<Self, String> {
-        let c: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Self, SettingError> {
+        let c: FileConfig = toml::from_str(text)?;
         c.format_kind()?;
         c.regex_format()?;
         c.field_map()?;
@@ -104,7 +104,7 @@ impl FileConfig {
         Ok(c)
     }
 
-    pub fn detect_config(&self) -> std::result::Result<DetectConfig, String> {
+    pub fn detect_config(&self) -> Result<DetectConfig, SettingError> {
         let d = self.detect.thresholds.clone().unwrap_or_default();
         d.validate()?;
         Ok(d)
@@ -112,15 +112,14 @@ impl FileConfig {
 
     /// The retry stage's settings: `[detect]` `retry_window`,
     /// `loop_attempts` and `loop_gap`.
-    pub fn retry_config(&self) -> std::result::Result<crate::retry::RetryConfig, String> {
+    pub fn retry_config(&self) -> Result<crate::retry::RetryConfig, SettingError> {
         let mut r = crate::retry::RetryConfig::default();
-        let positive = |name: &str,
-                        v: &Option<String>|
-         -> std::result::Result<Option<i64>, String> {
+        let positive = |name: &str, v: &Option<String>| -> Result<Option<i64>, SettingError> {
             let Some(v) = v else { return Ok(None) };
-            let d = crate::time::parse_duration(v).map_err(|e| format!("[detect] {name}: {e}"))?;
+            let key = || format!("[detect] {name}");
+            let d = crate::time::parse_duration(v).map_err(|e| e.at(key()))?;
             if d.is_zero() {
-                return Err(format!("[detect] {name} must be positive"));
+                return Err(SettingError::value("must be positive").at(key()));
             }
             Ok(Some(d.as_micros() as i64))
         };
@@ -132,66 +131,92 @@ impl FileConfig {
         }
         if let Some(n) = self.detect.loop_attempts {
             if n < 2 {
-                return Err("[detect] loop_attempts must be at least 2".into());
+                return Err(SettingError::value("must be at least 2").at("[detect] loop_attempts"));
             }
             r.loop_attempts = n;
         }
         Ok(r)
     }
 
-    pub fn format_kind(&self) -> std::result::Result<Option<FormatKind>, String> {
+    pub fn format_kind(&self) -> Result<Option<FormatKind>, SettingError> {
         self.format
             .name
             .as_deref()
             .map(|n| {
-                FormatKind::from_name(n)
-                    .ok_or_else(|| format!("[format] name: unknown format {n:?}"))
+                FormatKind::from_name(n).ok_or_else(|| {
+                    SettingError::Unknown {
+                        what: "format",
+                        name: n.into(),
+                        expected: FormatKind::ALL
+                            .iter()
+                            .map(|k| k.name().to_string())
+                            .collect(),
+                    }
+                    .at("[format] name")
+                })
             })
             .transpose()
     }
 
-    pub fn regex_format(&self) -> std::result::Result<Option<RegexFormat>, String> {
+    pub fn regex_format(&self) -> Result<Option<RegexFormat>, SettingError> {
         self.format
             .regex
             .as_deref()
-            .map(RegexFormat::new)
+            .map(|r| RegexFormat::new(r).map_err(|e| e.at("[format] regex")))
             .transpose()
     }
 
-    pub fn field_map(&self) -> std::result::Result<FieldMap, String> {
+    pub fn field_map(&self) -> Result<FieldMap, SettingError> {
         let mut mapped = BTreeMap::new();
         let mut unit = None;
         for (k, v) in &self.fields {
             if k == "latency_unit" {
                 unit = Some(LatencyUnit::parse(v).ok_or_else(|| {
-                    format!("[fields] latency_unit: {v:?} is not one of \"s\", \"ms\", \"us\"")
+                    SettingError::Unknown {
+                        what: "latency unit",
+                        name: v.clone(),
+                        expected: vec!["s".into(), "ms".into(), "us".into()],
+                    }
+                    .at("[fields] latency_unit")
                 })?);
                 continue;
             }
-            let f = Field::from_name(k)
-                .ok_or_else(|| format!("[fields]: unknown normalized field {k:?}"))?;
+            let f = Field::from_name(k).ok_or_else(|| {
+                SettingError::Unknown {
+                    what: "normalized field",
+                    name: k.clone(),
+                    expected: FIELDS.iter().map(|f| f.name().to_string()).collect(),
+                }
+                .at("[fields]")
+            })?;
             mapped.insert(f, v.clone());
         }
         Ok(FieldMap::new(&mapped, unit))
     }
 
-    pub fn classifier(
-        &self,
-        version_depth: Option<usize>,
-    ) -> std::result::Result<Classifier, String> {
+    pub fn classifier(&self, version_depth: Option<usize>) -> Result<Classifier, SettingError> {
         let app_rules = self
             .apps
             .iter()
             .enumerate()
             .map(|(i, a)| {
                 AppRule::new(&a.pattern, a.app.as_deref(), a.version_group)
-                    .map_err(|e| format!("[[apps]] #{} ({:?}): {e}", i + 1, a.pattern))
+                    .map_err(|e| e.at(format!("[[apps]] #{} ({:?})", i + 1, a.pattern)))
             })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         let mut vocabulary = TokenVocabulary::default();
         for (state, words) in &self.token_states {
-            let s = TokenState::from_name(state)
-                .ok_or_else(|| format!("[token_states]: unknown state {state:?}"))?;
+            let s = TokenState::from_name(state).ok_or_else(|| {
+                SettingError::Unknown {
+                    what: "token state",
+                    name: state.clone(),
+                    expected: TokenState::ALL
+                        .iter()
+                        .map(|t| t.name().to_string())
+                        .collect(),
+                }
+                .at("[token_states]")
+            })?;
             vocabulary
                 .extra
                 .extend(words.iter().map(|w| (w.clone(), s)));
@@ -254,10 +279,16 @@ version_depth = 2
 
     #[test]
     fn errors_are_specific() {
-        assert!(FileConfig::parse("[nope]\n").unwrap_err().contains("nope"));
+        assert!(
+            FileConfig::parse("[nope]\n")
+                .unwrap_err()
+                .to_string()
+                .contains("nope")
+        );
         assert!(
             FileConfig::parse("[fields]\nbogus = \"x\"\n")
                 .unwrap_err()
+                .to_string()
                 .contains("bogus")
         );
         assert!(FileConfig::parse("[fields]\nlatency_unit = \"h\"\n").is_err());
@@ -307,11 +338,11 @@ app = "voice-any"
 
     #[test]
     fn app_rule_errors_name_the_rule() {
-        let err = |apps: &str| FileConfig::parse(apps).unwrap_err();
+        let err = |apps: &str| FileConfig::parse(apps).unwrap_err().to_string();
         let ok = "[[apps]]\npattern = 'ok/(\\S+)'\napp = \"ok\"\n";
         let e = err(&format!("{ok}[[apps]]\npattern = '('\napp = \"a\"\n"));
         assert!(
-            e.contains("[[apps]] #2") && e.contains("invalid pattern"),
+            e.contains("[[apps]] #2") && e.contains("invalid regex"),
             "{e}"
         );
         let e = err("[[apps]]\npattern = '^acme/(\\S+)'\n");

@@ -1,5 +1,6 @@
-//! Library error type. Every variant that concerns input names the file (and
-//! line, where there is one); the binary adds context with `anyhow`.
+//! Library error types. Every variant that concerns input names the file
+//! (and line, where there is one); a bad setting names its key. The binary
+//! adds context with `anyhow`.
 
 use std::path::PathBuf;
 
@@ -11,10 +12,33 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("config {}: {msg}", path.display())]
-    Config { path: PathBuf, msg: String },
-    #[error("{0}")]
-    Invalid(String),
+    /// A config file that cannot be used, and why.
+    #[error("config {}: {inner}", path.display())]
+    Config { path: PathBuf, inner: SettingError },
+    /// A setting given on the command line or through the API.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// Cubes of different bucket widths cannot be merged.
+    #[error("cannot merge cubes with bucket widths {a}s and {b}s")]
+    BucketMismatch { a: u64, b: u64 },
+    /// A file that is not an authstorm cube, or of another schema.
+    #[error("{}: not an authstorm cube: {reason}", path.display())]
+    NotACube { path: PathBuf, reason: String },
+    /// An error about one file (a cube to merge, an output to write).
+    #[error("{}: {inner}", path.display())]
+    File { path: PathBuf, inner: Box<Error> },
+    /// An output file's encoder (CSV, Parquet, JSON) failed.
+    #[error("{}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A plot could not be drawn.
+    #[error("drawing {what}: {reason}")]
+    Plot { what: String, reason: String },
+    #[error("cannot start worker threads: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
     #[error("no readable input: {0}")]
     NoInput(String),
     /// Inputs were read but not one request could be analysed.
@@ -23,11 +47,77 @@ pub enum Error {
 }
 
 impl Error {
+    /// The encoder error `source` writing `path`.
+    pub fn write(
+        path: impl Into<PathBuf>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Write {
+            path: path.into(),
+            source: source.into(),
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// A setting (a config key, a flag's value) that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingError {
+    /// The config file is not TOML, or not of the expected shape.
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    /// A regular expression that does not compile.
+    #[error("invalid regex: {0}")]
+    Regex(#[from] regex::Error),
+    /// A duration such as `90s` or `1h30m` that cannot be read.
+    #[error("invalid duration {input:?}: {reason}")]
+    Duration {
+        input: String,
+        reason: humantime::DurationError,
+    },
+    /// A name that is none of the accepted ones.
+    #[error("unknown {what} {name:?}{}", expected_list(expected))]
+    Unknown {
+        what: &'static str,
+        name: String,
+        expected: Vec<String>,
+    },
+    /// A value the setting does not allow, and why.
+    #[error("{0}")]
+    Value(String),
+    /// The key or flag an error is about (`[detect] loop_gap`, `--bucket`).
+    #[error("{key}: {inner}")]
+    At {
+        key: String,
+        inner: Box<SettingError>,
+    },
+}
+
+impl SettingError {
+    /// This error, about `key`.
+    pub fn at(self, key: impl Into<String>) -> Self {
+        SettingError::At {
+            key: key.into(),
+            inner: Box::new(self),
+        }
+    }
+
+    pub fn value(why: impl Into<String>) -> Self {
+        SettingError::Value(why.into())
+    }
+}
+
+fn expected_list(expected: &[String]) -> String {
+    if expected.is_empty() {
+        String::new()
+    } else {
+        format!("; expected one of: {}", expected.join(", "))
     }
 }
 

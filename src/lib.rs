@@ -44,8 +44,9 @@ pub mod report;
 
 pub mod output;
 
-pub mod analyze;
 pub mod config;
+
+pub mod analyze;
 
 pub mod simulate;
 

@@ -1,6 +1,7 @@
 //! Timestamp parsing and formatting. Everything inside authstorm is UTC
 //! microseconds since the Unix epoch (`i64`); zones only matter on display.
 
+use crate::error::SettingError;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 
 /// Microseconds since the Unix epoch, UTC.
@@ -392,14 +393,16 @@ pub enum DisplayTz {
 }
 
 impl DisplayTz {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, SettingError> {
         if s.eq_ignore_ascii_case("utc") || s == "Z" {
             return Ok(DisplayTz::Utc);
         }
         s.parse::<chrono_tz::Tz>()
             .map(DisplayTz::Named)
-            .map_err(|_| {
-                format!("unknown time zone {s:?} (use an IANA name like Europe/Berlin, or UTC)")
+            .map_err(|_| SettingError::Unknown {
+                what: "time zone",
+                name: s.into(),
+                expected: vec!["an IANA name like Europe/Berlin".into(), "UTC".into()],
             })
     }
 
@@ -423,13 +426,16 @@ impl DisplayTz {
 }
 
 /// Parses a duration such as `1m`, `90s`, `1h30m` (humantime syntax).
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("invalid duration {s:?}: {e}"))
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, SettingError> {
+    humantime::parse_duration(s.trim()).map_err(|reason| SettingError::Duration {
+        input: s.into(),
+        reason,
+    })
 }
 
 /// Parses `--since`/`--until`: relative to `now` (`-2h`, `30m`: that long
 /// before now) or an absolute timestamp in any supported shape.
-pub fn parse_time_bound(s: &str, now: Micros) -> Result<Micros, String> {
+pub fn parse_time_bound(s: &str, now: Micros) -> Result<Micros, SettingError> {
     let t = s.trim();
     if let Some(ts) = parse_timestamp(t) {
         return Ok(ts);
@@ -437,9 +443,9 @@ pub fn parse_time_bound(s: &str, now: Micros) -> Result<Micros, String> {
     let rel = t.strip_prefix('-').unwrap_or(t);
     match parse_duration(rel) {
         Ok(d) => Ok(now - d.as_micros() as i64),
-        Err(_) => Err(format!(
+        Err(_) => Err(SettingError::value(format!(
             "invalid time {s:?}: expected RFC 3339 (2024-05-01T10:00:00Z), `YYYY-MM-DD HH:MM:SS`, epoch seconds, or a relative duration like -2h or 30m"
-        )),
+        ))),
     }
 }
 
@@ -632,16 +638,16 @@ mod tests {
     fn bounds() {
         let now = utc("2024-05-01T12:00:00Z");
         assert_eq!(
-            parse_time_bound("-2h", now),
-            Ok(utc("2024-05-01T10:00:00Z"))
+            parse_time_bound("-2h", now).ok(),
+            Some(utc("2024-05-01T10:00:00Z"))
         );
         assert_eq!(
-            parse_time_bound("30m", now),
-            Ok(utc("2024-05-01T11:30:00Z"))
+            parse_time_bound("30m", now).ok(),
+            Some(utc("2024-05-01T11:30:00Z"))
         );
         assert_eq!(
-            parse_time_bound("2024-05-01T09:00:00Z", now),
-            Ok(utc("2024-05-01T09:00:00Z"))
+            parse_time_bound("2024-05-01T09:00:00Z", now).ok(),
+            Some(utc("2024-05-01T09:00:00Z"))
         );
         assert!(parse_time_bound("yesterday-ish", now).is_err());
     }

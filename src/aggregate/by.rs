@@ -1,6 +1,7 @@
 //! Ad-hoc grouping (`--by app,status`): requests, errors and distinct
 //! clients per combination of any normalized or classified field.
 
+use crate::error::SettingError;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
@@ -58,7 +59,7 @@ impl ByField {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, SettingError> {
         let s = s.trim();
         let alias = match s {
             "client_app" => "app",
@@ -70,12 +71,10 @@ impl ByField {
             .iter()
             .copied()
             .find(|f| f.name() == alias)
-            .ok_or_else(|| {
-                let names: Vec<_> = Self::ALL.iter().map(|f| f.name()).collect();
-                format!(
-                    "unknown --by field {s:?}; expected one of {}",
-                    names.join(", ")
-                )
+            .ok_or_else(|| SettingError::Unknown {
+                what: "--by field",
+                name: s.into(),
+                expected: Self::ALL.iter().map(|f| f.name().to_string()).collect(),
             })
     }
 

@@ -292,12 +292,12 @@ impl Cube {
     }
 
     /// Merges another cube built with the same bucket width.
-    pub fn merge(&mut self, o: &Cube) -> Result<(), String> {
+    pub fn merge(&mut self, o: &Cube) -> crate::Result<()> {
         if o.bucket_seconds != self.bucket_seconds {
-            return Err(format!(
-                "cannot merge cubes with bucket widths {}s and {}s",
-                self.bucket_seconds, o.bucket_seconds
-            ));
+            return Err(crate::Error::BucketMismatch {
+                a: self.bucket_seconds,
+                b: o.bucket_seconds,
+            });
         }
         self.requests += o.requests;
         for (k, v) in &o.status {

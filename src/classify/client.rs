@@ -11,6 +11,7 @@
 //! (garbage, never a cohort of its own), or `unknown` for an empty or `-`
 //! user agent.
 
+use crate::error::SettingError;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::LazyLock;
@@ -37,38 +38,35 @@ impl AppRule {
         pattern: &str,
         app: Option<&str>,
         version_group: Option<usize>,
-    ) -> Result<AppRule, String> {
-        let re = RegexBuilder::new(pattern)
-            .size_limit(10 << 20)
-            .build()
-            .map_err(|e| format!("invalid pattern: {e}"))?;
+    ) -> Result<AppRule, SettingError> {
+        let re = RegexBuilder::new(pattern).size_limit(10 << 20).build()?;
         let named = |name: &str| re.capture_names().position(|n| n == Some(name));
         match app {
-            Some(a) if a.trim().is_empty() => return Err("`app` is empty".into()),
+            Some(a) if a.trim().is_empty() => return Err(SettingError::value("`app` is empty")),
             None if named("app").is_none() => {
-                return Err(
-                    "no app name: set `app = \"...\"` or capture it with `(?P<app>...)`".into(),
-                );
+                return Err(SettingError::value(
+                    "no app name: set `app = \"...\"` or capture it with `(?P<app>...)`",
+                ));
             }
             _ => {}
         }
         if let Some(g) = version_group {
             let groups = re.captures_len() - 1;
             if g == 0 {
-                return Err(
-                    "version_group counts from 1 (group 0 would be the whole match)".into(),
-                );
+                return Err(SettingError::value(
+                    "version_group counts from 1 (group 0 would be the whole match)",
+                ));
             }
             if g > groups {
-                return Err(format!(
+                return Err(SettingError::value(format!(
                     "version_group = {g}, but the pattern has {groups} capture group{}",
                     if groups == 1 { "" } else { "s" }
-                ));
+                )));
             }
             if let Some(v) = named("version").filter(|&v| v != g) {
-                return Err(format!(
+                return Err(SettingError::value(format!(
                     "version_group = {g}, but the `version` capture is group {v}: keep one"
-                ));
+                )));
             }
         }
         Ok(AppRule {
@@ -892,9 +890,10 @@ mod tests {
 
     #[test]
     fn rule_errors() {
-        let err =
-            |p: &str, app: Option<&str>, g: Option<usize>| AppRule::new(p, app, g).expect_err(p);
-        assert!(err("(", Some("a"), None).contains("invalid pattern"));
+        let err = |p: &str, app: Option<&str>, g: Option<usize>| {
+            AppRule::new(p, app, g).expect_err(p).to_string()
+        };
+        assert!(err("(", Some("a"), None).contains("invalid regex"));
         assert!(err(r"^acme/(\S+)", None, Some(1)).contains("no app name"));
         assert!(err(r"^acme/(\S+)", Some("  "), None).contains("`app` is empty"));
         let e = err(r"^acme/(\S+)", Some("acme"), Some(2));

@@ -26,6 +26,7 @@ pub mod baseline;
 mod loops;
 mod volume;
 
+use crate::error::SettingError;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashSet;
@@ -105,19 +106,24 @@ impl Default for DetectConfig {
 }
 
 impl DetectConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingError> {
+        let bad =
+            |key: &str, why: &str| Err(SettingError::value(why).at(format!("[detect] {key}")));
         for (name, v) in [
             ("merge_gap", &self.merge_gap),
             ("precursor_gap", &self.precursor_gap),
             ("end_quiet", &self.end_quiet),
         ] {
-            crate::time::parse_duration(v).map_err(|e| format!("[detect] {name}: {e}"))?;
+            crate::time::parse_duration(v).map_err(|e| e.at(format!("[detect] {name}")))?;
         }
-        if self.min_buckets == 0 || self.baseline_buckets < 4 {
-            return Err("[detect]: min_buckets must be >= 1 and baseline_buckets >= 4".into());
+        if self.min_buckets == 0 {
+            return bad("min_buckets", "must be at least 1");
+        }
+        if self.baseline_buckets < 4 {
+            return bad("baseline_buckets", "must be at least 4");
         }
         if self.min_clients == 0 {
-            return Err("[detect]: min_clients must be at least 1".into());
+            return bad("min_clients", "must be at least 1");
         }
         for (name, v) in [
             ("min_share", self.min_share),
@@ -125,7 +131,7 @@ impl DetectConfig {
             ("state_share", self.state_share),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(format!("[detect] {name} must be between 0 and 1"));
+                return bad(name, "must be between 0 and 1");
             }
         }
         Ok(())

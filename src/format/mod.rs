@@ -11,6 +11,7 @@ pub mod record;
 pub mod regex;
 pub mod w3c;
 
+use crate::error::SettingError;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -153,17 +154,18 @@ pub enum LineParser {
 }
 
 impl LineParser {
-    pub fn new(kind: FormatKind, custom: Option<&regex::RegexFormat>) -> Result<Self, String> {
+    pub fn new(
+        kind: FormatKind,
+        custom: Option<&regex::RegexFormat>,
+    ) -> Result<Self, SettingError> {
         Ok(match kind {
             FormatKind::Combined | FormatKind::Common => LineParser::Clf,
             FormatKind::Json => LineParser::Json,
             FormatKind::Logfmt => LineParser::Logfmt,
             FormatKind::W3c => LineParser::W3c(w3c::W3cParser::default()),
-            FormatKind::Regex => LineParser::Regex(
-                custom
-                    .cloned()
-                    .ok_or("format `regex` needs `[format] regex = \"...\"` in the config")?,
-            ),
+            FormatKind::Regex => LineParser::Regex(custom.cloned().ok_or_else(|| {
+                SettingError::value("format `regex` needs `[format] regex = \"...\"` in the config")
+            })?),
         })
     }
 

@@ -2,6 +2,7 @@
 //! The regex crate runs in linear time; the compiled size is capped so a
 //! hostile or careless pattern cannot exhaust memory.
 
+use crate::error::SettingError;
 use std::sync::Arc;
 
 use regex::{Regex, RegexBuilder};
@@ -15,18 +16,19 @@ pub struct RegexFormat {
 }
 
 impl RegexFormat {
-    pub fn new(pattern: &str) -> Result<Self, String> {
+    pub fn new(pattern: &str) -> Result<Self, SettingError> {
         let re = RegexBuilder::new(pattern)
             .size_limit(10 << 20)
             .dfa_size_limit(10 << 20)
-            .build()
-            .map_err(|e| format!("invalid format regex: {e}"))?;
+            .build()?;
         let names: Vec<String> = re
             .capture_names()
             .map(|n| n.unwrap_or("").to_string())
             .collect();
         if names.iter().all(|n| n.is_empty()) {
-            return Err("format regex has no named captures (use (?P<status>...))".into());
+            return Err(SettingError::value(
+                "no named captures (use (?P<status>...))",
+            ));
         }
         Ok(RegexFormat {
             re,

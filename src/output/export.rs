@@ -32,11 +32,11 @@ fn io(p: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 fn csv_writer(p: &Path) -> Result<csv::Writer<File>> {
-    csv::Writer::from_path(p).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))
+    csv::Writer::from_path(p).map_err(|e| Error::write(p, e))
 }
 
 fn csv_err(p: &Path) -> impl Fn(csv::Error) -> Error + '_ {
-    move |e| Error::Invalid(format!("{}: {e}", p.display()))
+    move |e| Error::write(p, e)
 }
 
 pub fn timeline_csv(r: &Report, p: &Path) -> Result<()> {
@@ -134,7 +134,7 @@ pub fn cohorts_csv(r: &Report, p: &Path) -> Result<()> {
 }
 
 fn polars_err(p: &Path) -> impl Fn(PolarsError) -> Error + '_ {
-    move |e| Error::Invalid(format!("{}: {e}", p.display()))
+    move |e| Error::write(p, e)
 }
 
 /// The cube as Parquet: one row per cell, status codes folded into the
@@ -281,7 +281,7 @@ pub fn write_all(
             "storms": report.storms,
         }),
     )
-    .map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
+    .map_err(|e| Error::write(&p, e))?;
     w.flush().map_err(io(&p))?;
     out.push(p);
     let p = dir.join("cube.parquet");

@@ -50,14 +50,18 @@ fn register_font() -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(
-            "the embedded plot font cannot be loaded".into(),
-        ))
+        Err(Error::Plot {
+            what: "text".into(),
+            reason: "the embedded font cannot be loaded".into(),
+        })
     }
 }
 
 fn err<E: std::fmt::Debug>(what: &str) -> impl Fn(E) -> Error + '_ {
-    move |e| Error::Invalid(format!("drawing {what}: {e:?}"))
+    move |e| Error::Plot {
+        what: what.into(),
+        reason: format!("{e:?}"),
+    }
 }
 
 /// What the plots are drawn from.

@@ -700,7 +700,7 @@ pub fn scan(
 struct Opened {
     report: FileReport,
     t0: Option<Micros>,
-    input: Result<Input, String>,
+    input: io::Result<Input>,
 }
 
 struct Input {
@@ -734,7 +734,7 @@ fn new_report(src: &Source) -> FileReport {
 
 fn open(src: &Source, o: &ScanOptions, bar: &ProgressBar) -> Opened {
     let mut report = new_report(src);
-    let input = open_input(src, o, bar, &mut report).map_err(|e| e.to_string());
+    let input = open_input(src, o, bar, &mut report);
     let t0 = input.as_ref().ok().and_then(|i| first_time(i, o));
     Opened { report, t0, input }
 }
@@ -811,10 +811,9 @@ fn run_lane(
 ) -> FileReport {
     let mut report = f.report;
     let mut ord = Ordered::new(o, merger, lane);
-    let read = match f.input {
-        Ok(input) => read_input(input, o, bar, &mut report, &mut ord),
-        Err(e) => Err(io::Error::other(e)),
-    };
+    let read = f
+        .input
+        .and_then(|input| read_input(input, o, bar, &mut report, &mut ord));
     if let Err(e) = read {
         report.error = Some(e.to_string());
     }

@@ -2,6 +2,7 @@
 //! historical output, byte for byte) or in a time zone given by `--tz`;
 //! and the corrupt and junk lines real archives contain.
 
+use crate::error::SettingError;
 use std::io::{self, Write};
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
@@ -49,7 +50,7 @@ pub enum SimTz {
 
 impl SimTz {
     /// `None` for UTC (`UTC`, `Z`): the historical output.
-    pub fn parse(s: &str) -> Result<Option<SimTz>, String> {
+    pub fn parse(s: &str) -> Result<Option<SimTz>, SettingError> {
         let t = s.trim();
         if t.eq_ignore_ascii_case("utc") || t == "Z" {
             return Ok(None);
@@ -74,14 +75,20 @@ impl SimTz {
                     return Ok(Some(SimTz::Fixed(o)));
                 }
             }
-            return Err(format!("bad offset {s:?} (use +05:30, -0800 or +02)"));
+            return Err(SettingError::value(format!(
+                "bad offset {s:?} (use +05:30, -0800 or +02)"
+            )));
         }
         t.parse::<chrono_tz::Tz>()
             .map(|z| Some(SimTz::Named(z)))
-            .map_err(|_| {
-                format!(
-                    "unknown time zone {s:?} (use +05:30, an IANA name like Asia/Kolkata, or UTC)"
-                )
+            .map_err(|_| SettingError::Unknown {
+                what: "time zone",
+                name: s.into(),
+                expected: vec![
+                    "an offset like +05:30".into(),
+                    "an IANA name like Asia/Kolkata".into(),
+                    "UTC".into(),
+                ],
             })
     }
 
