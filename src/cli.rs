@@ -84,7 +84,7 @@ pub struct AnalyzeArgs {
     /// Time bucket width (e.g. 1m, 30s, 5m, 1h).
     #[arg(long, value_name = "DURATION")]
     pub bucket: Option<String>,
-    /// Extra grouping by fields, e.g. `app,status` (see README for names).
+    /// Extra grouping by fields, e.g. `app,status_class`.
     #[arg(long, value_name = "FIELD,...", value_delimiter = ',')]
     pub by: Vec<String>,
     /// Only requests at or after this time (RFC 3339, or relative: -2h, 30m).

@@ -1,5 +1,5 @@
 //! The config file (`--config FILE`, TOML) and its validation into the
-//! pieces the pipeline uses. Every key is documented in the README.
+//! pieces the pipeline uses. Every key is documented in docs/config.md.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -101,6 +101,12 @@ impl FileConfig {
         c.classifier(None)?;
         c.detect_config()?;
         c.retry_config()?;
+        if let Some(tz) = &c.analysis.tz {
+            crate::time::DisplayTz::parse(tz).map_err(|e| e.at("[analysis] tz"))?;
+        }
+        if let Some(b) = &c.analysis.bucket {
+            crate::time::parse_duration(b).map_err(|e| e.at("[analysis] bucket"))?;
+        }
         Ok(c)
     }
 
@@ -295,6 +301,12 @@ version_depth = 2
         assert!(FileConfig::parse("[token_states]\nweird = [\"x\"]\n").is_err());
         assert!(FileConfig::parse("[[apps]]\npattern = \"(\"\n").is_err());
         assert!(FileConfig::parse("[format]\nname = \"xml\"\n").is_err());
+        let tz = FileConfig::parse("[analysis]\ntz = \"Mars/Olympus\"\n").unwrap_err();
+        assert!(
+            tz.to_string()
+                .starts_with("[analysis] tz: unknown time zone"),
+            "{tz}"
+        );
     }
 
     /// `[[apps]]` rules: named captures and `version_group`, in order,

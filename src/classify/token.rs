@@ -3,7 +3,7 @@
 //! Order of evidence: (1) a token-state field, normalized through a
 //! vocabulary of common error codes; (2) a JWT in the token field, whose
 //! `exp` is compared with the request time (the token is never stored or
-//! printed); (3) the status code. See the README for the exact rules.
+//! printed); (3) the status code. The exact rules: docs/config.md.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
