@@ -430,6 +430,7 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
             dir,
             &analysis.report,
             &analysis.cube,
+            &cfg.detect,
             tz,
             match a.stack {
                 StackArg::Token => authstorm::output::plot::Stack::TokenState,

@@ -12,6 +12,7 @@ use polars::prelude::*;
 use super::plot::{self, PlotInput};
 use super::postmortem;
 use crate::aggregate::Cube;
+use crate::detect::DetectConfig;
 use crate::error::{Error, Result};
 use crate::report::Report;
 use crate::time::{DisplayTz, rfc3339};
@@ -240,6 +241,7 @@ pub fn write_all(
     dir: &Path,
     report: &Report,
     cube: &Cube,
+    detect: &DetectConfig,
     tz: DisplayTz,
     stack: plot::Stack,
     command: &str,
@@ -248,6 +250,7 @@ pub fn write_all(
     let input = PlotInput {
         report,
         cube,
+        detect,
         tz,
         stack,
     };

@@ -14,7 +14,7 @@ use plotters::style::FontStyle;
 
 use crate::aggregate::{CellKey, Cube};
 use crate::classify::TokenState;
-use crate::detect::{Storm, StormKind, baseline};
+use crate::detect::{DetectConfig, Storm, StormKind, baseline};
 use crate::error::{Error, Result};
 use crate::report::{BucketRow, Report};
 use crate::time::{DisplayTz, MICROS_PER_SEC, Micros};
@@ -68,6 +68,9 @@ fn err<E: std::fmt::Debug>(what: &str) -> impl Fn(E) -> Error + '_ {
 pub struct PlotInput<'a> {
     pub report: &'a Report,
     pub cube: &'a Cube,
+    /// The run's detection settings: the plotted baseline is the one the
+    /// verdict was reached with.
+    pub detect: &'a DetectConfig,
     pub tz: DisplayTz,
     pub stack: Stack,
 }
@@ -327,11 +330,7 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
             .collect(),
         day: None,
     };
-    let scan = baseline::scan(
-        &total,
-        &grid,
-        &crate::detect::DetectConfig::default().params(),
-    );
+    let scan = baseline::scan(&total, &grid, &input.detect.params());
     let ymax = total.iter().cloned().fold(1.0, f64::max) * 1.15;
     let mut chart = time_panel(
         &top,

@@ -240,3 +240,45 @@ fn export_events_parquet_and_csv() {
         );
     }
 }
+
+/// The timeline's baseline is the one detection used: the run's `[detect]`
+/// settings, not the defaults.
+#[test]
+fn timeline_baseline_follows_the_detect_settings() {
+    use authstorm::analyze::{AnalyzeConfig, analyze};
+    use authstorm::detect::DetectConfig;
+    use authstorm::output::plot::{PlotInput, Stack, svg_string};
+
+    let d = tempfile::tempdir().unwrap();
+    let log = simulate(d.path(), "s.log", &["--lines", "20000"]);
+    let cfg = AnalyzeConfig {
+        inputs: vec![log.to_str().unwrap().into()],
+        scan: authstorm::scan::ScanOptions {
+            progress: false,
+            ..Default::default()
+        },
+        threads: Some(1),
+        detect: DetectConfig::default(),
+    };
+    let a = analyze(&cfg).unwrap();
+    let draw = |detect: &DetectConfig| {
+        svg_string(
+            "timeline",
+            &PlotInput {
+                report: &a.report,
+                cube: &a.cube,
+                detect,
+                tz: Default::default(),
+                stack: Stack::TokenState,
+            },
+        )
+        .unwrap()
+    };
+    let default = draw(&DetectConfig::default());
+    assert_eq!(default, draw(&DetectConfig::default()), "deterministic");
+    let short = DetectConfig {
+        baseline_buckets: 4,
+        ..DetectConfig::default()
+    };
+    assert_ne!(default, draw(&short), "the baseline ignores [detect]");
+}
