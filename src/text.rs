@@ -1,5 +1,33 @@
 //! String helpers for the per-line hot path.
 
+/// A line known to be ASCII, so that every byte offset up to its length is
+/// a char boundary: ranges of it need no boundary check to be `str`s.
+#[derive(Debug, Clone, Copy)]
+pub struct Ascii<'a>(&'a str);
+
+impl<'a> Ascii<'a> {
+    /// `s`, when it is ASCII.
+    pub fn new(s: &'a str) -> Option<Self> {
+        s.is_ascii().then_some(Ascii(s))
+    }
+
+    /// `s`, known to be ASCII by a check the caller made (the scan's line
+    /// finder looks at every byte anyway).
+    ///
+    /// # Safety
+    /// `s` must be ASCII: [`Ascii`]'s users read ranges of it unchecked.
+    #[inline(always)]
+    pub unsafe fn new_unchecked(s: &'a str) -> Self {
+        debug_assert!(s.is_ascii());
+        Ascii(s)
+    }
+
+    #[inline(always)]
+    pub fn as_str(self) -> &'a str {
+        self.0
+    }
+}
+
 /// `s.trim()`, with a fast path: most values start and end with a visible
 /// ASCII byte and need no Unicode-aware scan. Same result as `str::trim`.
 #[inline]

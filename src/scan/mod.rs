@@ -332,11 +332,11 @@ fn process(
     // is valid UTF-8, and a combined line's marks (built in that search,
     // for its tokenizer) say so too. A line is checked on its own only
     // when it is not plain.
-    let marked = matches!(parser, LineParser::Clf);
+    let marked = crate::event::wants_marks(parser);
     let mut marks = format::marks::Marks::empty();
     // Lines as `body.split(b'\n')` gives them (none when `data` is empty).
     let mut at = if data.is_empty() { body.len() + 1 } else { 0 };
-    'lines: while at <= body.len() {
+    while at <= body.len() {
         let (end, plain) = if marked {
             marks.line(body, at)
         } else {
@@ -360,166 +360,125 @@ fn process(
             continue;
         }
         // Invalid UTF-8 is replaced, not dropped: the rest of the line is data.
-        let text = if plain {
+        let (text, ascii) = if plain {
             debug_assert!(raw.is_ascii());
-            // SAFETY: a plain line is ASCII: `marks::plain_line` and
+            // SAFETY (both): a plain line is ASCII: `marks::plain_line` and
             // `Marks::line` say so only after seeing every byte of it below
             // 0x80 (their SIMD and byte-wise versions are tested equal,
             // `format::marks` tests).
-            std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(raw) })
+            let s = unsafe { std::str::from_utf8_unchecked(raw) };
+            (
+                std::borrow::Cow::Borrowed(s),
+                Some(unsafe { crate::text::Ascii::new_unchecked(s) }),
+            )
         } else {
-            match simdutf8::basic::from_utf8(raw) {
+            let text = match simdutf8::basic::from_utf8(raw) {
                 Ok(t) => std::borrow::Cow::Borrowed(t),
                 Err(_) => String::from_utf8_lossy(raw),
-            }
+            };
+            (text, None)
         };
         if crate::text::trim(&text).is_empty() {
             p.skip(seq, n, SkipReason::Empty, raw, &o.privacy);
             continue;
         }
-        let (parsed, rawev, mut json, mut pos);
-        // Filled in place by the direct paths (a returned event was
-        // copied); the others move theirs in.
-        let mut ev = crate::event::Event::default();
-        // Combined and JSON lines are taken by plan straight from the line
-        // (or record) into borrowed fields; other formats, and combined
-        // lines with escapes, go through a RawEvent that owns unescaped
-        // text.
-        let (typed, mask) = match parser {
-            LineParser::Clf => 'clf: {
-                pos = format::positions::Positions::empty(&text);
-                if let Some(f) = caches.plans.clf_direct(&mut pos, marks) {
-                    break 'clf (f.normalize_into(&mut caches.ts, &mut ev), f.present_mask());
-                }
-                let mut rec = format::clf::ClfRecord::empty(&text);
-                if let Err(reason) = format::clf::parse_hinted(&mut rec, caches.plans.clf_hint()) {
-                    p.skip(seq, n, reason, raw, &o.privacy);
-                    continue 'lines;
-                }
-                match o.fields.clf_fields(&rec, &mut caches.plans) {
-                    Some(f) => (
-                        f.normalize_with(&mut caches.ts).map(|e| ev = e),
-                        f.present_mask(),
-                    ),
-                    None => {
-                        rawev = o.fields.resolve_clf_record(&rec, &mut caches.plans);
-                        (
-                            rawev.normalize_with(&mut caches.ts).map(|e| ev = e),
-                            rawev.present_mask(),
-                        )
-                    }
-                }
-            }
-            LineParser::Json => 'json: {
-                pos = format::positions::Positions::empty(&text);
-                if let Some(f) = caches.plans.json_direct(&mut pos) {
-                    break 'json (f.normalize_into(&mut caches.ts, &mut ev), f.present_mask());
-                }
-                // Filled in place: a record returned by value was copied.
-                json = format::json::JsonRecord::default();
-                if let Err(reason) =
-                    format::json::parse_into(&text, caches.plans.json_hint(), &mut json)
-                {
-                    p.skip(seq, n, reason, raw, &o.privacy);
-                    continue 'lines;
-                }
-                let f = o.fields.json_fields(&json, &mut caches.plans);
-                (
-                    f.normalize_with(&mut caches.ts).map(|e| ev = e),
-                    f.present_mask(),
-                )
-            }
-            _ => match parser.parse(&text) {
-                Ok(r) => {
-                    parsed = r;
-                    rawev = o.fields.resolve(parsed.record());
-                    (
-                        rawev.normalize_with(&mut caches.ts).map(|e| ev = e),
-                        rawev.present_mask(),
-                    )
-                }
-                Err(reason) => {
-                    p.skip(seq, n, reason, raw, &o.privacy);
-                    continue;
+        let decoded = crate::event::decode(
+            parser,
+            &text,
+            ascii,
+            marks,
+            &o.fields,
+            &mut caches.plans,
+            &mut caches.ts,
+            |ev, mask| {
+                p.parsed += 1;
+                p.fields_mask |= mask;
+                if o.since.is_some_and(|s| ev.ts < s) || o.until.is_some_and(|u| ev.ts >= u) {
+                    p.filtered += 1;
+                } else {
+                    add(ev, n, o, &mut caches.memo, &mut p.batch);
                 }
             },
-        };
-        if let Err(reason) = typed {
+        );
+        if let Err(reason) = decoded {
             p.skip(seq, n, reason, raw, &o.privacy);
-            continue;
-        }
-        let ev = &ev;
-        p.parsed += 1;
-        p.fields_mask |= mask;
-        if o.since.is_some_and(|s| ev.ts < s) || o.until.is_some_and(|u| ev.ts >= u) {
-            p.filtered += 1;
-            continue;
-        }
-        let c = o.classifier.classify(ev, &mut caches.memo);
-        // A request that names no token state is counted once the retry
-        // stage has said which state it carries.
-        let b = &mut p.batch;
-        let placed = b.agg.add(ev, &c, c.token_state == TokenState::Unknown);
-        let row = if o.rows {
-            b.rows.push(Row {
-                ts: c.ts,
-                client: c.client,
-                app: c.app.to_string(),
-                version: c.version.to_string(),
-                token_state: c.token_state,
-                named_token_state: c.token_state,
-                method: c.method.to_string(),
-                route: c.route.to_string(),
-                status: c.status,
-                latency_ms: c.latency_ms,
-                retry: false,
-                resend: false,
-                looping: false,
-                health: c.health,
-                line: n,
-            });
-            (b.rows.len() - 1) as u32
-        } else {
-            u32::MAX
-        };
-        match placed {
-            Some(pl) => {
-                let op = b.agg.op_of(pl.key.4);
-                b.events.push(StageEvent {
-                    ts: c.ts,
-                    client: c.client,
-                    op,
-                    key: pl.key,
-                    status: c.status,
-                    bin: pl.bin,
-                    attempt: c.attempt,
-                    auth_route: c.auth_route,
-                    deferred: pl.deferred,
-                    health: false,
-                    row,
-                });
-            }
-            // Health checks need no label, only their place among the rows.
-            None if o.rows => b.events.push(StageEvent {
-                ts: c.ts,
-                client: c.client,
-                op: 0,
-                key: (0, 0, 0, TokenState::Unknown, 0),
-                status: c.status,
-                bin: None,
-                attempt: None,
-                auth_route: false,
-                deferred: false,
-                health: true,
-                row,
-            }),
-            None => {}
         }
     }
     p.lines += n;
     p.chunk_lines.push((seq, n));
     p.batch.seal();
     spares.caches.give(caches);
+}
+
+/// Classifies an event and adds it to the chunk's batch: its cell, its
+/// row when rows are exported, and its place in the retry stage's queue.
+#[inline(always)]
+fn add(
+    ev: &crate::event::Event<'_>,
+    n: u64,
+    o: &ScanOptions,
+    memo: &mut crate::classify::Memo,
+    b: &mut Batch,
+) {
+    let c = o.classifier.classify(ev, memo);
+    // A request that names no token state is counted once the retry
+    // stage has said which state it carries.
+    let placed = b.agg.add(ev, &c, c.token_state == TokenState::Unknown);
+    let row = if o.rows {
+        b.rows.push(Row {
+            ts: c.ts,
+            client: c.client,
+            app: c.app.to_string(),
+            version: c.version.to_string(),
+            token_state: c.token_state,
+            named_token_state: c.token_state,
+            method: c.method.to_string(),
+            route: c.route.to_string(),
+            status: c.status,
+            latency_ms: c.latency_ms,
+            retry: false,
+            resend: false,
+            looping: false,
+            health: c.health,
+            line: n,
+        });
+        (b.rows.len() - 1) as u32
+    } else {
+        u32::MAX
+    };
+    match placed {
+        Some(pl) => {
+            let op = b.agg.op_of(pl.key.4);
+            b.events.push(StageEvent {
+                ts: c.ts,
+                client: c.client,
+                op,
+                key: pl.key,
+                status: c.status,
+                bin: pl.bin,
+                attempt: c.attempt,
+                auth_route: c.auth_route,
+                deferred: pl.deferred,
+                health: false,
+                row,
+            });
+        }
+        // Health checks need no label, only their place among the rows.
+        None if o.rows => b.events.push(StageEvent {
+            ts: c.ts,
+            client: c.client,
+            op: 0,
+            key: (0, 0, 0, TokenState::Unknown, 0),
+            status: c.status,
+            bin: None,
+            attempt: None,
+            auth_route: false,
+            deferred: false,
+            health: true,
+            row,
+        }),
+        None => {}
+    }
 }
 
 /// One request as `authstorm export` writes it.

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod decode;
+pub use decode::{decode, wants_marks};
+
 use crate::format::positions::Positions;
 pub use crate::format::record::{Key, Record, SlotNames};
 use crate::time::{Micros, TsCache};
