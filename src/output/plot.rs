@@ -302,6 +302,9 @@ fn shade_storms<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The incident timeline: requests (stacked, with the baseline), failures
+/// and p95 latency, one panel each over the same time axis, the episodes
+/// shaded in all three.
 fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DResult<DB> {
     let r = input.report;
     let rows = window(r);
@@ -318,10 +321,23 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
     let root = root.titled(&title, (FAMILY, 26))?;
     let (top, rest) = root.split_vertically((55).percent());
     let (mid, bottom) = rest.split_vertically((50).percent());
-    let ((x0, x1), xfmt) = time_axis(&rows, bucket, input.tz);
-    let tz = input.tz;
+    let (x, xfmt) = time_axis(&rows, bucket, input.tz);
+    requests_panel(&top, input, &rows, x, &xfmt)?;
+    failures_panel(&mid, input, &rows, x, &xfmt)?;
+    latency_panel(&bottom, input, &rows, x, &xfmt)
+}
 
-    // Panel 1: stacked requests by token state, the baseline band, episodes.
+/// Requests stacked by token state (or cohort), the baseline the run's
+/// detection settings give with its band, and the episodes with their
+/// marks labelled.
+fn requests_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    input: &PlotInput,
+    rows: &[&BucketRow],
+    x: TimeRange,
+    xfmt: &dyn Fn(&DateTime<Utc>) -> String,
+) -> DResult<DB> {
+    let bucket = input.report.timeline.bucket_seconds;
     let total: Vec<f64> = rows.iter().map(|b| b.requests as f64).collect();
     let grid = baseline::Grid {
         observed: rows
@@ -333,15 +349,28 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
     let scan = baseline::scan(&total, &grid, &input.detect.params());
     let ymax = total.iter().cloned().fold(1.0, f64::max) * 1.15;
     let mut chart = time_panel(
-        &top,
-        (x0, x1),
+        area,
+        x,
         ymax,
         &format!("requests / {}", per_label(bucket)),
         None,
-        &xfmt,
+        xfmt,
     )?;
+    draw_stack(&mut chart, input, rows)?;
+    draw_baseline(&mut chart, rows, &scan)?;
+    shade_storms(&mut chart, &input.report.storms, ymax, true, input.tz)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+/// The stacked request areas, bottom to top in [`stack_series`] order;
+/// series with no requests in the window are left out.
+fn draw_stack<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    input: &PlotInput,
+    rows: &[&BucketRow],
+) -> DResult<DB> {
     let mut below = vec![0.0; rows.len()];
-    for (name, c, vals) in stack_series(input, &rows) {
+    for (name, c, vals) in stack_series(input, rows) {
         if vals.iter().all(|v| *v == 0.0) {
             continue;
         }
@@ -363,6 +392,15 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled()));
         below = upper;
     }
+    Ok(())
+}
+
+/// The baseline and its band at 3.5 scales above.
+fn draw_baseline<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    rows: &[&BucketRow],
+    scan: &baseline::Scan,
+) -> DResult<DB> {
     let band: Vec<(DateTime<Utc>, f64)> = rows
         .iter()
         .enumerate()
@@ -381,10 +419,17 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         .draw_series(LineSeries::new(band, BLACK.mix(0.5).stroke_width(1)))?
         .label("baseline + 3.5 σ")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.mix(0.5)));
-    shade_storms(&mut chart, &r.storms, ymax, true, tz)?;
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    Ok(())
+}
 
-    // Panel 2: failures.
+/// 401, 429, 5xx and timeouts per bucket.
+fn failures_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    input: &PlotInput,
+    rows: &[&BucketRow],
+    x: TimeRange,
+    xfmt: &dyn Fn(&DateTime<Utc>) -> String,
+) -> DResult<DB> {
     type Count = Box<dyn Fn(&BucketRow) -> u64>;
     let lines: [(&str, RGBColor, Count); 4] = [
         ("401", VERMILLION, Box::new(|b| b.status_401)),
@@ -404,12 +449,15 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         * 1.15
         + 1.0;
     let mut chart = time_panel(
-        &mid,
-        (x0, x1),
+        area,
+        x,
         emax,
-        &format!("responses / {}", per_label(bucket)),
+        &format!(
+            "responses / {}",
+            per_label(input.report.timeline.bucket_seconds)
+        ),
         None,
-        &xfmt,
+        xfmt,
     )?;
     for (name, c, f) in &lines {
         let c = *c;
@@ -421,22 +469,30 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
             .label(*name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
     }
-    shade_storms(&mut chart, &r.storms, emax, false, tz)?;
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    shade_storms(&mut chart, &input.report.storms, emax, false, input.tz)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
 
-    // Panel 3: latency p95.
+/// p95 latency per bucket, over all client traffic.
+fn latency_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    input: &PlotInput,
+    rows: &[&BucketRow],
+    x: TimeRange,
+    xfmt: &dyn Fn(&DateTime<Utc>) -> String,
+) -> DResult<DB> {
     let lmax = rows
         .iter()
         .filter_map(|b| b.p95_latency_ms)
         .fold(1.0, f64::max)
         * 1.15;
     let mut chart = time_panel(
-        &bottom,
-        (x0, x1),
+        area,
+        x,
         lmax,
         "p95 latency (ms)",
-        Some(&format!("time ({})", tz.name())),
-        &xfmt,
+        Some(&format!("time ({})", input.tz.name())),
+        xfmt,
     )?;
     chart
         .draw_series(LineSeries::new(
@@ -446,12 +502,11 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         ))?
         .label("p95 latency, all client traffic")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], SKY.stroke_width(3)));
-    shade_storms(&mut chart, &r.storms, lmax, false, tz)?;
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
-    Ok(())
+    shade_storms(&mut chart, &input.report.storms, lmax, false, input.tz)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
-/// The x range covered by `rows`.
+/// A time axis's range: from, to.
 type TimeRange = (DateTime<Utc>, DateTime<Utc>);
 
 /// The x range covered by `rows` and the tick label format for it.
