@@ -1,6 +1,7 @@
-//! The report: everything a run found, built from the cube and the file
-//! reports. Its JSON form (schema `authstorm/report/v2`) is the contract
-//! for scripts; [`table`] renders it for the terminal.
+//! The report model: everything a run found (inputs, totals, cohorts,
+//! endpoints, the timeline, `--by` groups, episodes), built from the cube
+//! and the file reports. Its JSON form (schema `authstorm/report/v2`) is
+//! the contract for scripts; `output` renders it for people.
 
 mod clients;
 
@@ -155,7 +156,8 @@ impl Acc {
     }
 }
 
-/// Status classes as [`status_class`] names them, by [`class_index`].
+/// Status classes as [`crate::status::status_class`] names them, by
+/// [`class_index`].
 const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 
 fn class_index(s: u16) -> usize {
