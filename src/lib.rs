@@ -5,7 +5,7 @@
 //! - vocabulary shared by every stage: [`time`], [`text`], [`status`],
 //!   [`error`], [`privacy`];
 //! - [`input`]: discovery, decompression, chunks, line finding;
-//! - [`format`]: detection and parsers, each with its fast path;
+//! - [`format`](mod@format): detection and parsers, each with its fast path;
 //! - [`event`]: mapping a parsed line's fields to the normalized event;
 //! - [`classify`]: client, app, version, token state, operation;
 //! - [`retry`]: retry chains, resends and loops per client, in time order;

@@ -45,7 +45,7 @@ pub fn eq(a: &str, b: &str) -> bool {
     eq_bytes(a.as_bytes(), b.as_bytes())
 }
 
-/// [`eq`] of bytes. Always inlined: a call cost as much as the compare
+/// [`eq`] of bytes. Always inlined: a call costs as much as the compare
 /// of a short key.
 #[inline(always)]
 pub fn eq_bytes(a: &[u8], b: &[u8]) -> bool {

@@ -183,7 +183,7 @@ impl ClientSet {
     }
 }
 
-/// `v.contains(&c)`, without the early exit that kept the compiler from
+/// `v.contains(&c)`, without the early exit that keeps the compiler from
 /// comparing several entries per instruction (a cell's list holds up to
 /// [`ClientSet::FEW`]).
 #[inline(always)]

@@ -733,7 +733,9 @@ mod tests {
         assert_eq!(ua(""), ("unknown".into(), "".into()));
     }
 
-    /// The two user agents of issue 29, item 4.
+    /// An Android app's Dalvik user agent and an Electron app's
+    /// Chrome-like one: the app's own token names the client, not the
+    /// platform's or the browser's.
     #[test]
     fn app_token_beats_platform_and_browser_tokens() {
         assert_eq!(

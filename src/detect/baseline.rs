@@ -65,7 +65,7 @@ fn sorted_median(v: impl ExactSizeIterator<Item = f64> + Clone) -> f64 {
 }
 
 /// Buffers reused across the buckets of one series: a forecast takes
-/// several medians, and allocating for each was most of its cost.
+/// several medians, and allocating for each would be most of its cost.
 #[derive(Default)]
 struct Scratch {
     pts: Vec<(f64, f64)>,

@@ -351,8 +351,9 @@ pub fn parse(line: &str) -> Result<ClfRecord<'_>, SkipReason> {
     Ok(rec)
 }
 
-/// [`parse`] into a record made by the caller: the scan's path, where
-/// moving a record of a few hundred bytes per line shows in profiles.
+/// [`parse`] into a record made by the caller: the scan's path, which
+/// fills one record in place rather than move a few hundred bytes for
+/// every line.
 pub fn parse_into(rec: &mut ClfRecord<'_>) -> Result<(), SkipReason> {
     parse_hinted(rec, None)
 }
@@ -363,7 +364,7 @@ pub fn parse_into(rec: &mut ClfRecord<'_>) -> Result<(), SkipReason> {
 /// [`ClfRecord::matches_hint`] then says whether all were the hint's, so
 /// the caller knows the line's key sequence without comparing it again.
 /// `hint` keys must be keys this tokenizer made (runs of key bytes).
-// Not inlined into the scan loop: measured, that costs more than the call.
+// Not inlined into the scan loop: there it costs more than the call.
 #[inline(never)]
 pub fn parse_hinted(
     rec: &mut ClfRecord<'_>,
@@ -431,9 +432,10 @@ fn tokenize_marked<S: Sink>(
     if m.backslash() {
         return None;
     }
-    // Inlined, where closures were calls: a closure's (span, next) result
-    // went back through the stack, and reading it right after the call
-    // stalled the tokenizer (the load spanned two smaller stores).
+    // `Fields`' steps are inlined methods, not closures: a closure's
+    // (span, next) result goes back through the stack, and reading it right
+    // after the call stalls the tokenizer (the load spans two smaller
+    // stores).
     let f = Fields { b, m, n };
     let mut i = 0;
     for slot in [0, 2, 1] {

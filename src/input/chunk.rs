@@ -407,7 +407,8 @@ mod tests {
             &map_range(&f, 1000, 2000, long.len() as u64).unwrap()[..],
             b""
         );
-        // A file shorter than when it was measured is not mapped.
+        // A file shorter than the length its chunks were planned for is
+        // not mapped.
         assert!(map_range(&f, 0, 1000, long.len() as u64 + 10).is_none());
     }
 

@@ -14,7 +14,7 @@ use plotters::style::FontStyle;
 
 use crate::aggregate::{CellKey, Cube};
 use crate::classify::TokenState;
-use crate::detect::{DetectConfig, Storm, StormKind, baseline};
+use crate::detect::{Culprit, DetectConfig, Storm, StormKind, baseline};
 use crate::error::{Error, Result};
 use crate::report::{BucketRow, Report};
 use crate::time::{DisplayTz, MICROS_PER_SEC, Micros};
@@ -302,6 +302,9 @@ fn shade_storms<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The incident timeline: requests (stacked, with the baseline), failures
+/// and p95 latency, one panel each over the same time axis, the episodes
+/// shaded in all three.
 fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DResult<DB> {
     let r = input.report;
     let rows = window(r);
@@ -318,10 +321,23 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
     let root = root.titled(&title, (FAMILY, 26))?;
     let (top, rest) = root.split_vertically((55).percent());
     let (mid, bottom) = rest.split_vertically((50).percent());
-    let ((x0, x1), xfmt) = time_axis(&rows, bucket, input.tz);
-    let tz = input.tz;
+    let (x, xfmt) = time_axis(&rows, bucket, input.tz);
+    requests_panel(&top, input, &rows, x, &xfmt)?;
+    failures_panel(&mid, input, &rows, x, &xfmt)?;
+    latency_panel(&bottom, input, &rows, x, &xfmt)
+}
 
-    // Panel 1: stacked requests by token state, the baseline band, episodes.
+/// Requests stacked by token state (or cohort), the baseline the run's
+/// detection settings give with its band, and the episodes with their
+/// marks labelled.
+fn requests_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    input: &PlotInput,
+    rows: &[&BucketRow],
+    x: TimeRange,
+    xfmt: &dyn Fn(&DateTime<Utc>) -> String,
+) -> DResult<DB> {
+    let bucket = input.report.timeline.bucket_seconds;
     let total: Vec<f64> = rows.iter().map(|b| b.requests as f64).collect();
     let grid = baseline::Grid {
         observed: rows
@@ -333,15 +349,28 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
     let scan = baseline::scan(&total, &grid, &input.detect.params());
     let ymax = total.iter().cloned().fold(1.0, f64::max) * 1.15;
     let mut chart = time_panel(
-        &top,
-        (x0, x1),
+        area,
+        x,
         ymax,
         &format!("requests / {}", per_label(bucket)),
         None,
-        &xfmt,
+        xfmt,
     )?;
+    draw_stack(&mut chart, input, rows)?;
+    draw_baseline(&mut chart, rows, &scan)?;
+    shade_storms(&mut chart, &input.report.storms, ymax, true, input.tz)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+/// The stacked request areas, bottom to top in [`stack_series`] order;
+/// series with no requests in the window are left out.
+fn draw_stack<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    input: &PlotInput,
+    rows: &[&BucketRow],
+) -> DResult<DB> {
     let mut below = vec![0.0; rows.len()];
-    for (name, c, vals) in stack_series(input, &rows) {
+    for (name, c, vals) in stack_series(input, rows) {
         if vals.iter().all(|v| *v == 0.0) {
             continue;
         }
@@ -363,6 +392,15 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled()));
         below = upper;
     }
+    Ok(())
+}
+
+/// The baseline and its band at 3.5 scales above.
+fn draw_baseline<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    rows: &[&BucketRow],
+    scan: &baseline::Scan,
+) -> DResult<DB> {
     let band: Vec<(DateTime<Utc>, f64)> = rows
         .iter()
         .enumerate()
@@ -381,10 +419,17 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         .draw_series(LineSeries::new(band, BLACK.mix(0.5).stroke_width(1)))?
         .label("baseline + 3.5 σ")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.mix(0.5)));
-    shade_storms(&mut chart, &r.storms, ymax, true, tz)?;
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    Ok(())
+}
 
-    // Panel 2: failures.
+/// 401, 429, 5xx and timeouts per bucket.
+fn failures_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    input: &PlotInput,
+    rows: &[&BucketRow],
+    x: TimeRange,
+    xfmt: &dyn Fn(&DateTime<Utc>) -> String,
+) -> DResult<DB> {
     type Count = Box<dyn Fn(&BucketRow) -> u64>;
     let lines: [(&str, RGBColor, Count); 4] = [
         ("401", VERMILLION, Box::new(|b| b.status_401)),
@@ -404,12 +449,15 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         * 1.15
         + 1.0;
     let mut chart = time_panel(
-        &mid,
-        (x0, x1),
+        area,
+        x,
         emax,
-        &format!("responses / {}", per_label(bucket)),
+        &format!(
+            "responses / {}",
+            per_label(input.report.timeline.bucket_seconds)
+        ),
         None,
-        &xfmt,
+        xfmt,
     )?;
     for (name, c, f) in &lines {
         let c = *c;
@@ -421,22 +469,30 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
             .label(*name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
     }
-    shade_storms(&mut chart, &r.storms, emax, false, tz)?;
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    shade_storms(&mut chart, &input.report.storms, emax, false, input.tz)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
 
-    // Panel 3: latency p95.
+/// p95 latency per bucket, over all client traffic.
+fn latency_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    input: &PlotInput,
+    rows: &[&BucketRow],
+    x: TimeRange,
+    xfmt: &dyn Fn(&DateTime<Utc>) -> String,
+) -> DResult<DB> {
     let lmax = rows
         .iter()
         .filter_map(|b| b.p95_latency_ms)
         .fold(1.0, f64::max)
         * 1.15;
     let mut chart = time_panel(
-        &bottom,
-        (x0, x1),
+        area,
+        x,
         lmax,
         "p95 latency (ms)",
-        Some(&format!("time ({})", tz.name())),
-        &xfmt,
+        Some(&format!("time ({})", input.tz.name())),
+        xfmt,
     )?;
     chart
         .draw_series(LineSeries::new(
@@ -446,12 +502,11 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput
         ))?
         .label("p95 latency, all client traffic")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], SKY.stroke_width(3)));
-    shade_storms(&mut chart, &r.storms, lmax, false, tz)?;
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
-    Ok(())
+    shade_storms(&mut chart, &input.report.storms, lmax, false, input.tz)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
-/// The x range covered by `rows`.
+/// A time axis's range: from, to.
 type TimeRange = (DateTime<Utc>, DateTime<Utc>);
 
 /// The x range covered by `rows` and the tick label format for it.
@@ -624,11 +679,16 @@ fn cohorts<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput)
     Ok(())
 }
 
+/// Requests, retries and distinct client hashes of one side (the culprit,
+/// or everyone else) in one bucket.
+type Side = (u64, u64, Vec<u64>);
+
+/// The retry behaviour of the first storm's culprit against everyone
+/// else (or of all clients, without a storm): the retry ratio on top,
+/// requests per client below.
 fn retries<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput) -> DResult<DB> {
     let r = input.report;
-    let cube = input.cube;
     let rows = window(r);
-    let bucket = r.timeline.bucket_seconds;
     let lead = r
         .storms
         .iter()
@@ -643,6 +703,51 @@ fn retries<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput)
     );
     let root = root.titled(&title, (FAMILY, 22))?;
     let (top, bottom) = root.split_vertically((50).percent());
+    let acc = culprit_and_rest(input.cube, &rows, lead);
+    let (x, xfmt) = time_axis(&rows, r.timeline.bucket_seconds, input.tz);
+    let sides: Vec<(&str, RGBColor, usize)> = if lead.is_some() {
+        vec![("culprit", VERMILLION, 0), ("everyone else", BLUE, 1)]
+    } else {
+        vec![("all clients", BLUE, 1)]
+    };
+
+    // Both measures span orders of magnitude in a storm: log scales, and
+    // buckets without traffic on a side are left out rather than drawn as 0.
+    let floor = 0.01;
+    let mut chart = log_time_panel(
+        &top,
+        x,
+        (floor, log_ymax(&acc, &sides, retry_ratio)),
+        "retry ratio (retries / originals), log",
+        None,
+        &xfmt,
+    )?;
+    draw_sides(&mut chart, &rows, &acc, &sides, retry_ratio, floor)?;
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(x.0, 0.1), (x.1, 0.1)],
+            YELLOW.stroke_width(2),
+        )))?
+        .label("retry budget 0.10 (Google SRE)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], YELLOW.stroke_width(3)));
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+
+    let floor = 0.5;
+    let mut chart = log_time_panel(
+        &bottom,
+        x,
+        (floor, log_ymax(&acc, &sides, requests_per_client)),
+        "requests per client per bucket, log",
+        Some(&format!("time ({})", input.tz.name())),
+        &xfmt,
+    )?;
+    draw_sides(&mut chart, &rows, &acc, &sides, requests_per_client, floor)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+/// Per bucket of `rows`: the [`Side`] of the culprit `lead` (first) and
+/// of everyone else (second).
+fn culprit_and_rest(cube: &Cube, rows: &[&BucketRow], lead: Option<&Culprit>) -> Vec<[Side; 2]> {
     let in_lead = |k: &CellKey| {
         lead.is_some_and(|c| {
             c.app.as_deref().is_none_or(|a| a == k.app)
@@ -651,7 +756,6 @@ fn retries<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput)
                 && c.endpoint.as_deref().is_none_or(|e| e == k.endpoint)
         })
     };
-    // Per bucket: (requests, retries, clients) for the culprit and the rest.
     let bu = cube.bucket_us();
     let first = rows.first().map(|b| b.start_us / bu).unwrap_or(0);
     let mut acc = vec![
@@ -671,95 +775,90 @@ fn retries<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, input: &PlotInput)
         side.1 += c.retries;
         side.2 = crate::aggregate::cube::union(&side.2, &c.clients);
     }
-    let ratio = |(req, ret, _): &(u64, u64, Vec<u64>)| {
-        if req > ret {
-            *ret as f64 / (*req - *ret) as f64
-        } else if *ret > 0 {
-            *ret as f64
-        } else {
-            0.0
-        }
-    };
-    let rpc = |(req, _, cl): &(u64, u64, Vec<u64>)| {
-        if cl.is_empty() {
-            0.0
-        } else {
-            *req as f64 / cl.len() as f64
-        }
-    };
-    let ((x0, x1), xfmt) = time_axis(&rows, bucket, input.tz);
-    let tz = input.tz;
-    let sides: Vec<(&str, RGBColor, usize)> = if lead.is_some() {
-        vec![("culprit", VERMILLION, 0), ("everyone else", BLUE, 1)]
-    } else {
-        vec![("all clients", BLUE, 1)]
-    };
+    acc
+}
 
-    // Both measures span orders of magnitude in a storm: log scales, and
-    // buckets without traffic on a side are left out rather than drawn as 0.
-    for (panel, area, f, ylabel, floor) in [
-        (
-            0,
-            &top,
-            &ratio as &dyn Fn(&(u64, u64, Vec<u64>)) -> f64,
-            "retry ratio (retries / originals), log",
-            0.01,
-        ),
-        (
-            1,
-            &bottom,
-            &rpc as &dyn Fn(&(u64, u64, Vec<u64>)) -> f64,
-            "requests per client per bucket, log",
-            0.5,
-        ),
-    ] {
-        let ymax = acc
+/// Retries per original request (retries alone when all were retries).
+fn retry_ratio((req, ret, _): &Side) -> f64 {
+    if req > ret {
+        *ret as f64 / (*req - *ret) as f64
+    } else if *ret > 0 {
+        *ret as f64
+    } else {
+        0.0
+    }
+}
+
+fn requests_per_client((req, _, cl): &Side) -> f64 {
+    if cl.is_empty() {
+        0.0
+    } else {
+        *req as f64 / cl.len() as f64
+    }
+}
+
+/// The top of a log panel of `f` over the `sides` drawn: twice the
+/// largest value, and at least 2.
+fn log_ymax(acc: &[[Side; 2]], sides: &[(&str, RGBColor, usize)], f: fn(&Side) -> f64) -> f64 {
+    acc.iter()
+        .flat_map(|a| sides.iter().map(move |s| f(&a[s.2])))
+        .fold(1.0, f64::max)
+        * 2.0
+}
+
+type LogTimeChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<TimeAxis, plotters::coord::combinators::LogCoord<f64>>>;
+
+/// A time panel as [`time_panel`] draws one, with a log-10 y axis over
+/// `ylim` (from, to).
+fn log_time_panel<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    (x0, x1): TimeRange,
+    (floor, ymax): (f64, f64),
+    y_desc: &str,
+    x_desc: Option<&str>,
+    xfmt: &dyn Fn(&DateTime<Utc>) -> String,
+) -> std::result::Result<LogTimeChart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, (floor..ymax).log_scale().base(10.0))?;
+    let mut mesh = chart.configure_mesh();
+    mesh.x_label_formatter(xfmt)
+        .y_label_formatter(&int_label)
+        .y_desc(y_desc)
+        .label_style((FAMILY, 15))
+        .light_line_style(WHITE.mix(0.0));
+    if let Some(d) = x_desc {
+        mesh.x_desc(d);
+    }
+    mesh.draw()?;
+    Ok(chart)
+}
+
+/// A line of `f` per side, over the buckets where that side has traffic,
+/// raised to `floor`.
+fn draw_sides<DB: DrawingBackend>(
+    chart: &mut LogTimeChart<'_, DB>,
+    rows: &[&BucketRow],
+    acc: &[[Side; 2]],
+    sides: &[(&str, RGBColor, usize)],
+    f: fn(&Side) -> f64,
+    floor: f64,
+) -> DResult<DB> {
+    for (name, c, side) in sides {
+        let c = *c;
+        let pts: Vec<(DateTime<Utc>, f64)> = rows
             .iter()
-            .flat_map(|a| sides.iter().map(move |s| f(&a[s.2])))
-            .fold(1.0, f64::max)
-            * 2.0;
-        let mut chart = ChartBuilder::on(area)
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(80)
-            .build_cartesian_2d(x0..x1, (floor..ymax).log_scale().base(10.0))?;
-        let mut mesh = chart.configure_mesh();
-        mesh.x_label_formatter(&xfmt)
-            .y_label_formatter(&int_label)
-            .y_desc(ylabel)
-            .label_style((FAMILY, 15))
-            .light_line_style(WHITE.mix(0.0));
-        if panel == 1 {
-            mesh.x_desc(format!("time ({})", tz.name()));
-        }
-        mesh.draw()?;
-        for (name, c, side) in &sides {
-            let c = *c;
-            let pts: Vec<(DateTime<Utc>, f64)> = rows
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| acc[*i][*side].0 > 0)
-                .map(|(i, b)| (dt(b.start_us), f(&acc[i][*side]).max(floor)))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(pts, c.stroke_width(2)))?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3))
-                });
-        }
-        if panel == 0 {
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(x0, 0.1), (x1, 0.1)],
-                    YELLOW.stroke_width(2),
-                )))?
-                .label("retry budget 0.10 (Google SRE)")
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], YELLOW.stroke_width(3))
-                });
-        }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+            .enumerate()
+            .filter(|(i, _)| acc[*i][*side].0 > 0)
+            .map(|(i, b)| (dt(b.start_us), f(&acc[i][*side]).max(floor)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts, c.stroke_width(2)))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
     }
     Ok(())
 }

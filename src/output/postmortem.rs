@@ -6,9 +6,9 @@
 use std::fmt::Write as _;
 
 use super::table::{culprit_name, event_lines, sanitize, thousands};
-use crate::detect::StormKind;
+use crate::detect::{Storm, StormKind};
 use crate::report::Report;
-use crate::time::DisplayTz;
+use crate::time::{DisplayTz, Micros};
 
 /// A table: headers and rows of plain (unescaped) text.
 pub struct Table {
@@ -17,6 +17,7 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
+/// The postmortem's content, rendered by [`html`] and [`markdown`].
 pub struct Doc {
     pub title: String,
     pub summary: Vec<String>,
@@ -38,16 +39,51 @@ fn pct(a: u64, b: u64) -> String {
     }
 }
 
+/// The document for `r`, times in `tz`; `command` is the command line
+/// shown under "How this was produced".
 pub fn build(r: &Report, tz: DisplayTz, command: &str) -> Doc {
     let start = r.input.time_range.start.clone().unwrap_or_default();
     let end = r.input.time_range.end.clone().unwrap_or_default();
-    let fmt = |t: i64| tz.format(t, "%Y-%m-%d %H:%M");
-    let mut summary = Vec::new();
     let storms: Vec<_> = r
         .storms
         .iter()
         .filter(|s| s.kind == StormKind::Storm)
         .collect();
+    Doc {
+        title: title(&storms, &start, &end, tz),
+        summary: summary(r, &storms, &start, &end, tz),
+        events: event_timeline(r, &start, &end, tz),
+        storms: storms_table(r, tz),
+        cohorts: cohorts_table(r),
+        endpoints: endpoints_table(r),
+        quality: quality_table(r),
+        examples: skip_examples(r),
+        command: sanitize(command),
+        inputs: r.input.files.iter().map(|f| sanitize(&f.path)).collect(),
+    }
+}
+
+/// A time to the minute, with the date.
+fn minute(tz: DisplayTz, t: Micros) -> String {
+    tz.format(t, "%Y-%m-%d %H:%M")
+}
+
+/// Named for the first retry storm, else for the time range.
+fn title(storms: &[&Storm], start: &str, end: &str, tz: DisplayTz) -> String {
+    match storms.first() {
+        Some(s) => format!(
+            "Retry storm {} — {}",
+            minute(tz, s.times.start),
+            s.culprits.first().map(culprit_name).unwrap_or_default()
+        ),
+        None => format!("Auth traffic {start} – {end}"),
+    }
+}
+
+/// The paragraphs on top: what was read, then one per retry storm (or a
+/// line saying there was none).
+fn summary(r: &Report, storms: &[&Storm], start: &str, end: &str, tz: DisplayTz) -> Vec<String> {
+    let mut summary = Vec::new();
     summary.push(format!(
         "{} requests from {} clients in {} files, {} to {} ({}); {} lines, {} skipped.",
         thousands(r.totals.requests),
@@ -65,80 +101,94 @@ pub fn build(r: &Report, tz: DisplayTz, command: &str) -> Doc {
             n => format!("No retry storm was found; {n} other episode(s) are listed below."),
         });
     }
-    for s in &storms {
-        let who = s
-            .culprits
-            .first()
-            .map(culprit_name)
-            .unwrap_or_else(|| "an unknown cohort".into());
-        let share = s
-            .culprits
-            .first()
-            .map(|c| c.share_of_excess * 100.0)
-            .unwrap_or(0.0);
-        let mut p = format!(
-            "A retry storm from {who} ran from {} to {} {}, peaking at {:.1} req/s ({:.1}× the baseline of {:.1} req/s) at {}; that cohort explains {share:.0}% of the excess traffic",
-            fmt(s.times.start),
-            if s.ongoing {
-                "the end of the logs".to_string()
-            } else {
-                tz.format(s.times.end, "%H:%M")
-            },
-            tz.name(),
-            s.peak_rps,
-            if s.baseline_rps > 0.0 {
-                s.peak_rps / s.baseline_rps
-            } else {
-                0.0
-            },
-            s.baseline_rps,
-            tz.format(s.times.peak, "%H:%M"),
-        );
-        if let Some(a) = s.amplification {
-            let _ = write!(
-                p,
-                ", and its clients sent {a:.1}× as many requests each as before"
-            );
-        }
-        p.push('.');
-        if let Some(m) = s.times.mitigation {
-            let _ = write!(
-                p,
-                " Rate limiting (429/403) reached it at {}.",
-                tz.format(m, "%H:%M")
-            );
-        }
-        let i = &s.impact;
+    for s in storms {
+        summary.push(storm_paragraph(s, tz));
+    }
+    summary
+}
+
+/// One retry storm in prose: who, when, how big, when it was rate
+/// limited, and what it did to everyone else.
+fn storm_paragraph(s: &Storm, tz: DisplayTz) -> String {
+    let who = s
+        .culprits
+        .first()
+        .map(culprit_name)
+        .unwrap_or_else(|| "an unknown cohort".into());
+    let share = s
+        .culprits
+        .first()
+        .map(|c| c.share_of_excess * 100.0)
+        .unwrap_or(0.0);
+    let mut p = format!(
+        "A retry storm from {who} ran from {} to {} {}, peaking at {:.1} req/s ({:.1}× the baseline of {:.1} req/s) at {}; that cohort explains {share:.0}% of the excess traffic",
+        minute(tz, s.times.start),
+        if s.ongoing {
+            "the end of the logs".to_string()
+        } else {
+            tz.format(s.times.end, "%H:%M")
+        },
+        tz.name(),
+        s.peak_rps,
+        if s.baseline_rps > 0.0 {
+            s.peak_rps / s.baseline_rps
+        } else {
+            0.0
+        },
+        s.baseline_rps,
+        tz.format(s.times.peak, "%H:%M"),
+    );
+    if let Some(a) = s.amplification {
         let _ = write!(
             p,
-            " Everyone else: {} of {} login attempts timed out and {} failed; 5xx went from {:.1}% to {:.1}%",
-            thousands(i.login_timeouts),
-            thousands(i.login_attempts),
-            thousands(i.login_failures),
-            i.error_5xx_share_before * 100.0,
-            i.error_5xx_share_during * 100.0
+            ", and its clients sent {a:.1}× as many requests each as before"
         );
-        if let (Some(b), Some(d)) = (i.p95_latency_ms_before, i.p95_latency_ms_during) {
-            let _ = write!(p, " and p95 latency from {b:.0} ms to {d:.0} ms");
-        }
-        p.push('.');
-        summary.push(p);
     }
+    p.push('.');
+    if let Some(m) = s.times.mitigation {
+        let _ = write!(
+            p,
+            " Rate limiting (429/403) reached it at {}.",
+            tz.format(m, "%H:%M")
+        );
+    }
+    let i = &s.impact;
+    let _ = write!(
+        p,
+        " Everyone else: {} of {} login attempts timed out and {} failed; 5xx went from {:.1}% to {:.1}%",
+        thousands(i.login_timeouts),
+        thousands(i.login_attempts),
+        thousands(i.login_failures),
+        i.error_5xx_share_before * 100.0,
+        i.error_5xx_share_during * 100.0
+    );
+    if let (Some(b), Some(d)) = (i.p95_latency_ms_before, i.p95_latency_ms_during) {
+        let _ = write!(p, " and p95 latency from {b:.0} ms to {d:.0} ms");
+    }
+    p.push('.');
+    p
+}
+
+/// Every episode's events (start, peak, mitigation, end), the date shown
+/// only when the logs span more than one.
+fn event_timeline(r: &Report, start: &str, end: &str, tz: DisplayTz) -> Vec<(String, String)> {
     let tfmt = if start.get(..10) == end.get(..10) {
         "%H:%M"
     } else {
         "%m-%d %H:%M"
     };
-    let events = r
-        .storms
+    r.storms
         .iter()
         .flat_map(|s| {
             event_lines(s)
                 .into_iter()
                 .map(move |(t, l)| (tz.format(t, tfmt), l))
         })
-        .collect();
-    let storms_t = Table {
+        .collect()
+}
+
+fn storms_table(r: &Report, tz: DisplayTz) -> Table {
+    Table {
         title: "Storms, surges and outages".into(),
         headers: [
             "kind",
@@ -156,47 +206,49 @@ pub fn build(r: &Report, tz: DisplayTz, command: &str) -> Doc {
         ]
         .map(String::from)
         .to_vec(),
-        rows: r
-            .storms
-            .iter()
-            .map(|s| {
-                let c = s.culprits.first();
-                vec![
-                    format!("{:?}", s.kind).to_lowercase(),
-                    fmt(s.times.start),
-                    tz.format(s.times.peak, "%H:%M"),
-                    s.times
-                        .mitigation
-                        .map(|m| tz.format(m, "%H:%M"))
-                        .unwrap_or_else(|| "-".into()),
-                    if s.ongoing {
-                        "ongoing".into()
-                    } else {
-                        tz.format(s.times.end, "%H:%M")
-                    },
-                    format!("{:.1}", s.peak_rps),
-                    format!("{:.1}", s.baseline_rps),
-                    s.amplification
-                        .map(|a| format!("{a:.1}"))
-                        .unwrap_or_else(|| "-".into()),
-                    c.map(culprit_name).unwrap_or_else(|| "-".into()),
-                    c.map(|c| format!("{:.0}%", c.share_of_excess * 100.0))
-                        .unwrap_or_default(),
-                    c.map(|c| format!("{:.2}", c.retry_ratio))
-                        .unwrap_or_default(),
-                    c.map(|c| {
-                        c.backoff
-                            .iter()
-                            .map(|(k, v)| format!("{} {v}", k.name()))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default(),
-                ]
-            })
-            .collect(),
-    };
-    let cohorts = Table {
+        rows: r.storms.iter().map(|s| storm_row(s, tz)).collect(),
+    }
+}
+
+fn storm_row(s: &Storm, tz: DisplayTz) -> Vec<String> {
+    let c = s.culprits.first();
+    vec![
+        format!("{:?}", s.kind).to_lowercase(),
+        minute(tz, s.times.start),
+        tz.format(s.times.peak, "%H:%M"),
+        s.times
+            .mitigation
+            .map(|m| tz.format(m, "%H:%M"))
+            .unwrap_or_else(|| "-".into()),
+        if s.ongoing {
+            "ongoing".into()
+        } else {
+            tz.format(s.times.end, "%H:%M")
+        },
+        format!("{:.1}", s.peak_rps),
+        format!("{:.1}", s.baseline_rps),
+        s.amplification
+            .map(|a| format!("{a:.1}"))
+            .unwrap_or_else(|| "-".into()),
+        c.map(culprit_name).unwrap_or_else(|| "-".into()),
+        c.map(|c| format!("{:.0}%", c.share_of_excess * 100.0))
+            .unwrap_or_default(),
+        c.map(|c| format!("{:.2}", c.retry_ratio))
+            .unwrap_or_default(),
+        c.map(|c| {
+            c.backoff
+                .iter()
+                .map(|(k, v)| format!("{} {v}", k.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default(),
+    ]
+}
+
+/// The 30 busiest cohorts.
+fn cohorts_table(r: &Report) -> Table {
+    Table {
         title: "Cohorts (app × version × token state)".into(),
         headers: [
             "app",
@@ -235,8 +287,12 @@ pub fn build(r: &Report, tz: DisplayTz, command: &str) -> Doc {
                 ]
             })
             .collect(),
-    };
-    let endpoints = Table {
+    }
+}
+
+/// The 15 busiest endpoints.
+fn endpoints_table(r: &Report) -> Table {
+    Table {
         title: "Top endpoints".into(),
         headers: ["endpoint", "requests", "clients", "errors", "p95 ms"]
             .map(String::from)
@@ -257,8 +313,12 @@ pub fn build(r: &Report, tz: DisplayTz, command: &str) -> Doc {
                 ]
             })
             .collect(),
-    };
-    let quality = Table {
+    }
+}
+
+/// Per input file: its format, what was read and skipped, and why.
+fn quality_table(r: &Report) -> Table {
+    Table {
         title: "Data quality".into(),
         headers: [
             "file",
@@ -293,9 +353,12 @@ pub fn build(r: &Report, tz: DisplayTz, command: &str) -> Doc {
                 ]
             })
             .collect(),
-    };
-    let examples = r
-        .input
+    }
+}
+
+/// Up to 25 skipped lines: (file, line number, reason, text).
+fn skip_examples(r: &Report) -> Vec<(String, u64, String, String)> {
+    r.input
         .files
         .iter()
         .flat_map(|f| {
@@ -309,26 +372,7 @@ pub fn build(r: &Report, tz: DisplayTz, command: &str) -> Doc {
             })
         })
         .take(25)
-        .collect();
-    Doc {
-        title: match storms.first() {
-            Some(s) => format!(
-                "Retry storm {} — {}",
-                fmt(s.times.start),
-                s.culprits.first().map(culprit_name).unwrap_or_default()
-            ),
-            None => format!("Auth traffic {start} – {end}"),
-        },
-        summary,
-        events,
-        storms: storms_t,
-        cohorts,
-        endpoints,
-        quality,
-        examples,
-        command: sanitize(command),
-        inputs: r.input.files.iter().map(|f| sanitize(&f.path)).collect(),
-    }
+        .collect()
 }
 
 pub fn html_escape(s: &str) -> String {

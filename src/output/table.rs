@@ -329,6 +329,16 @@ fn storms(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::R
     let multi_day = r.input.time_range.start.as_deref().map(|s| &s[..10])
         != r.input.time_range.end.as_deref().map(|s| &s[..10]);
     let tf = if multi_day { "%m-%d %H:%M" } else { "%H:%M" };
+    writeln!(w, "{}", storms_table(r, o, st, tf))?;
+    st.title(w, &format!("Event timeline ({})", o.tz.name()))?;
+    for s in &r.storms {
+        storm_events(s, o, tf, w)?;
+    }
+    Ok(())
+}
+
+/// One row per episode; `tf` formats its start.
+fn storms_table(r: &Report, o: &TableOptions, st: &Styler, tf: &str) -> Table {
     let mut t = st.table(&[
         "kind",
         "start",
@@ -374,43 +384,51 @@ fn storms(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::R
             c.set_cell_alignment(CellAlignment::Left);
         }
     }
-    writeln!(w, "{t}")?;
-    st.title(w, &format!("Event timeline ({})", o.tz.name()))?;
-    for s in &r.storms {
-        for (ts, line) in event_lines(s) {
-            writeln!(w, "  {}  {line}", o.tz.format(ts, tf))?;
-        }
-        let i = &s.impact;
-        let mut parts = Vec::new();
-        if i.login_attempts > 0 {
-            parts.push(format!(
-                "{} of {} logins timed out, {} failed",
-                thousands(i.login_timeouts),
-                thousands(i.login_attempts),
-                thousands(i.login_failures)
-            ));
-        }
-        parts.push(format!(
-            "5xx {:.1}% → {:.1}%",
-            i.error_5xx_share_before * 100.0,
-            i.error_5xx_share_during * 100.0
-        ));
-        if let (Some(b), Some(d)) = (i.p95_latency_ms_before, i.p95_latency_ms_during) {
-            parts.push(format!("p95 {} → {} ms", ms(Some(b)), ms(Some(d))));
-        }
-        let pad = " ".repeat(o.tz.format(s.times.start, tf).chars().count());
-        writeln!(w, "  {pad}  impact on everyone else: {}", parts.join("; "))?;
-        for c in s.culprits.iter().skip(1) {
-            writeln!(
-                w,
-                "  {pad}  also: {} ({:.0}% of the excess, {})",
-                culprit_name(c),
-                c.share_of_excess * 100.0,
-                backoff_words(c)
-            )?;
-        }
+    t
+}
+
+/// An episode's events at their times (`tf`), then, indented under them,
+/// its impact on everyone else and the culprits after the first.
+fn storm_events(s: &Storm, o: &TableOptions, tf: &str, w: &mut dyn Write) -> io::Result<()> {
+    for (ts, line) in event_lines(s) {
+        writeln!(w, "  {}  {line}", o.tz.format(ts, tf))?;
+    }
+    let pad = " ".repeat(o.tz.format(s.times.start, tf).chars().count());
+    writeln!(w, "  {pad}  impact on everyone else: {}", impact(s))?;
+    for c in s.culprits.iter().skip(1) {
+        writeln!(
+            w,
+            "  {pad}  also: {} ({:.0}% of the excess, {})",
+            culprit_name(c),
+            c.share_of_excess * 100.0,
+            backoff_words(c)
+        )?;
     }
     Ok(())
+}
+
+/// Logins, 5xx share and p95 latency of everyone but the culprit, before
+/// against during.
+fn impact(s: &Storm) -> String {
+    let i = &s.impact;
+    let mut parts = Vec::new();
+    if i.login_attempts > 0 {
+        parts.push(format!(
+            "{} of {} logins timed out, {} failed",
+            thousands(i.login_timeouts),
+            thousands(i.login_attempts),
+            thousands(i.login_failures)
+        ));
+    }
+    parts.push(format!(
+        "5xx {:.1}% → {:.1}%",
+        i.error_5xx_share_before * 100.0,
+        i.error_5xx_share_during * 100.0
+    ));
+    if let (Some(b), Some(d)) = (i.p95_latency_ms_before, i.p95_latency_ms_during) {
+        parts.push(format!("p95 {} → {} ms", ms(Some(b)), ms(Some(d))));
+    }
+    parts.join("; ")
 }
 
 fn cohorts(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::Result<()> {

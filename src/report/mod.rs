@@ -1,6 +1,7 @@
-//! The report: everything a run found, built from the cube and the file
-//! reports. Its JSON form (schema `authstorm/report/v2`) is the contract
-//! for scripts; [`table`] renders it for the terminal.
+//! The report model: everything a run found (inputs, totals, cohorts,
+//! endpoints, the timeline, `--by` groups, episodes), built from the cube
+//! and the file reports. Its JSON form (schema `authstorm/report/v2`) is
+//! the contract for scripts; `output` renders it for people.
 
 mod clients;
 
@@ -155,7 +156,8 @@ impl Acc {
     }
 }
 
-/// Status classes as [`status_class`] names them, by [`class_index`].
+/// Status classes as [`crate::status::status_class`] names them, by
+/// [`class_index`].
 const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 
 fn class_index(s: u16) -> usize {
@@ -209,88 +211,8 @@ impl Report {
         storms: Vec<Storm>,
         budget: usize,
     ) -> Report {
-        let mut skipped_by_reason = BTreeMap::new();
-        for f in &files {
-            for (k, v) in &f.skipped_by_reason {
-                *skipped_by_reason.entry(*k).or_default() += v;
-            }
-        }
-        let input = InputSummary {
-            lines: files.iter().map(|f| f.lines).sum(),
-            parsed: files.iter().map(|f| f.parsed).sum(),
-            filtered: files.iter().map(|f| f.filtered).sum(),
-            skipped: files.iter().map(|f| f.skipped).sum(),
-            skipped_by_reason,
-            time_range: TimeRange {
-                start: cube.time_min.map(rfc3339),
-                end: cube.time_max.map(rfc3339),
-            },
-            files,
-            errors,
-        };
-
-        // The timeline first: cells are in bucket order, so each bucket is
-        // summed and closed in turn, and its clients get their ids.
-        let entries = cube.cells.values().map(|c| c.clients.len()).sum();
-        let mut ids = ClientIds::with_capacity(cube.cells.len(), entries);
-        let mut buckets: BTreeMap<i64, BucketRow> = BTreeMap::new();
-        let mut acc = Acc::default();
-        let (mut clients, mut stamp) = (0, 1);
-        let mut classes = [None::<u64>; CLASSES.len()];
-        let mut tokens = [None::<u64>; TokenState::ALL.len()];
-        let mut cells = cube.cells.iter().peekable();
-        while let Some((k, c)) = cells.next() {
-            acc.add(c);
-            clients += ids.add(&c.clients, stamp);
-            *tokens[k.token_state.index()].get_or_insert(0) += c.requests;
-            let row = buckets
-                .entry(k.bucket)
-                .or_insert_with(|| empty_bucket(cube, k.bucket));
-            for (&s, &n) in &c.status {
-                *classes[class_index(s)].get_or_insert(0) += n;
-                match s {
-                    401 => row.status_401 += n,
-                    429 => row.status_429 += n,
-                    s if is_timeout(s) => row.timeouts += n,
-                    _ => {}
-                }
-            }
-            if cells
-                .peek()
-                .is_some_and(|(next, _)| next.bucket == k.bucket)
-            {
-                continue;
-            }
-            row.requests = acc.requests;
-            row.errors = acc.errors;
-            row.retries = acc.retries;
-            row.clients = clients;
-            let originals = acc.requests - acc.retries;
-            row.retry_ratio = if originals > 0 {
-                (acc.retries as f64 / originals as f64 * 1000.0).round() / 1000.0
-            } else {
-                0.0
-            };
-            row.requests_per_client = if clients > 0 {
-                (acc.requests as f64 / clients as f64 * 100.0).round() / 100.0
-            } else {
-                0.0
-            };
-            row.p95_latency_ms = round1(acc.latency.quantile(0.95));
-            for (name, n) in CLASSES.iter().zip(&mut classes) {
-                if let Some(n) = n.take() {
-                    row.by_status_class.insert(name, n);
-                }
-            }
-            for (t, n) in TokenState::ALL.iter().zip(&mut tokens) {
-                if let Some(n) = n.take() {
-                    row.by_token_state.insert(*t, n);
-                }
-            }
-            (acc.requests, acc.errors, acc.retries, clients) = (0, 0, 0, 0);
-            acc.latency.clear();
-            stamp += 1;
-        }
+        let input = input_summary(files, errors, cube);
+        let (mut buckets, ids) = timeline_buckets(cube);
         // Cohorts and endpoints count the ids the timeline gave out.
         let (cohorts, endpoints) = rayon::join(
             || {
@@ -306,81 +228,7 @@ impl Report {
                 .or_insert_with(|| empty_bucket(cube, *b))
                 .health_checks += n;
         }
-        let mut rows: Vec<BucketRow> = buckets.into_values().collect();
-        if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
-            let bu = cube.bucket_us();
-            let (a, z) = (first.start_us / bu, last.start_us / bu);
-            if z - a < MAX_DENSE_BUCKETS && (z - a + 1) as usize > rows.len() {
-                let mut dense = Vec::with_capacity((z - a + 1) as usize);
-                let mut it = rows.into_iter().peekable();
-                for b in a..=z {
-                    match it.peek() {
-                        Some(r) if r.start_us / bu == b => dense.push(it.next().expect("peeked")),
-                        _ => dense.push(empty_bucket(cube, b)),
-                    }
-                }
-                rows = dense;
-            }
-        }
-
-        let mut cohort_rows: Vec<CohortRow> = cohorts
-            .into_iter()
-            .map(|((app, version, token_state), a, clients)| CohortRow {
-                app: app.to_string(),
-                version: version.to_string(),
-                token_state,
-                requests: a.requests,
-                clients: clients.len(),
-                errors: a.errors,
-                retries: a.retries,
-                p50_latency_ms: round1(a.latency.quantile(0.5)),
-                p95_latency_ms: round1(a.latency.quantile(0.95)),
-                p99_latency_ms: round1(a.latency.quantile(0.99)),
-            })
-            .collect();
-        cohort_rows.sort_by(|x, y| {
-            y.requests
-                .cmp(&x.requests)
-                .then_with(|| x.app.cmp(&y.app))
-                .then_with(|| Version(&x.version).cmp(&Version(&y.version)))
-                .then_with(|| x.token_state.cmp(&y.token_state))
-                .then_with(|| x.version.cmp(&y.version))
-        });
-        let mut endpoint_rows: Vec<EndpointRow> = endpoints
-            .into_iter()
-            .map(|(e, a, clients)| EndpointRow {
-                endpoint: e.to_string(),
-                requests: a.requests,
-                clients: clients.len(),
-                errors: a.errors,
-                p95_latency_ms: round1(a.latency.quantile(0.95)),
-            })
-            .collect();
-        endpoint_rows.sort_by(|x, y| {
-            y.requests
-                .cmp(&x.requests)
-                .then_with(|| x.endpoint.cmp(&y.endpoint))
-        });
-        endpoint_rows.truncate(100);
-
-        let groups = by.map(|b| {
-            let mut rows: Vec<GroupRow> = b
-                .groups
-                .iter()
-                .map(|(k, g)| GroupRow {
-                    key: k.clone(),
-                    requests: g.requests,
-                    clients: g.clients.len() as u64,
-                    errors: g.errors,
-                })
-                .collect();
-            rows.sort_by(|x, y| y.requests.cmp(&x.requests).then_with(|| x.key.cmp(&y.key)));
-            Groups {
-                fields: b.fields.iter().map(|f| f.name()).collect(),
-                rows,
-            }
-        });
-
+        let rows = fill_gaps(buckets.into_values().collect(), cube);
         Report {
             schema: REPORT_SCHEMA,
             generator: format!("authstorm {}", env!("CARGO_PKG_VERSION")),
@@ -396,15 +244,208 @@ impl Report {
                     .collect(),
                 by_token_state: cube.token_states.clone(),
             },
-            cohorts: cohort_rows,
-            endpoints: endpoint_rows,
+            cohorts: cohort_rows(cohorts),
+            endpoints: endpoint_rows(endpoints),
             timeline: Timeline {
                 bucket_seconds: cube.bucket_seconds,
                 buckets: rows,
             },
-            groups,
+            groups: by.map(by_groups),
             storms,
         }
+    }
+}
+
+/// What was read: the files' counts summed, and the time range.
+fn input_summary(files: Vec<FileReport>, errors: Vec<InputError>, cube: &Cube) -> InputSummary {
+    let mut skipped_by_reason = BTreeMap::new();
+    for f in &files {
+        for (k, v) in &f.skipped_by_reason {
+            *skipped_by_reason.entry(*k).or_default() += v;
+        }
+    }
+    InputSummary {
+        lines: files.iter().map(|f| f.lines).sum(),
+        parsed: files.iter().map(|f| f.parsed).sum(),
+        filtered: files.iter().map(|f| f.filtered).sum(),
+        skipped: files.iter().map(|f| f.skipped).sum(),
+        skipped_by_reason,
+        time_range: TimeRange {
+            start: cube.time_min.map(rfc3339),
+            end: cube.time_max.map(rfc3339),
+        },
+        files,
+        errors,
+    }
+}
+
+/// The timeline's rows of the buckets with cells, and every client's id.
+/// Cells are in bucket order, so each bucket is summed and closed in
+/// turn, and its clients get their ids as it is summed.
+fn timeline_buckets(cube: &Cube) -> (BTreeMap<i64, BucketRow>, ClientIds) {
+    let entries = cube.cells.values().map(|c| c.clients.len()).sum();
+    let mut ids = ClientIds::with_capacity(cube.cells.len(), entries);
+    let mut buckets: BTreeMap<i64, BucketRow> = BTreeMap::new();
+    let mut acc = Acc::default();
+    let (mut clients, mut stamp) = (0, 1);
+    let mut classes = [None::<u64>; CLASSES.len()];
+    let mut tokens = [None::<u64>; TokenState::ALL.len()];
+    let mut cells = cube.cells.iter().peekable();
+    while let Some((k, c)) = cells.next() {
+        acc.add(c);
+        clients += ids.add(&c.clients, stamp);
+        *tokens[k.token_state.index()].get_or_insert(0) += c.requests;
+        let row = buckets
+            .entry(k.bucket)
+            .or_insert_with(|| empty_bucket(cube, k.bucket));
+        for (&s, &n) in &c.status {
+            *classes[class_index(s)].get_or_insert(0) += n;
+            match s {
+                401 => row.status_401 += n,
+                429 => row.status_429 += n,
+                s if is_timeout(s) => row.timeouts += n,
+                _ => {}
+            }
+        }
+        if cells
+            .peek()
+            .is_some_and(|(next, _)| next.bucket == k.bucket)
+        {
+            continue;
+        }
+        close_bucket(row, &acc, clients, &mut classes, &mut tokens);
+        (acc.requests, acc.errors, acc.retries, clients) = (0, 0, 0, 0);
+        acc.latency.clear();
+        stamp += 1;
+    }
+    (buckets, ids)
+}
+
+/// Writes a bucket's sums into its row, and empties the per-class and
+/// per-token-state counts for the next bucket.
+fn close_bucket(
+    row: &mut BucketRow,
+    acc: &Acc,
+    clients: u64,
+    classes: &mut [Option<u64>; CLASSES.len()],
+    tokens: &mut [Option<u64>; TokenState::ALL.len()],
+) {
+    row.requests = acc.requests;
+    row.errors = acc.errors;
+    row.retries = acc.retries;
+    row.clients = clients;
+    let originals = acc.requests - acc.retries;
+    row.retry_ratio = if originals > 0 {
+        (acc.retries as f64 / originals as f64 * 1000.0).round() / 1000.0
+    } else {
+        0.0
+    };
+    row.requests_per_client = if clients > 0 {
+        (acc.requests as f64 / clients as f64 * 100.0).round() / 100.0
+    } else {
+        0.0
+    };
+    row.p95_latency_ms = round1(acc.latency.quantile(0.95));
+    for (name, n) in CLASSES.iter().zip(classes) {
+        if let Some(n) = n.take() {
+            row.by_status_class.insert(name, n);
+        }
+    }
+    for (t, n) in TokenState::ALL.iter().zip(tokens) {
+        if let Some(n) = n.take() {
+            row.by_token_state.insert(*t, n);
+        }
+    }
+}
+
+/// `rows` with an empty row for every bucket between the first and the
+/// last that has none, unless that would make more than
+/// [`MAX_DENSE_BUCKETS`].
+fn fill_gaps(rows: Vec<BucketRow>, cube: &Cube) -> Vec<BucketRow> {
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return rows;
+    };
+    let bu = cube.bucket_us();
+    let (a, z) = (first.start_us / bu, last.start_us / bu);
+    if z - a >= MAX_DENSE_BUCKETS || (z - a + 1) as usize <= rows.len() {
+        return rows;
+    }
+    let mut dense = Vec::with_capacity((z - a + 1) as usize);
+    let mut it = rows.into_iter().peekable();
+    for b in a..=z {
+        match it.peek() {
+            Some(r) if r.start_us / bu == b => dense.push(it.next().expect("peeked")),
+            _ => dense.push(empty_bucket(cube, b)),
+        }
+    }
+    dense
+}
+
+/// Cohort rows, the busiest first.
+fn cohort_rows(cohorts: Vec<((&str, &str, TokenState), Acc, IdSet)>) -> Vec<CohortRow> {
+    let mut rows: Vec<CohortRow> = cohorts
+        .into_iter()
+        .map(|((app, version, token_state), a, clients)| CohortRow {
+            app: app.to_string(),
+            version: version.to_string(),
+            token_state,
+            requests: a.requests,
+            clients: clients.len(),
+            errors: a.errors,
+            retries: a.retries,
+            p50_latency_ms: round1(a.latency.quantile(0.5)),
+            p95_latency_ms: round1(a.latency.quantile(0.95)),
+            p99_latency_ms: round1(a.latency.quantile(0.99)),
+        })
+        .collect();
+    rows.sort_by(|x, y| {
+        y.requests
+            .cmp(&x.requests)
+            .then_with(|| x.app.cmp(&y.app))
+            .then_with(|| Version(&x.version).cmp(&Version(&y.version)))
+            .then_with(|| x.token_state.cmp(&y.token_state))
+            .then_with(|| x.version.cmp(&y.version))
+    });
+    rows
+}
+
+/// The 100 busiest endpoints' rows, the busiest first.
+fn endpoint_rows(endpoints: Vec<(&str, Acc, IdSet)>) -> Vec<EndpointRow> {
+    let mut rows: Vec<EndpointRow> = endpoints
+        .into_iter()
+        .map(|(e, a, clients)| EndpointRow {
+            endpoint: e.to_string(),
+            requests: a.requests,
+            clients: clients.len(),
+            errors: a.errors,
+            p95_latency_ms: round1(a.latency.quantile(0.95)),
+        })
+        .collect();
+    rows.sort_by(|x, y| {
+        y.requests
+            .cmp(&x.requests)
+            .then_with(|| x.endpoint.cmp(&y.endpoint))
+    });
+    rows.truncate(100);
+    rows
+}
+
+/// The `--by` groups, the busiest first.
+fn by_groups(b: &ByAgg) -> Groups {
+    let mut rows: Vec<GroupRow> = b
+        .groups
+        .iter()
+        .map(|(k, g)| GroupRow {
+            key: k.clone(),
+            requests: g.requests,
+            clients: g.clients.len() as u64,
+            errors: g.errors,
+        })
+        .collect();
+    rows.sort_by(|x, y| y.requests.cmp(&x.requests).then_with(|| x.key.cmp(&y.key)));
+    Groups {
+        fields: b.fields.iter().map(|f| f.name()).collect(),
+        rows,
     }
 }
 

@@ -1,3 +1,7 @@
+//! The retry stage on hand-written request sequences: loops and backoff,
+//! resends, the token state carried, late and same-timestamp requests,
+//! and the memory bound.
+
 use super::*;
 use TokenState::*;
 

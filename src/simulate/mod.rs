@@ -707,11 +707,11 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
 /// several clients loop whatever the fleet. By the rate limit most of the
 /// cohort loops (about 100 requests a minute each, 45 capped) against
 /// about 0.85 requests a minute per client of the fleet: the loop is a
-/// fifth to a quarter of all traffic at its peak on large fleets (measured:
-/// 0.23 at 1M lines, 0.20 at 3M), more on small ones (the floor), always
-/// above a tenth. With `restart` a client loops
-/// for 2–7 minutes only, so about one in eight of the cohort loops at any
-/// time: the cohort is eight times larger.
+/// fifth to a quarter of all traffic at its peak on large fleets (0.23 at
+/// 1M lines, 0.20 at 3M), more on small ones (the floor), always above a
+/// tenth. With `restart` a client loops for 2–7 minutes only, so about one
+/// in eight of the cohort loops at any time: the cohort is eight times
+/// larger.
 fn small_cohort_size(fleet: usize, f: Flags) -> usize {
     let mut per = if f.capped { 110.0 } else { 250.0 };
     if f.restart {
