@@ -357,7 +357,7 @@ fn requests_panel<DB: DrawingBackend>(
         xfmt,
     )?;
     draw_stack(&mut chart, input, rows)?;
-    draw_baseline(&mut chart, rows, &scan)?;
+    draw_baseline(&mut chart, rows, &scan, input.detect.z)?;
     shade_storms(&mut chart, &input.report.storms, ymax, true, input.tz)?;
     legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
@@ -395,16 +395,18 @@ fn draw_stack<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The baseline and its band at 3.5 scales above.
+/// The baseline and its band at the run's `z` scales above (what a bucket
+/// must pass to be anomalous).
 fn draw_baseline<DB: DrawingBackend>(
     chart: &mut TimeChart<'_, DB>,
     rows: &[&BucketRow],
     scan: &baseline::Scan,
+    z: f64,
 ) -> DResult<DB> {
     let band: Vec<(DateTime<Utc>, f64)> = rows
         .iter()
         .enumerate()
-        .map(|(i, b)| (dt(b.start_us), scan.forecast[i] + 3.5 * scan.scale[i]))
+        .map(|(i, b)| (dt(b.start_us), scan.forecast[i] + z * scan.scale[i]))
         .collect();
     chart
         .draw_series(LineSeries::new(
@@ -417,7 +419,7 @@ fn draw_baseline<DB: DrawingBackend>(
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.stroke_width(2)));
     chart
         .draw_series(LineSeries::new(band, BLACK.mix(0.5).stroke_width(1)))?
-        .label("baseline + 3.5 σ")
+        .label(format!("baseline + {z} σ"))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.mix(0.5)));
     Ok(())
 }
