@@ -3,9 +3,9 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use authstorm::aggregate::ByField;
@@ -391,6 +391,40 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
     ))
 }
 
+/// `--config FILE`, or the defaults without it. A file that cannot be read
+/// is named as the config file, with the reason once.
+fn load_config(path: Option<&Path>) -> Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    FileConfig::load(path).map_err(|e| {
+        let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<io::Error>());
+        match io {
+            Some(io) => anyhow!("cannot read config file {}: {io}", path.display()),
+            None => e.into(),
+        }
+    })
+}
+
+/// The error and its causes on one line, `outer: inner: ...`. A cause is
+/// left out when the text before it already ends with it: a library error
+/// may show its source in its own message and also return it from
+/// `source()`, and the reason would be printed twice.
+pub fn error_message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.ends_with(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
+}
+
 fn open_out(path: &str) -> Result<Box<dyn Write>> {
     if path == "-" {
         return Ok(Box::new(BufWriter::new(io::stdout().lock())));
@@ -417,10 +451,7 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
     if view == View::Report && a.out.is_none() {
         bail!("authstorm report needs --out DIR");
     }
-    let file = match &a.config {
-        Some(p) => FileConfig::load(p)?,
-        None => FileConfig::default(),
-    };
+    let file = load_config(a.config.as_deref())?;
     let (cfg, tz) = build_config(&a, &file)?;
     let analysis = if a.from_cube {
         authstorm::analyze::analyze_cubes(&a.paths, &cfg.detect)?
@@ -509,10 +540,7 @@ fn finding_exit(a: &AnalyzeArgs, r: &authstorm::report::Report) -> Exit {
 
 pub fn run_export(e: ExportArgs) -> Result<Exit> {
     use authstorm::export::{CsvSink, EventFormat, ParquetSink};
-    let file = match &e.analyze.config {
-        Some(p) => FileConfig::load(p)?,
-        None => FileConfig::default(),
-    };
+    let file = load_config(e.analyze.config.as_deref())?;
     let (cfg, _) = build_config(&e.analyze, &file)?;
     let analysis = match (EventFormat::from_path(&e.to), e.to.as_str()) {
         (_, "-") => {

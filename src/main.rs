@@ -97,7 +97,7 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = io::stdout().flush();
-            eprintln!("authstorm: error: {e:#}");
+            eprintln!("authstorm: error: {}", cli::error_message(&e));
             ExitCode::from(Exit::Usage as u8)
         }
     }

@@ -705,3 +705,41 @@ fn simulate_junk_is_never_a_request() {
         );
     }
 }
+
+/// A config file that cannot be read: one line, naming it, exit 2
+/// ("unusable arguments or config" in the README's exit codes).
+#[test]
+fn missing_config_reported_once() {
+    let d = tempfile::tempdir().unwrap();
+    let missing = d.path().join("nonexistent.toml");
+    let log = d.path().join("a.log");
+    std::fs::write(&log, format!("{LINE}\n")).unwrap();
+    for sub in [vec!["analyze"], vec!["storms"], vec!["export", "--to", "-"]] {
+        let out = bin()
+            .args(&sub)
+            .arg("--config")
+            .arg(&missing)
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{sub:?}");
+        assert!(out.stdout.is_empty(), "{sub:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{sub:?}: {err}");
+        assert!(
+            err.starts_with("authstorm: error: cannot read config file "),
+            "{err}"
+        );
+        assert_eq!(err.matches("nonexistent.toml").count(), 1, "{err}");
+        assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    }
+    // Any file the library cannot open: its reason once too.
+    let out = bin()
+        .args(["analyze", "--from-cube"])
+        .arg(d.path().join("missing.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
