@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use authstorm::aggregate::ByField;
 use authstorm::analyze::{AnalyzeConfig, analyze};
@@ -45,6 +45,10 @@ pub enum Command {
     Export(ExportArgs),
     /// Write synthetic auth-service access logs with ground truth.
     Simulate(SimulateArgs),
+    /// Print the shell completion script for SHELL to stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout, or write every page to --out DIR.
+    Man(ManArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -289,6 +293,21 @@ pub struct SimulateArgs {
     /// Write the ground truth as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args)]
+pub struct ManArgs {
+    /// Write authstorm.1 and one page per subcommand (authstorm-analyze.1,
+    /// ...) into DIR, printing their paths, instead of authstorm.1 to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, DisplayTz)> {
@@ -712,4 +731,76 @@ fn simulate_to_dir(opts: &SimOptions, dir: &str, gzip: bool) -> Result<simulate:
         }
         Ok(t)
     }
+}
+
+/// Writes a generated text (completion script, man page) to stdout.
+fn print_bytes(bytes: &[u8]) -> Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+pub fn run_completions(c: CompletionsArgs) -> Result<Exit> {
+    let mut cmd = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(c.shell, &mut cmd, "authstorm", &mut script);
+    print_bytes(&script)?;
+    Ok(Exit::Success)
+}
+
+/// `authstorm man`: the page of the command (its subcommands listed as
+/// `authstorm-analyze(1)` and so on) to stdout; with `--out DIR`, that page
+/// and one per subcommand as files, as packagers install them.
+pub fn run_man(m: ManArgs) -> Result<Exit> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let Some(dir) = m.out else {
+        print_bytes(&man_page(&cmd)?)?;
+        return Ok(Exit::Success);
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let pages = std::iter::once(&cmd).chain(cmd.get_subcommands().filter(|s| !s.is_hide_set()));
+    for page in pages {
+        let name = page.get_display_name().unwrap_or_else(|| page.get_name());
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, man_page(page)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    Ok(Exit::Success)
+}
+
+/// One man page: clap_mangen's sections, with the text after the options
+/// in `--help` ("Examples:", "Exit status:") as sections of their own
+/// whose lines are kept as they are (clap_mangen would fill them into one
+/// paragraph), before VERSION.
+fn man_page(cmd: &clap::Command) -> Result<Vec<u8>> {
+    use clap_mangen::roff::{Roff, roman};
+    let after = cmd.get_after_long_help().map(|s| s.to_string());
+    let man = clap_mangen::Man::new(cmd.clone().after_long_help(None::<&str>))
+        .source(format!("authstorm {}", env!("CARGO_PKG_VERSION")));
+    let mut page = Vec::new();
+    man.render(&mut page)?;
+    let mut page = String::from_utf8(page)?;
+    let mut extra = Roff::default();
+    let mut open = false;
+    for line in after.as_deref().unwrap_or("").lines() {
+        if let Some(heading) = line.strip_suffix(':').filter(|_| !line.starts_with(' ')) {
+            if open {
+                extra.control("fi", []);
+            }
+            extra.control("SH", [heading.to_uppercase().as_str()]);
+            extra.control("nf", []);
+            open = true;
+        } else if !line.trim().is_empty() {
+            extra.text([roman(line.strip_prefix("  ").unwrap_or(line))]);
+        }
+    }
+    if open {
+        extra.control("fi", []);
+    }
+    let at = page.find("\n.SH VERSION\n").map_or(page.len(), |i| i + 1);
+    page.insert_str(at, &extra.to_roff());
+    Ok(page.into_bytes())
 }

@@ -706,6 +706,97 @@ fn simulate_junk_is_never_a_request() {
     }
 }
 
+/// The subcommands as `authstorm --help` lists them (without `help`).
+fn subcommands() -> Vec<String> {
+    let out = bin().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<String> = help
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| *n != "help")
+        .map(String::from)
+        .collect();
+    assert!(names.len() >= 7, "{names:?} in\n{help}");
+    names
+}
+
+#[test]
+fn completions_for_every_shell() {
+    let subs = subcommands();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains("authstorm"), "{shell}");
+        if shell == "bash" {
+            for sub in &subs {
+                assert!(script.contains(sub.as_str()), "bash script lacks {sub}");
+            }
+            assert!(script.contains("complete -F _authstorm"));
+        }
+    }
+    bin()
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("possible values"));
+}
+
+/// The lines of a page before its `.TH`: only the roff crate's definition
+/// of the `Aq` string (a straight apostrophe), which every page begins with.
+fn assert_starts_with_th(page: &str, title: &str) {
+    let at = page
+        .lines()
+        .position(|l| l.starts_with(".TH "))
+        .expect(".TH header");
+    for l in page.lines().take(at) {
+        assert!(
+            l.starts_with(".ie \\n(.g .ds Aq") || l.starts_with(".el .ds Aq"),
+            "before .TH: {l:?}"
+        );
+    }
+    let th = page.lines().nth(at).unwrap();
+    assert!(th.starts_with(&format!(".TH {title} 1 ")), "{th}");
+}
+
+#[test]
+fn man_pages() {
+    let out = bin().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert_starts_with_th(&page, "authstorm");
+    for section in [".SH NAME", ".SH SYNOPSIS", ".SH OPTIONS"] {
+        assert!(page.contains(section), "{section}");
+    }
+    assert!(
+        page.contains("authstorm\\-analyze(1)"),
+        "subcommands are listed"
+    );
+
+    // --out DIR: one page per subcommand, as packagers install them.
+    let d = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["man", "--out"])
+        .arg(d.path().join("man"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let listed = String::from_utf8(out.stdout).unwrap();
+    let mut names = vec!["authstorm".to_string()];
+    names.extend(subcommands().iter().map(|s| format!("authstorm-{s}")));
+    assert_eq!(listed.lines().count(), names.len(), "{listed}");
+    for name in names {
+        let path = d.path().join("man").join(format!("{name}.1"));
+        assert!(listed.contains(path.to_str().unwrap()), "{name}");
+        let page = std::fs::read_to_string(&path).unwrap();
+        assert_starts_with_th(&page, &name);
+    }
+}
+
 /// A config file that cannot be read: one line, naming it, exit 2
 /// ("unusable arguments or config" in the README's exit codes).
 #[test]
