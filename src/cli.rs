@@ -26,7 +26,8 @@ use crate::Exit;
 #[command(
     name = "authstorm",
     version,
-    about = "Forensics for auth-service access logs: cohorts, timelines and retry storms"
+    about = "Forensics for auth-service access logs: cohorts, timelines and retry storms",
+    after_long_help = MAIN_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -36,20 +37,109 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Analyze access logs: cohort tables, timeline, endpoints, JSON report.
+    #[command(after_long_help = ANALYZE_EXAMPLES)]
     Analyze(AnalyzeArgs),
     /// Only the retry storms, surges and outages (fast summary for alerting).
+    #[command(after_long_help = STORMS_EXAMPLES)]
     Storms(AnalyzeArgs),
     /// Write the postmortem files (plots, report.html/.md, CSV, Parquet) to --out.
+    #[command(after_long_help = REPORT_EXAMPLES)]
     Report(AnalyzeArgs),
     /// Write every request, normalized and classified, to Parquet or CSV.
+    #[command(after_long_help = EXPORT_EXAMPLES)]
     Export(ExportArgs),
     /// Write synthetic auth-service access logs with ground truth.
+    #[command(after_long_help = SIMULATE_EXAMPLES)]
     Simulate(SimulateArgs),
     /// Print the shell completion script for SHELL to stdout.
+    #[command(after_long_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
     /// Print the man page (roff) to stdout, or write every page to --out DIR.
+    #[command(after_long_help = MAN_EXAMPLES)]
     Man(ManArgs),
 }
+
+// The sections after the options in `--help` (not `-h`), and in the man
+// pages. Each example runs as written in a directory where the simulate
+// examples ran first, with `authstorm.toml` from samples/ beside them
+// (tests/integration/cli.rs runs them all). Lines stay under 80 columns:
+// clap wraps this text to the terminal's width.
+
+const MAIN_HELP: &str = "\
+Examples:
+  authstorm simulate -o access.log
+  authstorm analyze access.log
+  authstorm help analyze
+
+Exit status:
+  0  success; findings do not change it unless asked
+  1  a retry storm was found and --fail-on-storm was given
+  2  unusable arguments or config, or no readable input
+  3  --strict: a line was skipped or an input could not be read whole";
+
+const ANALYZE_EXAMPLES: &str = "\
+Examples:
+  # Storms, cohorts, timeline and endpoints as tables on the terminal
+  authstorm analyze access.log
+  # Every file under a directory (gzip, zstd, bzip2 too), 5-minute buckets
+  authstorm analyze logs/ --bucket 5m --tz Europe/Berlin
+  # One morning as a JSON report, grouped by app and status
+  authstorm analyze access.log --since 2026-03-03T06:00:00Z \\
+      --until 2026-03-03T12:00:00Z --by app,status --json report.json
+  # Field mapping and app rules from a config file; the log on stdin
+  authstorm analyze --config authstorm.toml - < access.log";
+
+const STORMS_EXAMPLES: &str = "\
+Examples:
+  # The retry storms, surges and outages with their event timeline
+  authstorm storms access.log
+  # For a nightly job or an alert: exit status 1 when a storm is found
+  authstorm storms logs/ --fail-on-storm || echo \"retry storm\"";
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  # Plots, report.html, report.md, CSV, storms.json and cube.parquet
+  authstorm report access.log --out postmortem/
+  # Plots stacked by the top cohorts, New York time, client IPs truncated
+  authstorm report logs/ --out postmortem/ --stack cohort \\
+      --tz America/New_York --anonymize-ip";
+
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  # Every request, normalized and classified, to Parquet
+  authstorm export access.log --to requests.parquet
+  # One hour as CSV on stdout
+  authstorm export access.log --to - --since 2026-03-03T09:00:00Z \\
+      --until 2026-03-03T10:00:00Z > hour.csv";
+
+const SIMULATE_EXAMPLES: &str = "\
+Examples:
+  # Two days with a retry storm on the second, and the ground truth
+  authstorm simulate --days 2 --lines 50000 -o access.log --truth truth.json
+  # An outage as JSON lines, gzip-compressed
+  authstorm simulate --scenario outage --format json --gzip -o outage.json.gz
+  # Three load-balancer nodes (logs/node1.log ...), two behaviours, junk
+  authstorm simulate --behaviours restart,decoys --nodes 3 --junk 0.01 \\
+      --lines 30000 -o logs/";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  # bash: for this shell, or for every new one
+  source <(authstorm completions bash)
+  authstorm completions bash \\
+      > ~/.local/share/bash-completion/completions/authstorm
+  # zsh: into a directory on $fpath, then start a new shell
+  authstorm completions zsh > ~/.zfunc/_authstorm
+  # fish
+  authstorm completions fish > ~/.config/fish/completions/authstorm.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  # Read the page without installing it
+  authstorm man | man -l -
+  # Packagers: authstorm.1 and authstorm-analyze.1 ... into one directory,
+  # then install them into man1 (e.g. /usr/share/man/man1)
+  authstorm man --out man/";
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum FormatArg {

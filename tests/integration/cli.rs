@@ -724,6 +724,139 @@ fn subcommands() -> Vec<String> {
     names
 }
 
+/// The "Examples:" section of a help text: one command per entry, its
+/// `\` continuation lines joined, comments left out.
+fn examples(help: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut pending = String::new();
+    let section = help
+        .lines()
+        .skip_while(|l| *l != "Examples:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty());
+    for line in section {
+        let line = line.trim();
+        if line.starts_with('#') {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(start) => pending.push_str(start),
+            None => {
+                pending.push_str(line);
+                commands.push(std::mem::take(&mut pending));
+            }
+        }
+    }
+    assert!(pending.is_empty(), "continued past the end: {pending}");
+    commands
+}
+
+fn long_help(sub: &str) -> String {
+    let out = bin().args([sub, "--help"]).output().unwrap();
+    assert!(out.status.success(), "{sub} --help");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_subcommand_help_ends_with_examples() {
+    for sub in subcommands() {
+        let help = long_help(&sub);
+        let found = examples(&help);
+        assert!(
+            (2..=4).contains(&found.len()),
+            "{sub}: {} examples in\n{help}",
+            found.len()
+        );
+        assert!(
+            found.iter().all(|c| c.contains("authstorm ")),
+            "{sub}: {found:?}"
+        );
+        // The section is the last one; -h stays short, without it.
+        let tail = &help[help.find("\nExamples:\n").unwrap()..];
+        assert!(!tail.contains("Options:"), "{sub}");
+        let short = bin().args([sub.as_str(), "-h"]).output().unwrap();
+        let short = String::from_utf8(short.stdout).unwrap();
+        assert!(!short.contains("Examples:"), "{sub} -h:\n{short}");
+        assert!(short.lines().count() < help.lines().count(), "{sub}");
+    }
+}
+
+/// Every example of every `--help` runs as written: the simulate examples
+/// first, in a directory that they fill with the logs the others read.
+#[test]
+fn help_examples_run() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    for dir in [
+        ".local/share/bash-completion/completions",
+        ".zfunc",
+        ".config/fish/completions",
+    ] {
+        std::fs::create_dir_all(home.join(dir)).unwrap();
+    }
+    std::fs::copy(
+        sample().join("authstorm.toml"),
+        d.path().join("authstorm.toml"),
+    )
+    .unwrap();
+    let exe = assert_cmd::cargo::cargo_bin("authstorm");
+    let path = format!(
+        "{}:{}",
+        exe.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let has_man = std::process::Command::new("man")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mut subs = subcommands();
+    subs.sort_by_key(|s| s != "simulate");
+    let mut helps: Vec<(String, String)> = subs.iter().map(|s| (s.clone(), long_help(s))).collect();
+    let top = bin().arg("--help").output().unwrap();
+    helps.push(("(top)".into(), String::from_utf8(top.stdout).unwrap()));
+    let mut ran = 0;
+    for (sub, help) in &helps {
+        for command in examples(help) {
+            if command.contains("| man ") && !has_man {
+                continue;
+            }
+            let out = std::process::Command::new("bash")
+                .args(["-o", "pipefail", "-c", &command])
+                .current_dir(d.path())
+                .env("PATH", &path)
+                .env("HOME", &home)
+                .env("NO_COLOR", "1")
+                .env_remove("COLUMNS")
+                .output()
+                .unwrap();
+            // `|| echo` hides an exit status, not the message of an error.
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && !err.contains("error"),
+                "{sub}: `{command}` failed:\n{err}"
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 20, "{ran} examples ran");
+    // What the examples say they write.
+    for f in [
+        "access.log",
+        "truth.json",
+        "outage.json.gz",
+        "logs/node3.log",
+        "report.json",
+        "postmortem/report.html",
+        "requests.parquet",
+        "hour.csv",
+        "man/authstorm-analyze.1",
+        "home/.zfunc/_authstorm",
+    ] {
+        let len = std::fs::metadata(d.path().join(f)).unwrap().len();
+        assert!(len > 0, "{f}");
+    }
+}
+
 #[test]
 fn completions_for_every_shell() {
     let subs = subcommands();
@@ -769,7 +902,12 @@ fn man_pages() {
     assert!(out.status.success());
     let page = String::from_utf8(out.stdout).unwrap();
     assert_starts_with_th(&page, "authstorm");
-    for section in [".SH NAME", ".SH SYNOPSIS", ".SH OPTIONS"] {
+    for section in [
+        ".SH NAME",
+        ".SH SYNOPSIS",
+        ".SH EXAMPLES",
+        ".SH \"EXIT STATUS\"",
+    ] {
         assert!(page.contains(section), "{section}");
     }
     assert!(
@@ -794,6 +932,7 @@ fn man_pages() {
         assert!(listed.contains(path.to_str().unwrap()), "{name}");
         let page = std::fs::read_to_string(&path).unwrap();
         assert_starts_with_th(&page, &name);
+        assert!(page.contains(".SH EXAMPLES\n.nf\n"), "{name}");
     }
 }
 
