@@ -3,10 +3,10 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use authstorm::aggregate::ByField;
 use authstorm::analyze::{AnalyzeConfig, analyze};
@@ -26,7 +26,8 @@ use crate::Exit;
 #[command(
     name = "authstorm",
     version,
-    about = "Forensics for auth-service access logs: cohorts, timelines and retry storms"
+    about = "Forensics for auth-service access logs: cohorts, timelines and retry storms",
+    after_long_help = MAIN_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -36,16 +37,109 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Analyze access logs: cohort tables, timeline, endpoints, JSON report.
+    #[command(after_long_help = ANALYZE_EXAMPLES)]
     Analyze(AnalyzeArgs),
     /// Only the retry storms, surges and outages (fast summary for alerting).
+    #[command(after_long_help = STORMS_EXAMPLES)]
     Storms(AnalyzeArgs),
     /// Write the postmortem files (plots, report.html/.md, CSV, Parquet) to --out.
+    #[command(after_long_help = REPORT_EXAMPLES)]
     Report(AnalyzeArgs),
     /// Write every request, normalized and classified, to Parquet or CSV.
+    #[command(after_long_help = EXPORT_EXAMPLES)]
     Export(ExportArgs),
     /// Write synthetic auth-service access logs with ground truth.
+    #[command(after_long_help = SIMULATE_EXAMPLES)]
     Simulate(SimulateArgs),
+    /// Print the shell completion script for SHELL to stdout.
+    #[command(after_long_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout, or write every page to --out DIR.
+    #[command(after_long_help = MAN_EXAMPLES)]
+    Man(ManArgs),
 }
+
+// The sections after the options in `--help` (not `-h`), and in the man
+// pages. Each example runs as written in a directory where the simulate
+// examples ran first, with `authstorm.toml` from samples/ beside them
+// (tests/integration/cli.rs runs them all). Lines stay under 80 columns:
+// clap wraps this text to the terminal's width.
+
+const MAIN_HELP: &str = "\
+Examples:
+  authstorm simulate -o access.log
+  authstorm analyze access.log
+  authstorm help analyze
+
+Exit status:
+  0  success; findings do not change it unless asked
+  1  a retry storm was found and --fail-on-storm was given
+  2  unusable arguments or config, or no readable input
+  3  --strict: a line was skipped or an input could not be read whole";
+
+const ANALYZE_EXAMPLES: &str = "\
+Examples:
+  # Storms, cohorts, timeline and endpoints as tables on the terminal
+  authstorm analyze access.log
+  # Every file under a directory (gzip, zstd, bzip2 too), 5-minute buckets
+  authstorm analyze logs/ --bucket 5m --tz Europe/Berlin
+  # One morning as a JSON report, grouped by app and status
+  authstorm analyze access.log --since 2026-03-03T06:00:00Z \\
+      --until 2026-03-03T12:00:00Z --by app,status --json report.json
+  # Field mapping and app rules from a config file; the log on stdin
+  authstorm analyze --config authstorm.toml - < access.log";
+
+const STORMS_EXAMPLES: &str = "\
+Examples:
+  # The retry storms, surges and outages with their event timeline
+  authstorm storms access.log
+  # For a nightly job or an alert: exit status 1 when a storm is found
+  authstorm storms logs/ --fail-on-storm || echo \"retry storm\"";
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  # Plots, report.html, report.md, CSV, storms.json and cube.parquet
+  authstorm report access.log --out postmortem/
+  # Plots stacked by the top cohorts, New York time, client IPs truncated
+  authstorm report logs/ --out postmortem/ --stack cohort \\
+      --tz America/New_York --anonymize-ip";
+
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  # Every request, normalized and classified, to Parquet
+  authstorm export access.log --to requests.parquet
+  # One hour as CSV on stdout
+  authstorm export access.log --to - --since 2026-03-03T09:00:00Z \\
+      --until 2026-03-03T10:00:00Z > hour.csv";
+
+const SIMULATE_EXAMPLES: &str = "\
+Examples:
+  # Two days with a retry storm on the second, and the ground truth
+  authstorm simulate --days 2 --lines 50000 -o access.log --truth truth.json
+  # An outage as JSON lines, gzip-compressed
+  authstorm simulate --scenario outage --format json --gzip -o outage.json.gz
+  # Three load-balancer nodes (logs/node1.log ...), two behaviours, junk
+  authstorm simulate --behaviours restart,decoys --nodes 3 --junk 0.01 \\
+      --lines 30000 -o logs/";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  # bash: for this shell, or for every new one
+  source <(authstorm completions bash)
+  authstorm completions bash \\
+      > ~/.local/share/bash-completion/completions/authstorm
+  # zsh: into a directory on $fpath, then start a new shell
+  authstorm completions zsh > ~/.zfunc/_authstorm
+  # fish
+  authstorm completions fish > ~/.config/fish/completions/authstorm.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  # Read the page without installing it
+  authstorm man | man -l -
+  # Packagers: authstorm.1 and authstorm-analyze.1 ... into one directory,
+  # then install them into man1 (e.g. /usr/share/man/man1)
+  authstorm man --out man/";
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum FormatArg {
@@ -291,6 +385,21 @@ pub struct SimulateArgs {
     pub truth: Option<PathBuf>,
 }
 
+#[derive(Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args)]
+pub struct ManArgs {
+    /// Write authstorm.1 and one page per subcommand (authstorm-analyze.1,
+    /// ...) into DIR, printing their paths, instead of authstorm.1 to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
 fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, DisplayTz)> {
     let bucket_str = a
         .bucket
@@ -383,6 +492,40 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
     ))
 }
 
+/// `--config FILE`, or the defaults without it. A file that cannot be read
+/// is named as the config file, with the reason once.
+fn load_config(path: Option<&Path>) -> Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    FileConfig::load(path).map_err(|e| {
+        let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<io::Error>());
+        match io {
+            Some(io) => anyhow!("cannot read config file {}: {io}", path.display()),
+            None => e.into(),
+        }
+    })
+}
+
+/// The error and its causes on one line, `outer: inner: ...`. A cause is
+/// left out when the text before it already ends with it: a library error
+/// may show its source in its own message and also return it from
+/// `source()`, and the reason would be printed twice.
+pub fn error_message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.ends_with(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
+}
+
 fn open_out(path: &str) -> Result<Box<dyn Write>> {
     if path == "-" {
         return Ok(Box::new(BufWriter::new(io::stdout().lock())));
@@ -409,10 +552,7 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
     if view == View::Report && a.out.is_none() {
         bail!("authstorm report needs --out DIR");
     }
-    let file = match &a.config {
-        Some(p) => FileConfig::load(p)?,
-        None => FileConfig::default(),
-    };
+    let file = load_config(a.config.as_deref())?;
     let (cfg, tz) = build_config(&a, &file)?;
     let analysis = if a.from_cube {
         authstorm::analyze::analyze_cubes(&a.paths, &cfg.detect)?
@@ -502,10 +642,7 @@ fn finding_exit(a: &AnalyzeArgs, r: &authstorm::report::Report) -> Exit {
 
 pub fn run_export(e: ExportArgs) -> Result<Exit> {
     use authstorm::output::export::{CsvSink, EventFormat, ParquetSink};
-    let file = match &e.analyze.config {
-        Some(p) => FileConfig::load(p)?,
-        None => FileConfig::default(),
-    };
+    let file = load_config(e.analyze.config.as_deref())?;
     let (cfg, _) = build_config(&e.analyze, &file)?;
     let analysis = match (EventFormat::from_path(&e.to), e.to.as_str()) {
         (_, "-") => {
@@ -676,4 +813,76 @@ fn simulate_to_dir(opts: &SimOptions, dir: &str, gzip: bool) -> Result<simulate:
         }
         Ok(t)
     }
+}
+
+/// Writes a generated text (completion script, man page) to stdout.
+fn print_bytes(bytes: &[u8]) -> Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+pub fn run_completions(c: CompletionsArgs) -> Result<Exit> {
+    let mut cmd = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(c.shell, &mut cmd, "authstorm", &mut script);
+    print_bytes(&script)?;
+    Ok(Exit::Success)
+}
+
+/// `authstorm man`: the page of the command (its subcommands listed as
+/// `authstorm-analyze(1)` and so on) to stdout; with `--out DIR`, that page
+/// and one per subcommand as files, as packagers install them.
+pub fn run_man(m: ManArgs) -> Result<Exit> {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let Some(dir) = m.out else {
+        print_bytes(&man_page(&cmd)?)?;
+        return Ok(Exit::Success);
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let pages = std::iter::once(&cmd).chain(cmd.get_subcommands().filter(|s| !s.is_hide_set()));
+    for page in pages {
+        let name = page.get_display_name().unwrap_or_else(|| page.get_name());
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, man_page(page)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    Ok(Exit::Success)
+}
+
+/// One man page: clap_mangen's sections, with the text after the options
+/// in `--help` ("Examples:", "Exit status:") as sections of their own
+/// whose lines are kept as they are (clap_mangen would fill them into one
+/// paragraph), before VERSION.
+fn man_page(cmd: &clap::Command) -> Result<Vec<u8>> {
+    use clap_mangen::roff::{Roff, roman};
+    let after = cmd.get_after_long_help().map(|s| s.to_string());
+    let man = clap_mangen::Man::new(cmd.clone().after_long_help(None::<&str>))
+        .source(format!("authstorm {}", env!("CARGO_PKG_VERSION")));
+    let mut page = Vec::new();
+    man.render(&mut page)?;
+    let mut page = String::from_utf8(page)?;
+    let mut extra = Roff::default();
+    let mut open = false;
+    for line in after.as_deref().unwrap_or("").lines() {
+        if let Some(heading) = line.strip_suffix(':').filter(|_| !line.starts_with(' ')) {
+            if open {
+                extra.control("fi", []);
+            }
+            extra.control("SH", [heading.to_uppercase().as_str()]);
+            extra.control("nf", []);
+            open = true;
+        } else if !line.trim().is_empty() {
+            extra.text([roman(line.strip_prefix("  ").unwrap_or(line))]);
+        }
+    }
+    if open {
+        extra.control("fi", []);
+    }
+    let at = page.find("\n.SH VERSION\n").map_or(page.len(), |i| i + 1);
+    page.insert_str(at, &extra.to_roff());
+    Ok(page.into_bytes())
 }

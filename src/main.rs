@@ -88,13 +88,15 @@ fn main() -> ExitCode {
         Command::Report(a) => cli::run_analyze(a, cli::View::Report),
         Command::Export(e) => cli::run_export(e),
         Command::Simulate(s) => cli::run_simulate(s),
+        Command::Completions(c) => cli::run_completions(c),
+        Command::Man(m) => cli::run_man(m),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = io::stdout().flush();
-            eprintln!("authstorm: error: {e:#}");
+            eprintln!("authstorm: error: {}", cli::error_message(&e));
             ExitCode::from(Exit::Usage as u8)
         }
     }

@@ -705,3 +705,271 @@ fn simulate_junk_is_never_a_request() {
         );
     }
 }
+
+/// The subcommands as `authstorm --help` lists them (without `help`).
+fn subcommands() -> Vec<String> {
+    let out = bin().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<String> = help
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| *n != "help")
+        .map(String::from)
+        .collect();
+    assert!(names.len() >= 7, "{names:?} in\n{help}");
+    names
+}
+
+/// The "Examples:" section of a help text: one command per entry, its
+/// `\` continuation lines joined, comments left out.
+fn examples(help: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut pending = String::new();
+    let section = help
+        .lines()
+        .skip_while(|l| *l != "Examples:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty());
+    for line in section {
+        let line = line.trim();
+        if line.starts_with('#') {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(start) => pending.push_str(start),
+            None => {
+                pending.push_str(line);
+                commands.push(std::mem::take(&mut pending));
+            }
+        }
+    }
+    assert!(pending.is_empty(), "continued past the end: {pending}");
+    commands
+}
+
+fn long_help(sub: &str) -> String {
+    let out = bin().args([sub, "--help"]).output().unwrap();
+    assert!(out.status.success(), "{sub} --help");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_subcommand_help_ends_with_examples() {
+    for sub in subcommands() {
+        let help = long_help(&sub);
+        let found = examples(&help);
+        assert!(
+            (2..=4).contains(&found.len()),
+            "{sub}: {} examples in\n{help}",
+            found.len()
+        );
+        assert!(
+            found.iter().all(|c| c.contains("authstorm ")),
+            "{sub}: {found:?}"
+        );
+        // The section is the last one; -h stays short, without it.
+        let tail = &help[help.find("\nExamples:\n").unwrap()..];
+        assert!(!tail.contains("Options:"), "{sub}");
+        let short = bin().args([sub.as_str(), "-h"]).output().unwrap();
+        let short = String::from_utf8(short.stdout).unwrap();
+        assert!(!short.contains("Examples:"), "{sub} -h:\n{short}");
+        assert!(short.lines().count() < help.lines().count(), "{sub}");
+    }
+}
+
+/// Every example of every `--help` runs as written: the simulate examples
+/// first, in a directory that they fill with the logs the others read.
+#[test]
+fn help_examples_run() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    for dir in [
+        ".local/share/bash-completion/completions",
+        ".zfunc",
+        ".config/fish/completions",
+    ] {
+        std::fs::create_dir_all(home.join(dir)).unwrap();
+    }
+    std::fs::copy(
+        sample().join("authstorm.toml"),
+        d.path().join("authstorm.toml"),
+    )
+    .unwrap();
+    let exe = assert_cmd::cargo::cargo_bin("authstorm");
+    let path = format!(
+        "{}:{}",
+        exe.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let has_man = std::process::Command::new("man")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mut subs = subcommands();
+    subs.sort_by_key(|s| s != "simulate");
+    let mut helps: Vec<(String, String)> = subs.iter().map(|s| (s.clone(), long_help(s))).collect();
+    let top = bin().arg("--help").output().unwrap();
+    helps.push(("(top)".into(), String::from_utf8(top.stdout).unwrap()));
+    let mut ran = 0;
+    for (sub, help) in &helps {
+        for command in examples(help) {
+            if command.contains("| man ") && !has_man {
+                continue;
+            }
+            let out = std::process::Command::new("bash")
+                .args(["-o", "pipefail", "-c", &command])
+                .current_dir(d.path())
+                .env("PATH", &path)
+                .env("HOME", &home)
+                .env("NO_COLOR", "1")
+                .env_remove("COLUMNS")
+                .output()
+                .unwrap();
+            // `|| echo` hides an exit status, not the message of an error.
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && !err.contains("error"),
+                "{sub}: `{command}` failed:\n{err}"
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 20, "{ran} examples ran");
+    // What the examples say they write.
+    for f in [
+        "access.log",
+        "truth.json",
+        "outage.json.gz",
+        "logs/node3.log",
+        "report.json",
+        "postmortem/report.html",
+        "requests.parquet",
+        "hour.csv",
+        "man/authstorm-analyze.1",
+        "home/.zfunc/_authstorm",
+    ] {
+        let len = std::fs::metadata(d.path().join(f)).unwrap().len();
+        assert!(len > 0, "{f}");
+    }
+}
+
+#[test]
+fn completions_for_every_shell() {
+    let subs = subcommands();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains("authstorm"), "{shell}");
+        if shell == "bash" {
+            for sub in &subs {
+                assert!(script.contains(sub.as_str()), "bash script lacks {sub}");
+            }
+            assert!(script.contains("complete -F _authstorm"));
+        }
+    }
+    bin()
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("possible values"));
+}
+
+/// The lines of a page before its `.TH`: only the roff crate's definition
+/// of the `Aq` string (a straight apostrophe), which every page begins with.
+fn assert_starts_with_th(page: &str, title: &str) {
+    let at = page
+        .lines()
+        .position(|l| l.starts_with(".TH "))
+        .expect(".TH header");
+    for l in page.lines().take(at) {
+        assert!(
+            l.starts_with(".ie \\n(.g .ds Aq") || l.starts_with(".el .ds Aq"),
+            "before .TH: {l:?}"
+        );
+    }
+    let th = page.lines().nth(at).unwrap();
+    assert!(th.starts_with(&format!(".TH {title} 1 ")), "{th}");
+}
+
+#[test]
+fn man_pages() {
+    let out = bin().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert_starts_with_th(&page, "authstorm");
+    for section in [
+        ".SH NAME",
+        ".SH SYNOPSIS",
+        ".SH EXAMPLES",
+        ".SH \"EXIT STATUS\"",
+    ] {
+        assert!(page.contains(section), "{section}");
+    }
+    assert!(
+        page.contains("authstorm\\-analyze(1)"),
+        "subcommands are listed"
+    );
+
+    // --out DIR: one page per subcommand, as packagers install them.
+    let d = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["man", "--out"])
+        .arg(d.path().join("man"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let listed = String::from_utf8(out.stdout).unwrap();
+    let mut names = vec!["authstorm".to_string()];
+    names.extend(subcommands().iter().map(|s| format!("authstorm-{s}")));
+    assert_eq!(listed.lines().count(), names.len(), "{listed}");
+    for name in names {
+        let path = d.path().join("man").join(format!("{name}.1"));
+        assert!(listed.contains(path.to_str().unwrap()), "{name}");
+        let page = std::fs::read_to_string(&path).unwrap();
+        assert_starts_with_th(&page, &name);
+        assert!(page.contains(".SH EXAMPLES\n.nf\n"), "{name}");
+    }
+}
+
+/// A config file that cannot be read: one line, naming it, exit 2
+/// ("unusable arguments or config" in the README's exit codes).
+#[test]
+fn missing_config_reported_once() {
+    let d = tempfile::tempdir().unwrap();
+    let missing = d.path().join("nonexistent.toml");
+    let log = d.path().join("a.log");
+    std::fs::write(&log, format!("{LINE}\n")).unwrap();
+    for sub in [vec!["analyze"], vec!["storms"], vec!["export", "--to", "-"]] {
+        let out = bin()
+            .args(&sub)
+            .arg("--config")
+            .arg(&missing)
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{sub:?}");
+        assert!(out.stdout.is_empty(), "{sub:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{sub:?}: {err}");
+        assert!(
+            err.starts_with("authstorm: error: cannot read config file "),
+            "{err}"
+        );
+        assert_eq!(err.matches("nonexistent.toml").count(), 1, "{err}");
+        assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    }
+    // Any file the library cannot open: its reason once too.
+    let out = bin()
+        .args(["analyze", "--from-cube"])
+        .arg(d.path().join("missing.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
