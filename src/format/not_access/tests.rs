@@ -34,7 +34,10 @@ fn the_directory_samples() {
     ] {
         assert_eq!(of_file(&format!("{dir}/{file}")), want, "{file}");
     }
-    assert_eq!(of_file("dirs/PROVENANCE.md"), Some(NotAccessLog::TextDocument));
+    assert_eq!(
+        of_file("dirs/PROVENANCE.md"),
+        Some(NotAccessLog::TextDocument)
+    );
 }
 
 #[test]
@@ -110,7 +113,12 @@ const ACCESS_LINES: &[&str] = &[
 #[test]
 fn access_lines_are_never_recognised() {
     for line in ACCESS_LINES {
-        for name in [None, Some("access.log"), Some("README.md"), Some("error.log")] {
+        for name in [
+            None,
+            Some("access.log"),
+            Some("README.md"),
+            Some("error.log"),
+        ] {
             assert_eq!(recognise(name, &[line]), None, "{name:?}: {line}");
         }
     }
@@ -136,7 +144,11 @@ fn the_real_access_logs_are_never_recognised() {
         assert_eq!(of_file(f), None, "{f}");
         // Nor under a misleading name.
         for name in ["README.md", "error.log", "SHA256SUMS"] {
-            assert_eq!(recognise(Some(name), &first_lines(&text)), None, "{f} as {name}");
+            assert_eq!(
+                recognise(Some(name), &first_lines(&text)),
+                None,
+                "{f} as {name}"
+            );
         }
     }
 }
