@@ -127,15 +127,17 @@ fn run(cfg: &AnalyzeConfig, sink: Option<&mut dyn RowSink>) -> Result<Analysis> 
     let result = scan(&found.sources, &cfg.scan, &bar, &pool, sink)
         .map_err(|e| Error::io("the export output", e))?;
     bar.finish_and_clear();
-    if result
-        .files
-        .iter()
-        .all(|f| f.error.is_some() && f.lines == 0)
-    {
+    // Files that are not access logs are neither read nor a failure; when
+    // they are all there is, nothing is analysed (below).
+    let mut logs = result.files.iter().filter(|f| f.not_access_log.is_none());
+    if logs.clone().next().is_some() && logs.all(|f| f.error.is_some() && f.lines == 0) {
         let detail: Vec<String> = result
             .files
             .iter()
-            .map(|f| format!("{}: {}", f.path, f.error.as_deref().unwrap_or("")))
+            .map(|f| match f.not_access_log {
+                Some(what) => format!("{}: not an access log ({what})", f.path),
+                None => format!("{}: {}", f.path, f.error.as_deref().unwrap_or("")),
+            })
             .chain(errors.iter().map(|e| format!("{}: {}", e.path, e.error)))
             .collect();
         return Err(Error::NoInput(detail.join("; ")));
@@ -173,6 +175,31 @@ fn nothing_analysed(r: &ScanResult, cfg: &AnalyzeConfig) -> String {
     let filtered: u64 = r.files.iter().map(|f| f.filtered).sum();
     let unread: u64 = r.files.iter().map(|f| f.unread_bytes).sum();
     let mut why = Vec::new();
+    let others: Vec<String> = r
+        .files
+        .iter()
+        .filter_map(|f| Some(format!("{}: {}", f.path, f.not_access_log?)))
+        .collect();
+    if !others.is_empty() {
+        let n = others.len();
+        why.push(format!(
+            "{}{n} {} ({})",
+            if n == r.files.len() {
+                "no access log among the inputs: "
+            } else {
+                ""
+            },
+            if n == 1 {
+                "file is not an access log"
+            } else {
+                "files are not access logs"
+            },
+            others.join(", ")
+        ));
+        if n == r.files.len() {
+            return why.join("; ");
+        }
+    }
     if lines == 0 && unread == 0 {
         why.push("the inputs hold no line".to_string());
     } else {

@@ -6,6 +6,7 @@ pub mod clf;
 pub mod json;
 pub mod logfmt;
 pub mod marks;
+pub mod not_access;
 pub mod positions;
 pub mod record;
 pub mod regex;

@@ -339,7 +339,11 @@ fn quality_table(r: &Report) -> Table {
             .map(|f| {
                 vec![
                     sanitize(&f.path),
-                    f.format.map(|k| k.name()).unwrap_or("-").into(),
+                    match (f.format, f.not_access_log) {
+                        (Some(k), _) => k.name().into(),
+                        (None, Some(what)) => format!("not an access log ({what})"),
+                        (None, None) => "-".into(),
+                    },
                     f.compression.name().into(),
                     thousands(f.lines),
                     thousands(f.parsed),

@@ -126,6 +126,7 @@ pub fn render(r: &Report, o: &TableOptions, w: &mut dyn Write) -> io::Result<()>
     timeline(r, o, &st, w)?;
     endpoints(r, o, &st, w)?;
     groups(r, o, &st, w)?;
+    not_access_logs(r, &st, w)?;
     problems(r, &st, w)?;
     Ok(())
 }
@@ -149,7 +150,11 @@ fn overview(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io:
     let mut formats: std::collections::BTreeMap<&str, usize> = Default::default();
     for f in &i.files {
         *formats
-            .entry(f.format.map(|k| k.name()).unwrap_or("unreadable"))
+            .entry(match (f.format, f.not_access_log) {
+                (Some(k), _) => k.name(),
+                (None, Some(_)) => "not an access log",
+                (None, None) => "unreadable",
+            })
             .or_default() += 1;
     }
     let formats: Vec<String> = formats.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
@@ -628,6 +633,25 @@ fn groups(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::R
             "… {} more groups in the JSON report",
             g.rows.len() - o.top
         )?;
+    }
+    Ok(())
+}
+
+/// Files skipped because they are something else (error logs, documents,
+/// checksums): listed, not problems.
+fn not_access_logs(r: &Report, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
+    let others: Vec<_> = r
+        .input
+        .files
+        .iter()
+        .filter_map(|f| Some((&f.path, f.not_access_log?)))
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    st.title(w, "Not access logs (skipped)")?;
+    for (path, what) in others {
+        writeln!(w, "  {}: not an access log ({what})", sanitize(path))?;
     }
     Ok(())
 }

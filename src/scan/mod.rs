@@ -20,6 +20,7 @@ use serde::Serialize;
 use crate::aggregate::{Aggregate, ByAgg, ByField, Cube, HotKey};
 use crate::classify::{Classifier, TokenState};
 use crate::event::{FIELDS, FieldMap};
+use crate::format::not_access::{self, NotAccessLog};
 use crate::format::{self, FormatKind, LineParser, SkipReason, regex::RegexFormat};
 use crate::input::chunk::{self, Blocks};
 use crate::input::{Compression, Source};
@@ -118,6 +119,10 @@ pub struct FileReport {
     pub fields: Vec<&'static str>,
     /// A problem that stopped reading (unreadable, truncated stream...).
     pub error: Option<String>,
+    /// What the file is when it is not an access log (an error log, a
+    /// text document, a checksum list): skipped unread, not a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_access_log: Option<NotAccessLog>,
 }
 
 pub struct ScanResult {
@@ -688,6 +693,7 @@ fn new_report(src: &Source) -> FileReport {
         skip_examples: Vec::new(),
         fields: Vec::new(),
         error: None,
+        not_access_log: None,
     }
 }
 
@@ -725,15 +731,23 @@ fn open_input(
     rep.compression = Compression::sniff(&magic);
     let mut stream = rep.compression.decoder(Box::new(raw))?;
     let (head, complete) = read_head(&mut stream, SAMPLE_BYTES)?;
-    let parser = match choose_format(&head, complete, o)? {
-        Some(kind) => {
+    let name = match src {
+        Source::File(p) => p.file_name().map(|n| n.to_string_lossy().into_owned()),
+        Source::Stdin => None,
+    };
+    let parser = match choose_format(&head, complete, name.as_deref(), o)? {
+        Choice::Format(kind) => {
             rep.format = Some(kind);
             Some(
                 LineParser::new(kind, o.regex.as_ref())
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
             )
         }
-        None => None,
+        Choice::Blank => None,
+        Choice::NotAccessLog(what) => {
+            rep.not_access_log = Some(what);
+            None
+        }
     };
     Ok(Input {
         file,
@@ -840,17 +854,44 @@ fn sample_lines(head: &[u8], complete: bool) -> Vec<String> {
         .collect()
 }
 
-/// The input's format; `None` for an input with no line but blank ones.
-fn choose_format(head: &[u8], complete: bool, o: &ScanOptions) -> io::Result<Option<FormatKind>> {
-    if let Some(f) = o.format {
-        return Ok(Some(f));
-    }
+/// What an input is to be read as.
+enum Choice {
+    Format(FormatKind),
+    /// No line but blank ones.
+    Blank,
+    /// Not an access log: skipped unread.
+    NotAccessLog(NotAccessLog),
+}
+
+/// The input's format (given or detected), unless its first lines show it
+/// is no access log (`name`, its file name, is a hint to that).
+fn choose_format(
+    head: &[u8],
+    complete: bool,
+    name: Option<&str>,
+    o: &ScanOptions,
+) -> io::Result<Choice> {
     let lines = sample_lines(head, complete);
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-    match format::detect(&refs, o.regex.as_ref()) {
-        Some(k) => Ok(Some(k)),
+    let kind = match o.format {
+        Some(f) => Some(f),
+        None => format::detect(&refs, o.regex.as_ref()),
+    };
+    // A file whose format reads most of its first lines is an access log,
+    // however damaged the rest (W3C detection saw its headers); only the
+    // others may be something else.
+    let access = match kind {
+        Some(FormatKind::W3c) if o.format.is_none() => true,
+        Some(k) => mostly_parses(k, &refs, o),
+        None => false,
+    };
+    if !access && let Some(what) = not_access::recognise(name, &refs) {
+        return Ok(Choice::NotAccessLog(what));
+    }
+    match kind {
+        Some(k) => Ok(Choice::Format(k)),
         // An empty file is not an error; it simply has no lines.
-        None if complete && refs.iter().all(|l| l.trim().is_empty()) => Ok(None),
+        None if complete && refs.iter().all(|l| l.trim().is_empty()) => Ok(Choice::Blank),
         None if refs.iter().all(|l| l.trim().is_empty()) => Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "no line to detect the format from in the first 64 KiB",
@@ -860,6 +901,24 @@ fn choose_format(head: &[u8], complete: bool, o: &ScanOptions) -> io::Result<Opt
             "format not recognised from the first lines; use --format",
         )),
     }
+}
+
+/// Whether `kind` parses at least half of the non-blank `lines`.
+fn mostly_parses(kind: FormatKind, lines: &[&str], o: &ScanOptions) -> bool {
+    // A format that cannot be built fails later, with its own error.
+    let Ok(mut parser) = LineParser::new(kind, o.regex.as_ref()) else {
+        return true;
+    };
+    let (mut n, mut parsed) = (0usize, 0usize);
+    for l in lines {
+        let l = l.trim_end_matches('\r');
+        if l.trim().is_empty() {
+            continue;
+        }
+        n += 1;
+        parsed += usize::from(parser.parse(l).is_ok());
+    }
+    parsed * 2 >= n
 }
 
 fn read_head<R: Read>(r: &mut R, max: usize) -> io::Result<(Vec<u8>, bool)> {
@@ -883,6 +942,9 @@ fn read_input(
         complete,
         parser,
     } = input;
+    if rep.not_access_log.is_some() {
+        return ord.push(Partial::new(o));
+    }
     let Some(parser) = parser else {
         // Blank lines only: counted and reported as skipped.
         let mut p = Partial::new(o);

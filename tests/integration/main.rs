@@ -5,6 +5,8 @@
 mod cli;
 /// Helpers shared by the others.
 mod common;
+/// A log directory as found: files that are not access logs set aside.
+mod dirs;
 /// Every format and compression gives the same analysis.
 mod formats;
 /// Hostile and broken input: clear errors and counted skips, never a panic.

@@ -174,6 +174,12 @@ fn whole_directory_mixed_formats() {
         })
         .collect();
     assert_eq!(logs.len(), 7);
+    // The licences and provenance notes beside them are set aside, unread.
+    for f in files.iter().filter(|f| !logs.contains(f)) {
+        assert_eq!(f["not_access_log"], "text document", "{}", f["path"]);
+        assert!(f["error"].is_null());
+    }
+    assert_eq!(files.len(), 7 + 10);
     // Every request from every log is counted once.
     assert_eq!(r["totals"]["requests"], 10_000 + 1000 + 210 + 4 + 4 + 1);
 }
