@@ -314,11 +314,14 @@ struct ClientState<K> {
     rejection: Option<Rejection>,
     run: Option<Box<Run>>,
     ops: SmallVec<[OpState<K>; 2]>,
+    /// The last memory period the client was queued for folding in.
+    queued: i64,
 }
 
 impl<K> ClientState<K> {
     fn new(ts: Micros) -> Self {
         ClientState {
+            queued: i64::MIN,
             group_ts: ts,
             first: None,
             more: Vec::new(),
@@ -335,6 +338,10 @@ impl<K> ClientState<K> {
 pub struct RetryStage<K> {
     cfg: RetryConfig,
     clients: FxHashMap<u64, ClientState<K>>,
+    /// (memory period, client) for each period a client was seen in, in
+    /// log order: folding looks at the clients of old periods only, never
+    /// at the whole map.
+    seen: std::collections::VecDeque<(i64, u64)>,
     /// Log time at which quiet clients are next folded away.
     next_fold: Micros,
     /// Peak number of clients held, for the memory bound.
@@ -349,6 +356,7 @@ impl<K: Clone> RetryStage<K> {
                 ..cfg
             },
             clients: FxHashMap::default(),
+            seen: std::collections::VecDeque::new(),
             next_fold: Micros::MIN,
             peak_clients: 0,
         }
@@ -362,20 +370,33 @@ impl<K: Clone> RetryStage<K> {
         key: impl FnOnce(&Label) -> K,
         sink: &mut impl ChainSink<K>,
     ) -> Label {
+        let memory = self.cfg.memory_us.max(self.cfg.window_us);
         if r.ts >= self.next_fold {
-            // At whole multiples of the window in log time, whatever the
-            // request sequence, so no result depends on how input was cut.
+            // Only frees memory (a client quiet for longer than the memory
+            // starts afresh below, whenever it is folded), so it may run
+            // rarely: at whole multiples of the memory in log time.
             if self.next_fold != Micros::MIN {
                 self.fold_quiet(r.ts, sink);
             }
-            let w = self.cfg.window_us;
-            self.next_fold = (r.ts.div_euclid(w) + 1) * w;
+            self.next_fold = (r.ts.div_euclid(memory) + 1) * memory;
         }
         let cfg = self.cfg;
         let cs = self
             .clients
             .entry(r.client)
             .or_insert_with(|| ClientState::new(r.ts));
+        if cs.group_ts < r.ts.saturating_sub(memory) {
+            // Quiet for longer than the memory: what it was told then no
+            // longer says anything about this request.
+            apply_group(r.client, cs, sink);
+            close_all(r.client, cs, sink);
+            *cs = ClientState::new(r.ts);
+        }
+        let period = r.ts.div_euclid(memory);
+        if cs.queued < period {
+            cs.queued = period;
+            self.seen.push_back((period, r.client));
+        }
         if r.ts > cs.group_ts {
             apply_group(r.client, cs, sink);
             prune_ops(r.client, cs, r.ts, &cfg, sink);
@@ -420,13 +441,23 @@ impl<K: Clone> RetryStage<K> {
     /// Folds away clients quiet for longer than the memory horizon.
     fn fold_quiet(&mut self, now: Micros, sink: &mut impl ChainSink<K>) {
         self.peak_clients = self.peak_clients.max(self.clients.len());
-        let horizon = now - self.cfg.memory_us.max(self.cfg.window_us);
-        let mut quiet: Vec<u64> = self
-            .clients
-            .iter()
-            .filter(|(_, s)| s.group_ts < horizon)
-            .map(|(c, _)| *c)
-            .collect();
+        let memory = self.cfg.memory_us.max(self.cfg.window_us);
+        let horizon = now - memory;
+        // Clients seen in periods that ended before the horizon, and not
+        // since (a client seen later has a later entry, kept).
+        let mut quiet = Vec::new();
+        while let Some(&(period, c)) = self.seen.front()
+            && (period + 1).saturating_mul(memory) <= horizon
+        {
+            self.seen.pop_front();
+            if self
+                .clients
+                .get(&c)
+                .is_some_and(|s| s.group_ts < horizon && s.queued == period)
+            {
+                quiet.push(c);
+            }
+        }
         quiet.sort_unstable();
         for c in quiet {
             if let Some(mut cs) = self.clients.remove(&c) {

@@ -317,8 +317,9 @@ fn quiet_clients_are_folded_away() {
         let r = req(client, client as i64 * S, SESSION, 200, Valid);
         stage.label(&r, |_| 0, &mut chains);
     }
-    // At most the clients of the memory horizon plus one window.
-    let bound = ((cfg.memory_us + 2 * cfg.window_us) / S) as usize;
+    // At most the clients of two memory horizons (folded at multiples of
+    // it), plus one window.
+    let bound = ((2 * cfg.memory_us + cfg.window_us) / S) as usize;
     assert!(
         stage.peak_clients <= bound,
         "{} > {bound}",
