@@ -544,6 +544,22 @@ fn time_panel<'a, DB: DrawingBackend>(
         .x_label_area_size(if x_desc.is_some() { 35 } else { 30 })
         .y_label_area_size(80)
         .build_cartesian_2d(x0..x1, 0.0..ymax)?;
+    time_mesh(&mut chart, y_desc, x_desc, xfmt)?;
+    Ok(chart)
+}
+
+/// The axes of a time panel, linear or log: time ticks in the display
+/// zone, integer values, no minor grid.
+fn time_mesh<DB: DrawingBackend, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<TimeAxis, Y>>,
+    y_desc: &str,
+    x_desc: Option<&str>,
+    xfmt: &dyn Fn(&DateTime<Utc>) -> String,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>
+        + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
     let mut mesh = chart.configure_mesh();
     mesh.x_label_formatter(xfmt)
         .y_label_formatter(&int_label)
@@ -553,8 +569,7 @@ fn time_panel<'a, DB: DrawingBackend>(
     if let Some(d) = x_desc {
         mesh.x_desc(d);
     }
-    mesh.draw()?;
-    Ok(chart)
+    mesh.draw()
 }
 
 /// The legend, in the same place and style on every panel.
@@ -826,16 +841,7 @@ fn log_time_panel<'a, DB: DrawingBackend>(
         .x_label_area_size(35)
         .y_label_area_size(80)
         .build_cartesian_2d(x0..x1, (floor..ymax).log_scale().base(10.0))?;
-    let mut mesh = chart.configure_mesh();
-    mesh.x_label_formatter(xfmt)
-        .y_label_formatter(&int_label)
-        .y_desc(y_desc)
-        .label_style((FAMILY, 15))
-        .light_line_style(WHITE.mix(0.0));
-    if let Some(d) = x_desc {
-        mesh.x_desc(d);
-    }
-    mesh.draw()?;
+    time_mesh(&mut chart, y_desc, x_desc, xfmt)?;
     Ok(chart)
 }
 
