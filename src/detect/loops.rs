@@ -7,7 +7,7 @@ use rustc_hash::FxHashSet;
 
 use super::baseline::median;
 use super::*;
-use crate::time::{Micros, rfc3339, rfc3339_exact};
+use crate::time::Micros;
 
 pub(super) fn storms(ctx: &Ctx) -> Vec<Storm> {
     let cfg = ctx.cfg;
@@ -281,27 +281,21 @@ fn storm(ctx: &Ctx, app: &str, a: usize, b: usize, floor: usize) -> Option<(Stor
     let mut culprit = culprit(ctx, &cohort, share, surprise, &during, start, end, &rpc);
     culprit.endpoint = endpoint.map(String::from);
 
-    let bucket_s = ctx.bucket_seconds();
     let times = EpisodeTimes {
         start: start_ts,
         peak: ctx.time(peak),
         mitigation: mitigation.map(|i| ctx.time(i)),
         end: ctx.time(end),
     };
-    let storm = Storm {
-        kind: StormKind::Storm,
-        start: rfc3339_exact(times.start),
-        peak: rfc3339(times.peak),
-        mitigation: times.mitigation.map(rfc3339),
-        end: rfc3339(times.end),
-        ongoing,
-        peak_rps: round(ctx.total[peak] / bucket_s, 2),
-        baseline_rps: round(ctx.total_scan.forecast[peak] / bucket_s, 2),
-        amplification,
-        culprits: vec![culprit],
-        impact,
+    let storm = ctx.storm(
+        StormKind::Storm,
         times,
-    };
+        peak,
+        ongoing,
+        amplification,
+        vec![culprit],
+        impact,
+    );
     Some((storm, end))
 }
 

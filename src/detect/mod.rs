@@ -253,6 +253,36 @@ struct Ctx<'c> {
 }
 
 impl<'c> Ctx<'c> {
+    /// The report entry of an episode: its times as text (the start exact,
+    /// the others bucket starts) and the traffic of its peak bucket.
+    #[allow(clippy::too_many_arguments)]
+    fn storm(
+        &self,
+        kind: StormKind,
+        times: EpisodeTimes,
+        peak: usize,
+        ongoing: bool,
+        amplification: Option<f64>,
+        culprits: Vec<Culprit>,
+        impact: Impact,
+    ) -> Storm {
+        let bucket_s = self.bucket_seconds();
+        Storm {
+            kind,
+            start: crate::time::rfc3339_exact(times.start),
+            peak: crate::time::rfc3339(times.peak),
+            mitigation: times.mitigation.map(crate::time::rfc3339),
+            end: crate::time::rfc3339(times.end),
+            ongoing,
+            peak_rps: round(self.total[peak] / bucket_s, 2),
+            baseline_rps: round(self.total_scan.forecast[peak] / bucket_s, 2),
+            amplification,
+            culprits,
+            impact,
+            times,
+        }
+    }
+
     fn new(cube: &'c Cube, cfg: &'c DetectConfig) -> Option<Self> {
         let (b0, b1) = cube.bucket_range()?;
         let n = (b1 - b0 + 1) as usize;

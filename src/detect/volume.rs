@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use super::attribution::Leaf;
 use super::*;
-use crate::time::rfc3339;
 
 pub(super) fn episodes(ctx: &Ctx) -> Vec<Storm> {
     let cfg = ctx.cfg;
@@ -145,25 +144,11 @@ fn episode(
         })
         .collect();
     let impact = impact(ctx, &lead, &before, &during);
-    let bucket_s = ctx.bucket_seconds();
     let times = EpisodeTimes {
         start: ctx.time(a),
         peak: ctx.time(peak),
         mitigation: mitigation.map(|i| ctx.time(i)),
         end: ctx.time(end),
     };
-    Some(Storm {
-        kind,
-        start: rfc3339(times.start),
-        peak: rfc3339(times.peak),
-        mitigation: times.mitigation.map(rfc3339),
-        end: rfc3339(times.end),
-        ongoing,
-        peak_rps: round(ctx.total[peak] / bucket_s, 2),
-        baseline_rps: round(ctx.total_scan.forecast[peak] / bucket_s, 2),
-        amplification,
-        culprits,
-        impact,
-        times,
-    })
+    Some(ctx.storm(kind, times, peak, ongoing, amplification, culprits, impact))
 }
