@@ -37,6 +37,8 @@ pub mod backoff;
 
 use std::collections::BTreeMap;
 
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -291,44 +293,135 @@ struct Rejection {
     on_auth_route: bool,
 }
 
+/// A request of the group being gathered (its time is the group's),
+/// packed: every client holds one.
 #[derive(Debug, Clone)]
 struct Pending<K> {
-    req: Request,
-    retry: bool,
-    resend: bool,
-    looping: bool,
+    op: u64,
     /// The caller's key, for a retry that may start a chain.
     key: Option<K>,
+    /// The explicit attempt number; [`NONE`] for none (an attempt of 0 is
+    /// no retry either).
+    attempt: u32,
+    /// The status; [`NONE16`] for none.
+    status: u16,
+    token: TokenState,
+    /// [`AUTH_ROUTE`], [`RETRY`], [`RESEND`], [`LOOPING`].
+    bits: u8,
 }
 
+const NONE: u32 = 0;
+const NONE16: u16 = 0;
+
+const AUTH_ROUTE: u8 = 1;
+const RETRY: u8 = 2;
+const RESEND: u8 = 4;
+const LOOPING: u8 = 8;
+
+impl<K> Pending<K> {
+    fn new(r: &Request, label: &Label, key: Option<K>) -> Self {
+        let bit = |on: bool, b: u8| if on { b } else { 0 };
+        Pending {
+            op: r.op,
+            attempt: r.attempt.unwrap_or(NONE),
+            status: r.status.unwrap_or(NONE16),
+            token: r.token,
+            bits: bit(r.auth_route, AUTH_ROUTE)
+                | bit(label.retry, RETRY)
+                | bit(label.resend, RESEND)
+                | bit(label.looping, LOOPING),
+            key,
+        }
+    }
+
+    fn has(&self, b: u8) -> bool {
+        self.bits & b != 0
+    }
+
+    fn request(&self, client: u64, ts: Micros) -> Request {
+        Request {
+            ts,
+            client,
+            op: self.op,
+            status: (self.status != NONE16).then_some(self.status),
+            token: self.token,
+            auth_route: self.has(AUTH_ROUTE),
+            attempt: (self.attempt != NONE).then_some(self.attempt),
+        }
+    }
+}
+
+/// One client's state. Every request looks its client up, so the record is
+/// kept small (hot fields inline, the rest boxed): the map of clients is
+/// what the stage's speed depends on.
 #[derive(Debug, Clone)]
 struct ClientState<K> {
     /// Timestamp of the group being gathered; labels read the state as it
-    /// was before it.
+    /// was before it. Also the client's last request, so the memory period
+    /// it was last queued for folding in.
     group_ts: Micros,
-    /// The group's first request, and the others (a list that stays empty
-    /// but for clients with several requests in one timestamp).
+    /// The group's first request; the others are in `cold.more` (a list
+    /// that stays empty but for clients with several requests in one
+    /// timestamp).
     first: Option<Pending<K>>,
-    more: Vec<Pending<K>>,
+    /// `cold.more` holds requests (checked here: most clients' groups are
+    /// one request, and their cold part is best left unread).
+    grouped: bool,
     known: TokenState,
-    rejection: Option<Rejection>,
-    run: Option<Box<Run>>,
+    /// Operations, rejections and larger groups: only clients that failed
+    /// (or sent several requests in one timestamp) have them.
+    cold: Option<Box<Cold<K>>>,
+}
+
+/// The parts of a client's state that only some clients need.
+#[derive(Debug, Clone)]
+struct Cold<K> {
+    /// Operations that failed within the window, or have an open chain.
     ops: SmallVec<[OpState<K>; 2]>,
-    /// The last memory period the client was queued for folding in.
-    queued: i64,
+    more: Vec<Pending<K>>,
+    rejection: Option<Rejection>,
+    run: Option<Run>,
 }
 
 impl<K> ClientState<K> {
     fn new(ts: Micros) -> Self {
         ClientState {
-            queued: i64::MIN,
             group_ts: ts,
             first: None,
-            more: Vec::new(),
+            grouped: false,
             known: TokenState::Unknown,
-            rejection: None,
-            run: None,
-            ops: SmallVec::new(),
+            cold: None,
+        }
+    }
+
+    fn rejection(&self) -> Option<Rejection> {
+        self.cold.as_ref().and_then(|c| c.rejection)
+    }
+
+    fn run(&self) -> Option<&Run> {
+        self.cold.as_ref().and_then(|c| c.run.as_ref())
+    }
+
+    fn cold(&mut self) -> &mut Cold<K> {
+        self.cold.get_or_insert_with(|| {
+            Box::new(Cold {
+                ops: SmallVec::new(),
+                more: Vec::new(),
+                rejection: None,
+                run: None,
+            })
+        })
+    }
+
+    fn ops(&self) -> &[OpState<K>] {
+        self.cold.as_ref().map_or(&[], |c| &c.ops)
+    }
+
+    /// Forgets the rejection and the resends after it.
+    fn clear_rejection(&mut self) {
+        if let Some(c) = &mut self.cold {
+            c.rejection = None;
+            c.run = None;
         }
     }
 }
@@ -337,13 +430,21 @@ impl<K> ClientState<K> {
 /// labelled but changes no state).
 pub struct RetryStage<K> {
     cfg: RetryConfig,
-    clients: FxHashMap<u64, ClientState<K>>,
+    /// Client → its place in `slab`. Small, so it stays in cache; the
+    /// states, larger, are fetched ahead of need ([`RetryStage::prefetch`]).
+    clients: FxHashMap<u64, u32>,
+    slab: Vec<ClientState<K>>,
+    /// Places in `slab` of folded clients, for new ones.
+    free: Vec<u32>,
     /// (memory period, client) for each period a client was seen in, in
     /// log order: folding looks at the clients of old periods only, never
     /// at the whole map.
     seen: std::collections::VecDeque<(i64, u64)>,
     /// Log time at which quiet clients are next folded away.
     next_fold: Micros,
+    /// Start of the memory period of the last request (a division saved
+    /// per request).
+    period_start: Micros,
     /// Peak number of clients held, for the memory bound.
     pub peak_clients: usize,
 }
@@ -356,8 +457,11 @@ impl<K: Clone> RetryStage<K> {
                 ..cfg
             },
             clients: FxHashMap::default(),
+            slab: Vec::new(),
+            free: Vec::new(),
             seen: std::collections::VecDeque::new(),
             next_fold: Micros::MIN,
+            period_start: 0,
             peak_clients: 0,
         }
     }
@@ -381,21 +485,46 @@ impl<K: Clone> RetryStage<K> {
             self.next_fold = (r.ts.div_euclid(memory) + 1) * memory;
         }
         let cfg = self.cfg;
-        let cs = self
-            .clients
-            .entry(r.client)
-            .or_insert_with(|| ClientState::new(r.ts));
+        // A client is queued for folding once per memory period it is seen
+        // in: when new, or when its last request came before the period.
+        if !(self.period_start..self.period_start.saturating_add(memory)).contains(&r.ts) {
+            self.period_start = r.ts.div_euclid(memory) * memory;
+        }
+        let period_start = self.period_start;
+        let period = || period_start / memory;
+        let slab = &mut self.slab;
+        let at = match self.clients.entry(r.client) {
+            Entry::Occupied(e) => {
+                let at = *e.get() as usize;
+                if slab[at].group_ts < period_start {
+                    self.seen.push_back((period(), r.client));
+                }
+                at
+            }
+            Entry::Vacant(e) => {
+                self.seen.push_back((period(), r.client));
+                let cs = ClientState::new(r.ts);
+                let at = match self.free.pop() {
+                    Some(at) => {
+                        slab[at as usize] = cs;
+                        at as usize
+                    }
+                    None => {
+                        slab.push(cs);
+                        slab.len() - 1
+                    }
+                };
+                e.insert(at as u32);
+                at
+            }
+        };
+        let cs = &mut slab[at];
         if cs.group_ts < r.ts.saturating_sub(memory) {
             // Quiet for longer than the memory: what it was told then no
             // longer says anything about this request.
             apply_group(r.client, cs, sink);
             close_all(r.client, cs, sink);
             *cs = ClientState::new(r.ts);
-        }
-        let period = r.ts.div_euclid(memory);
-        if cs.queued < period {
-            cs.queued = period;
-            self.seen.push_back((period, r.client));
         }
         if r.ts > cs.group_ts {
             apply_group(r.client, cs, sink);
@@ -411,29 +540,50 @@ impl<K: Clone> RetryStage<K> {
             };
         }
         let (label, starts_chain) = label_of(cs, r, &cfg);
-        let p = Pending {
-            req: *r,
-            retry: label.retry,
-            resend: label.resend,
-            looping: label.looping,
-            key: starts_chain.then(|| key(&label)),
-        };
+        let p = Pending::new(r, &label, starts_chain.then(|| key(&label)));
         match cs.first {
             None => cs.first = Some(p),
-            Some(_) => cs.more.push(p),
+            Some(_) => {
+                cs.grouped = true;
+                cs.cold().more.push(p);
+            }
         }
         label
+    }
+
+    /// Asks the memory for the states of clients about to be labelled:
+    /// `far`'s record, and the operations of `near` (whose record was asked
+    /// for earlier). Only a hint: it changes no result. Labelling goes from
+    /// client to client at random, and waiting for each record from memory
+    /// cost more than the rest of the stage.
+    #[inline]
+    pub fn prefetch(&self, near: u64, far: u64) {
+        let state = |c: u64| {
+            self.clients
+                .get(&c)
+                .and_then(|&at| self.slab.get(at as usize))
+        };
+        if let Some(cs) = state(far) {
+            prefetch(cs);
+        }
+        if let Some(cold) = state(near).and_then(|cs| cs.cold.as_deref()) {
+            prefetch(cold);
+            if let Some(op) = cold.ops.first() {
+                prefetch(op);
+            }
+        }
     }
 
     /// Applies every pending group and closes every chain (the end of the
     /// input). Returns the peak number of clients held.
     pub fn finish(mut self, sink: &mut impl ChainSink<K>) -> usize {
         self.peak_clients = self.peak_clients.max(self.clients.len());
-        let mut all: Vec<(u64, ClientState<K>)> = self.clients.drain().collect();
+        let mut all: Vec<(u64, u32)> = self.clients.drain().collect();
         all.sort_unstable_by_key(|(c, _)| *c);
-        for (client, mut cs) in all {
-            apply_group(client, &mut cs, sink);
-            close_all(client, &mut cs, sink);
+        for (client, at) in all {
+            let cs = &mut self.slab[at as usize];
+            apply_group(client, cs, sink);
+            close_all(client, cs, sink);
         }
         self.peak_clients
     }
@@ -450,28 +600,44 @@ impl<K: Clone> RetryStage<K> {
             && (period + 1).saturating_mul(memory) <= horizon
         {
             self.seen.pop_front();
-            if self
-                .clients
-                .get(&c)
-                .is_some_and(|s| s.group_ts < horizon && s.queued == period)
-            {
+            if self.clients.get(&c).is_some_and(|&at| {
+                let s = &self.slab[at as usize];
+                s.group_ts < horizon && s.group_ts.div_euclid(memory) == period
+            }) {
                 quiet.push(c);
             }
         }
         quiet.sort_unstable();
         for c in quiet {
-            if let Some(mut cs) = self.clients.remove(&c) {
+            if let Some(at) = self.clients.remove(&c) {
+                let mut cs = std::mem::replace(&mut self.slab[at as usize], ClientState::new(0));
                 apply_group(c, &mut cs, sink);
                 close_all(c, &mut cs, sink);
+                self.free.push(at);
             }
         }
     }
 }
 
+/// Starts loading `*v`'s cache line; no effect on any value.
+#[inline(always)]
+fn prefetch<T>(v: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never
+    // faults or reads into the program: it only warms the cache line of a
+    // valid reference.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((v as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}
+
 /// The label of `r` against the client's state before its group; also
 /// whether it may start a chain.
 fn label_of<K>(cs: &ClientState<K>, r: &Request, cfg: &RetryConfig) -> (Label, bool) {
-    let op = cs.ops.iter().find(|o| o.op == r.op);
+    let op = cs.ops().iter().find(|o| o.op == r.op);
     let heuristic = op.is_some_and(|o| o.failed && r.ts - o.ts <= cfg.window_us);
     let retry = match r.attempt {
         Some(a) => a >= 2,
@@ -501,14 +667,14 @@ fn label_of<K>(cs: &ClientState<K>, r: &Request, cfg: &RetryConfig) -> (Label, b
         }
     }
     let rejected = cs
-        .rejection
+        .rejection()
         .filter(|j| r.ts - j.ts <= cfg.window_us)
         .filter(|j| !r.auth_route || j.on_auth_route);
     if let Some(j) = rejected
         && failed
     {
         label.resend = true;
-        let (attempts, recent, first, was) = match cs.run.as_deref() {
+        let (attempts, recent, first, was) = match cs.run() {
             Some(run) => (run.attempts, &run.recent, run.first, run.looping),
             None => (1, &Recent::default(), r.ts, false),
         };
@@ -529,62 +695,73 @@ fn apply_group<K: Clone>(client: u64, cs: &mut ClientState<K>, sink: &mut impl C
     let Some(first) = cs.first.take() else {
         return;
     };
-    if cs.more.is_empty() {
-        apply(client, cs, first, sink);
+    let ts = cs.group_ts;
+    if !cs.grouped {
+        apply(client, cs, ts, first, sink);
         return;
     }
-    let mut group = std::mem::take(&mut cs.more);
+    cs.grouped = false;
+    let mut group = std::mem::take(&mut cs.cold().more);
     group.push(first);
     group.sort_by_key(|p| {
-        let r = &p.req;
-        (is_success(r.status), r.op, r.status, r.token, r.attempt)
+        (
+            is_success(Some(p.status)),
+            p.op,
+            p.status,
+            p.token,
+            p.attempt,
+        )
     });
     for p in group.drain(..) {
-        apply(client, cs, p, sink);
+        apply(client, cs, ts, p, sink);
     }
     // The list's room, for the client's next group.
-    cs.more = group;
+    cs.cold().more = group;
 }
 
 /// Applies one request of a group to the client's state.
 fn apply<K: Clone>(
     client: u64,
     cs: &mut ClientState<K>,
-    p: Pending<K>,
+    ts: Micros,
+    mut p: Pending<K>,
     sink: &mut impl ChainSink<K>,
 ) {
     {
-        let r = &p.req;
+        let r = &p.request(client, ts);
         let failed = is_failure(r.status, r.token);
         // The operation's chain. Only failed operations, and open chains,
         // need remembering: a success of an operation that did not fail
         // changes nothing.
-        let at = cs.ops.iter().position(|o| o.op == r.op);
+        let at = cs.ops().iter().position(|o| o.op == r.op);
         let i = match at {
             Some(i) => Some(i),
-            None if failed || (p.retry && p.key.is_some()) => {
-                cs.ops.push(OpState {
+            None if failed || (p.has(RETRY) && p.key.is_some()) => {
+                let ops = &mut cs.cold().ops;
+                ops.push(OpState {
                     op: r.op,
                     ts: r.ts,
                     failed,
                     chain: None,
                 });
-                Some(cs.ops.len() - 1)
+                Some(ops.len() - 1)
             }
             None => None,
         };
         if let Some(i) = i {
-            let o = &mut cs.ops[i];
-            if p.retry {
+            let ops = &mut cs.cold().ops;
+            let o = &mut ops[i];
+            if p.has(RETRY) {
                 let gap = secs(r.ts - o.ts);
-                match (&mut o.chain, p.key) {
+                let looping = p.has(LOOPING);
+                match (&mut o.chain, p.key.take()) {
                     (Some(c), _) => {
                         c.attempts += 1;
                         if c.gaps.len() < MAX_GAPS {
                             c.gaps.push(gap);
                         }
                         c.recent.push(gap);
-                        c.looping |= p.looping;
+                        c.looping |= looping;
                     }
                     (None, Some(key)) => {
                         let mut recent = Recent::default();
@@ -606,7 +783,7 @@ fn apply<K: Clone>(
             o.ts = r.ts;
             o.failed = failed;
             if !failed && o.chain.is_none() {
-                cs.ops.swap_remove(i);
+                ops.swap_remove(i);
             }
         }
         // What the client was told about its token.
@@ -617,38 +794,40 @@ fn apply<K: Clone>(
         }
         // Rejections and resends.
         if is_success(r.status) {
-            cs.rejection = None;
-            cs.run = None;
-        } else if p.resend {
-            let last = cs.rejection.map_or(r.ts, |j| j.ts);
+            cs.clear_rejection();
+        } else if p.has(RESEND) {
+            let cold = cs.cold();
+            let last = cold.rejection.map_or(r.ts, |j| j.ts);
             let gap = secs(r.ts - last);
-            match &mut cs.run {
+            let looping = p.has(LOOPING);
+            match &mut cold.run {
                 Some(run) => {
                     run.attempts += 1;
                     run.recent.push(gap);
-                    run.looping |= p.looping;
+                    run.looping |= looping;
                 }
                 None => {
                     let mut recent = Recent::default();
                     recent.push(gap);
-                    cs.run = Some(Box::new(Run {
+                    cold.run = Some(Run {
                         first: r.ts,
                         attempts: 2,
                         recent,
-                        looping: p.looping,
-                    }));
+                        looping,
+                    });
                 }
             }
             // A resend keeps the rejection alive for another window.
-            if let Some(j) = &mut cs.rejection {
+            if let Some(j) = &mut cold.rejection {
                 j.ts = r.ts;
             }
         } else if is_rejection(r) {
-            cs.rejection = Some(Rejection {
+            let cold = cs.cold();
+            cold.rejection = Some(Rejection {
                 ts: r.ts,
                 on_auth_route: r.auth_route,
             });
-            cs.run = None;
+            cold.run = None;
         }
     }
 }
@@ -662,17 +841,20 @@ fn prune_ops<K>(
     cfg: &RetryConfig,
     sink: &mut impl ChainSink<K>,
 ) {
-    if cs.rejection.is_some_and(|j| now - j.ts > cfg.window_us) {
-        cs.rejection = None;
-        cs.run = None;
+    if cs.rejection().is_some_and(|j| now - j.ts > cfg.window_us) {
+        cs.clear_rejection();
     }
-    if cs.ops.iter().all(|o| now - o.ts <= cfg.window_us) {
+    let Some(cold) = &mut cs.cold else {
+        return;
+    };
+    let ops = &mut cold.ops;
+    if ops.iter().all(|o| now - o.ts <= cfg.window_us) {
         return;
     }
     let mut i = 0;
-    while i < cs.ops.len() {
-        if now - cs.ops[i].ts > cfg.window_us {
-            let o = cs.ops.swap_remove(i);
+    while i < ops.len() {
+        if now - ops[i].ts > cfg.window_us {
+            let o = ops.swap_remove(i);
             if let Some(c) = o.chain {
                 close(client, *c, sink);
             }
@@ -683,8 +865,11 @@ fn prune_ops<K>(
 }
 
 fn close_all<K>(client: u64, cs: &mut ClientState<K>, sink: &mut impl ChainSink<K>) {
-    cs.ops.sort_unstable_by_key(|o| o.op);
-    for o in cs.ops.drain(..) {
+    let Some(cold) = &mut cs.cold else {
+        return;
+    };
+    cold.ops.sort_unstable_by_key(|o| o.op);
+    for o in cold.ops.drain(..) {
         if let Some(c) = o.chain {
             close(client, *c, sink);
         }

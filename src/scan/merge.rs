@@ -64,6 +64,9 @@ impl ChainSink<u32> for Chains<'_> {
     }
 }
 
+/// How many requests ahead the stage is asked to fetch client states.
+const PREFETCH: usize = 8;
+
 struct Lane {
     path: String,
     /// The time of its first request, if any.
@@ -298,6 +301,10 @@ impl State<'_> {
         while let Some((batch, at)) = lane.queue.front_mut() {
             while *at < batch.events.len() && ok(batch.events[*at].ts) {
                 let e = batch.events[*at];
+                // The states of the clients a few requests ahead, asked for
+                // now so that they are in cache when their turn comes.
+                let ahead = |d: usize| batch.events.get(*at + d).map_or(0, |e| e.client);
+                stage.prefetch(ahead(PREFETCH / 2), ahead(PREFETCH));
                 *at += 1;
                 let agg = &mut batch.agg;
                 if !e.health {
