@@ -51,6 +51,9 @@ pub enum Command {
     /// Write synthetic auth-service access logs with ground truth.
     #[command(after_long_help = SIMULATE_EXAMPLES)]
     Simulate(SimulateArgs),
+    /// List the log formats, or show how a file's first lines are read.
+    #[command(after_long_help = FORMATS_EXAMPLES)]
+    Formats(FormatsArgs),
     /// Print the shell completion script for SHELL to stdout.
     #[command(after_long_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
@@ -122,6 +125,15 @@ Examples:
   authstorm simulate --behaviours restart,decoys --nodes 3 --junk 0.01 \\
       --lines 30000 -o logs/";
 
+const FORMATS_EXAMPLES: &str = "\
+Examples:
+  # every format: what writes it, how it is detected, an example line
+  authstorm formats
+  # which format access.log is read as and why; its first lines, field
+  # by field, and what each normalized field came from
+  authstorm formats test access.log
+  authstorm formats test access.log --lines 1 --json";
+
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
   # bash: for this shell, or for every new one
@@ -141,27 +153,14 @@ Examples:
   # then install them into man1 (e.g. /usr/share/man/man1)
   authstorm man --out man/";
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum FormatArg {
-    Combined,
-    Common,
-    Json,
-    Logfmt,
-    W3c,
-    Regex,
-}
-
-impl From<FormatArg> for FormatKind {
-    fn from(f: FormatArg) -> Self {
-        match f {
-            FormatArg::Combined => FormatKind::Combined,
-            FormatArg::Common => FormatKind::Common,
-            FormatArg::Json => FormatKind::Json,
-            FormatArg::Logfmt => FormatKind::Logfmt,
-            FormatArg::W3c => FormatKind::W3c,
-            FormatArg::Regex => FormatKind::Regex,
-        }
-    }
+/// `--format`: the registry's names (`authstorm formats` lists them).
+fn format_arg(s: &str) -> Result<FormatKind, String> {
+    FormatKind::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown format `{s}`; one of: {} (see `authstorm formats`)",
+            FormatKind::names().join(", ")
+        )
+    })
 }
 
 #[derive(Args)]
@@ -169,9 +168,10 @@ pub struct AnalyzeArgs {
     /// Files, directories (recursive), glob patterns, or `-` for stdin.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<String>,
-    /// Read every input as this format instead of detecting it per file.
-    #[arg(long, value_enum)]
-    pub format: Option<FormatArg>,
+    /// Read every input as this format instead of detecting it per file
+    /// (`authstorm formats` lists them).
+    #[arg(long, value_name = "FORMAT", value_parser = format_arg)]
+    pub format: Option<FormatKind>,
     /// TOML config: field mapping, app rules, token vocabulary, health checks.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -386,6 +386,38 @@ pub struct SimulateArgs {
 }
 
 #[derive(Args)]
+pub struct FormatsArgs {
+    #[command(subcommand)]
+    pub action: Option<FormatsAction>,
+}
+
+#[derive(Subcommand)]
+pub enum FormatsAction {
+    /// Show how FILE's first lines are read: the format (detected, and
+    /// why), each line's fields, and what each normalized field came from.
+    Test(FormatsTestArgs),
+}
+
+#[derive(Args)]
+pub struct FormatsTestArgs {
+    /// The file (plain or compressed), or `-` for stdin.
+    #[arg(value_name = "FILE")]
+    pub path: String,
+    /// Read it as this format instead of detecting it.
+    #[arg(long, value_name = "FORMAT", value_parser = format_arg)]
+    pub format: Option<FormatKind>,
+    /// TOML config: field mapping, your own formats, app rules.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// How many lines to show.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub lines: usize,
+    /// Write it as JSON to stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
@@ -447,16 +479,18 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
         bail!("--max-line must be at least 64 bytes");
     }
     let format = match a.format {
-        Some(f) => Some(f.into()),
+        Some(f) => Some(f),
         None => file.format_kind()?,
     };
-    let regex = file.regex_format()?;
-    if format == Some(FormatKind::Regex) && regex.is_none() {
-        bail!("--format regex needs `[format] regex = \"...\"` in the --config file");
+    let custom = file.custom_formats()?;
+    if let Some(f) = format
+        && let Err(e) = f.parser(&custom)
+    {
+        bail!("--format {f}: {e}");
     }
     let scan = ScanOptions {
         format,
-        regex,
+        custom,
         fields: file.field_map()?,
         classifier: file.classifier(a.version_depth)?,
         bucket_us: bucket.as_micros() as i64,
@@ -821,6 +855,46 @@ fn print_bytes(bytes: &[u8]) -> Result<()> {
     out.write_all(bytes)?;
     out.flush()?;
     Ok(())
+}
+
+/// `authstorm formats [test FILE]`.
+pub fn run_formats(f: FormatsArgs) -> Result<Exit> {
+    let Some(FormatsAction::Test(t)) = f.action else {
+        print_bytes(authstorm::output::formats::list().as_bytes())?;
+        return Ok(Exit::Success);
+    };
+    let file = load_config(t.config.as_deref())?;
+    let format = match t.format {
+        Some(f) => Some(f),
+        None => file.format_kind()?,
+    };
+    let scan = ScanOptions {
+        format,
+        custom: file.custom_formats()?,
+        fields: file.field_map()?,
+        classifier: file.classifier(None)?,
+        ..ScanOptions::default()
+    };
+    let src = match t.path.as_str() {
+        "-" => authstorm::input::Source::Stdin,
+        p => authstorm::input::Source::File(PathBuf::from(p)),
+    };
+    let found = authstorm::scan::inspect::inspect(&src, &scan, t.lines)
+        .with_context(|| format!("cannot read {}", t.path))?;
+    let text = if t.json {
+        serde_json::to_string_pretty(&found)? + "\n"
+    } else {
+        authstorm::output::formats::render(&found)
+    };
+    print_bytes(text.as_bytes())?;
+    // Read as no format: the file cannot be analysed as it is.
+    Ok(
+        if found.format.is_some() || found.not_access_log.is_some() {
+            Exit::Success
+        } else {
+            Exit::Usage
+        },
+    )
 }
 
 pub fn run_completions(c: CompletionsArgs) -> Result<Exit> {

@@ -153,15 +153,19 @@ impl FileConfig {
                     SettingError::Unknown {
                         what: "format",
                         name: n.into(),
-                        expected: FormatKind::ALL
-                            .iter()
-                            .map(|k| k.name().to_string())
-                            .collect(),
+                        expected: FormatKind::names().iter().map(|k| k.to_string()).collect(),
                     }
                     .at("[format] name")
                 })
             })
             .transpose()
+    }
+
+    /// The formats `[format]` defines, compiled.
+    pub fn custom_formats(&self) -> Result<crate::format::Custom, SettingError> {
+        Ok(crate::format::Custom {
+            regex: self.regex_format()?,
+        })
     }
 
     pub fn regex_format(&self) -> Result<Option<RegexFormat>, SettingError> {

@@ -34,6 +34,7 @@ pub fn decode<'l, R>(
     ts: &mut TsCache,
     sink: impl FnOnce(&Event<'_>, u32) -> R,
 ) -> Result<R, SkipReason> {
+    plans.bind(fields);
     // Whatever the event borrows from lives here, declared before it.
     let (parsed, rawev, mut record, mut pos);
     let positions = || match ascii {

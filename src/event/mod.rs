@@ -103,6 +103,7 @@ pub enum LatencyUnit {
     S,
     Ms,
     Us,
+    Ns,
 }
 
 impl LatencyUnit {
@@ -111,6 +112,7 @@ impl LatencyUnit {
             "s" => Some(LatencyUnit::S),
             "ms" => Some(LatencyUnit::Ms),
             "us" | "µs" => Some(LatencyUnit::Us),
+            "ns" => Some(LatencyUnit::Ns),
             _ => None,
         }
     }
@@ -120,6 +122,7 @@ impl LatencyUnit {
             LatencyUnit::S => v * 1000.0,
             LatencyUnit::Ms => v,
             LatencyUnit::Us => v / 1000.0,
+            LatencyUnit::Ns => v / 1_000_000.0,
         }
     }
 }
@@ -143,6 +146,13 @@ struct Source {
 /// tried in order; the first non-empty one wins.
 #[derive(Debug, Clone)]
 pub struct FieldMap {
+    /// Tells maps apart, so that plans made for one are never used with
+    /// another (clones, equal, share it).
+    id: u64,
+    /// What the map was built from: the user's `[fields]`, and a mapped
+    /// latency's unit.
+    mapped: BTreeMap<Field, String>,
+    latency_unit: Option<LatencyUnit>,
     sources: Vec<Vec<Source>>,
     /// Source key → the fields it feeds (the inverse of `sources`).
     index: rustc_hash::FxHashMap<Box<str>, Vec<Target>>,
@@ -320,6 +330,25 @@ impl FieldMap {
     /// `mapped` overrides the defaults field by field; `latency_unit` applies
     /// to a mapped latency source.
     pub fn new(mapped: &BTreeMap<Field, String>, latency_unit: Option<LatencyUnit>) -> Self {
+        Self::build(mapped, latency_unit, &[])
+    }
+
+    /// This map for a format whose records name fields their own way
+    /// (`format::FormatDef::sources`, a parser's own): those names come
+    /// before the general ones, after the user's `[fields]`.
+    pub fn with_sources(&self, own: &[crate::format::Source]) -> FieldMap {
+        if own.is_empty() {
+            return self.clone();
+        }
+        Self::build(&self.mapped, self.latency_unit, own)
+    }
+
+    fn build(
+        mapped: &BTreeMap<Field, String>,
+        latency_unit: Option<LatencyUnit>,
+        own: &[crate::format::Source],
+    ) -> Self {
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let sources = FIELDS
             .iter()
             .map(|&f| match mapped.get(&f) {
@@ -331,12 +360,15 @@ impl FieldMap {
                         None
                     },
                 }],
-                None => default_sources(f)
-                    .iter()
-                    .map(|(k, u)| Source {
+                None => (own.iter().filter(|s| s.field == f.name()))
+                    .map(|s| Source {
+                        key: s.key.to_string(),
+                        unit: s.unit.and_then(LatencyUnit::parse),
+                    })
+                    .chain(default_sources(f).iter().map(|(k, u)| Source {
                         key: (*k).to_string(),
                         unit: *u,
-                    })
+                    }))
                     .collect(),
             })
             .collect::<Vec<Vec<Source>>>();
@@ -374,6 +406,9 @@ impl FieldMap {
         let clf_slots = slots(crate::format::clf::SLOTS);
         let numbered = index.keys().any(|k| k.starts_with("extra_"));
         FieldMap {
+            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            mapped: mapped.clone(),
+            latency_unit,
             sources,
             index,
             clf_slots,
@@ -536,6 +571,65 @@ impl FieldMap {
             }
         }
         ev
+    }
+}
+
+/// One normalized field of a line and where it came from, for
+/// `authstorm formats test`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Provenance {
+    pub field: Field,
+    /// The record's key (a fixed slot's first name; `extra_n` for an
+    /// unkeyed trailing field).
+    pub key: String,
+    pub value: String,
+}
+
+impl FieldMap {
+    /// The fields [`FieldMap::resolve`] takes from `rec`, each with the key
+    /// it came from, in [`FIELDS`] order. A slow path, for explaining.
+    pub fn explain(&self, rec: &dyn Record) -> Vec<Provenance> {
+        let mut best: [Option<(u8, String, String)>; FIELDS.len()] = Default::default();
+        let name = |key: Key<'_>| match key {
+            Key::Name(n) => n.to_string(),
+            Key::Slot(i) => crate::format::clf::SLOTS
+                .get(i)
+                .and_then(|n| n.first())
+                .map_or_else(|| format!("slot_{i}"), |n| n.to_string()),
+            Key::Extra(n) => format!("extra_{n}"),
+        };
+        let listed = rec.visit(&mut |key, v| {
+            for t in self.targets(key) {
+                let i = t.field.index();
+                let blank = !t.field.blank_is_value() && is_blank(&v);
+                if !blank && best[i].as_ref().is_none_or(|b| t.rank < b.0) {
+                    best[i] = Some((t.rank, name(key), v.to_string()));
+                }
+            }
+        });
+        if !listed {
+            for f in FIELDS {
+                for src in &self.sources[f.index()] {
+                    if let Some(v) = rec.get(&src.key)
+                        && (f.blank_is_value() || !is_blank(&v))
+                    {
+                        best[f.index()] = Some((0, src.key.clone(), v.to_string()));
+                        break;
+                    }
+                }
+            }
+        }
+        FIELDS
+            .iter()
+            .zip(best)
+            .filter_map(|(f, b)| {
+                b.map(|(_, key, value)| Provenance {
+                    field: *f,
+                    key,
+                    value,
+                })
+            })
+            .collect()
     }
 }
 
@@ -747,10 +841,24 @@ pub struct Plans {
     shapes: Vec<Shape>,
     /// The shape [`Plans::find`] found last.
     last: usize,
+    /// The map the plans were made for.
+    map: u64,
 }
 
 impl Plans {
     const MAX: usize = 16;
+
+    /// Forgets the plans when they were made for another map than `map`
+    /// (a worker's plans go from file to file, and files of different
+    /// formats have different maps).
+    #[inline(always)]
+    pub fn bind(&mut self, map: &FieldMap) {
+        if self.map != map.id {
+            self.shapes.clear();
+            self.last = 0;
+            self.map = map.id;
+        }
+    }
 
     /// The plan for a line with `n` keys, `key(j)` (`None`: an unkeyed
     /// field); with `slots`, the line also has the fixed CLF slots.
@@ -761,6 +869,7 @@ impl Plans {
         n: usize,
         key: impl Fn(usize) -> Option<&'k str>,
     ) -> &Plan {
+        self.bind(map);
         let same = |s: &Shape| {
             s.slots == slots
                 && s.keys.len() == n
@@ -808,6 +917,7 @@ impl Plans {
         n: usize,
         key: impl Fn(usize) -> Option<&'k str>,
     ) -> &Plan {
+        self.bind(map);
         let last = self.shapes.get(self.last);
         if last.is_some_and(|s| s.slots == slots && hinted(&s.keys)) {
             return &self.shapes[self.last].plan;

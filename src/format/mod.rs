@@ -1,16 +1,12 @@
-//! Format detection and the parser registry. Each format lives in its own
-//! file and turns a line into a [`Record`]; adding a format means one new
-//! file plus one arm in [`FormatKind`] and [`LineParser`].
+//! The formats and their registry. A format is one folder (its parser,
+//! its fast path if it has one, its tests) exporting a [`FormatDef`], and
+//! one line in [`registry!`] below; detection, `--format`, `[format] name`,
+//! `authstorm formats` and the README's table all read the registry.
 
-pub mod clf;
-pub mod json;
-pub mod logfmt;
 pub mod marks;
 pub mod not_access;
 pub mod positions;
 pub mod record;
-pub mod regex;
-pub mod w3c;
 
 use crate::error::SettingError;
 use std::borrow::Cow;
@@ -20,46 +16,184 @@ use serde::{Deserialize, Serialize};
 
 use crate::format::record::{Key, Record};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FormatKind {
-    Combined,
-    Common,
-    Json,
-    Logfmt,
-    W3c,
-    Regex,
+/// Declares the format modules and [`FORMATS`], in the order detection
+/// prefers them when two read the same number of sample lines: the more
+/// specific first (a user's own format before any built-in one; a JSON
+/// log of a known proxy before plain JSON).
+macro_rules! registry {
+    ($($module:ident => [$($def:ident),+],)+) => {
+        $(pub mod $module;)+
+        /// Every format, in detection's order of preference.
+        pub static FORMATS: &[&FormatDef] = &[$($(&$module::$def),+),+];
+    };
 }
 
-impl FormatKind {
-    pub const ALL: [FormatKind; 6] = [
-        FormatKind::Combined,
-        FormatKind::Common,
-        FormatKind::Json,
-        FormatKind::Logfmt,
-        FormatKind::W3c,
-        FormatKind::Regex,
-    ];
+registry! {
+    regex => [FORMAT],
+    w3c => [FORMAT],
+    json => [FORMAT],
+    clf => [COMBINED, COMMON],
+    logfmt => [FORMAT],
+}
 
-    pub fn name(self) -> &'static str {
-        match self {
-            FormatKind::Combined => "combined",
-            FormatKind::Common => "common",
-            FormatKind::Json => "json",
-            FormatKind::Logfmt => "logfmt",
-            FormatKind::W3c => "w3c",
-            FormatKind::Regex => "regex",
+/// What the registry knows of a format.
+pub struct FormatDef {
+    /// Its name for `--format` and `[format] name`.
+    pub name: &'static str,
+    /// What writes it.
+    pub title: &'static str,
+    /// How detection recognises it (for `authstorm formats`).
+    pub detection: &'static str,
+    /// A line of it.
+    pub example: &'static str,
+    /// Its own names for normalized fields, tried before the general ones
+    /// (`event::FieldMap`).
+    pub sources: &'static [Source],
+    /// Its lines depend on earlier lines (W3C `#Fields:` headers): each
+    /// input is read as one sequential stream, and a header seen in the
+    /// sample decides detection.
+    pub stateful: bool,
+    /// How many of the sample's lines (non-blank) are this format's: 0 when
+    /// it is not the format (or is never detected, only chosen).
+    pub sniff: fn(&[&str], &Custom) -> usize,
+    /// A parser for one input.
+    pub parser: fn(&Custom) -> Result<LineParser, SettingError>,
+}
+
+impl std::fmt::Debug for FormatDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// A format's own name for a normalized field: `field` (a normalized
+/// field's name, as in `[fields]`) comes from the record's `key`; a
+/// latency's `unit` is `s`, `ms`, `us` or `ns`.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub field: &'static str,
+    pub key: Cow<'static, str>,
+    pub unit: Option<&'static str>,
+}
+
+impl Source {
+    pub const fn new(field: &'static str, key: &'static str) -> Source {
+        Source {
+            field,
+            key: Cow::Borrowed(key),
+            unit: None,
         }
     }
 
-    pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|f| f.name() == s)
+    /// A latency source in `unit`.
+    pub const fn latency(key: &'static str, unit: &'static str) -> Source {
+        Source {
+            field: "latency",
+            key: Cow::Borrowed(key),
+            unit: Some(unit),
+        }
+    }
+}
+
+/// Formats the user defines in the config (`[format]`), compiled once.
+#[derive(Clone, Default)]
+pub struct Custom {
+    pub regex: Option<regex::RegexFormat>,
+}
+
+/// A format: a handle on its [`FormatDef`] in the registry. Compared,
+/// ordered and serialized by name.
+#[derive(Clone, Copy)]
+pub struct FormatKind(&'static FormatDef);
+
+impl FormatKind {
+    pub fn def(self) -> &'static FormatDef {
+        self.0
     }
 
-    /// Formats whose lines depend on earlier lines (W3C `#Fields:` headers)
-    /// are read as one sequential stream per file.
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        FORMATS.iter().find(|d| d.name == s).map(|d| FormatKind(d))
+    }
+
+    /// Every format, in the registry's order.
+    pub fn all() -> impl Iterator<Item = FormatKind> {
+        FORMATS.iter().map(|d| FormatKind(d))
+    }
+
+    /// Every format's name, in the registry's order.
+    pub fn names() -> Vec<&'static str> {
+        FORMATS.iter().map(|d| d.name).collect()
+    }
+
+    /// See [`FormatDef::stateful`].
     pub fn is_stateful(self) -> bool {
-        self == FormatKind::W3c
+        self.0.stateful
+    }
+
+    /// A parser for one input (a user-defined format needs its definition
+    /// in `custom`).
+    pub fn parser(self, custom: &Custom) -> Result<LineParser, SettingError> {
+        (self.0.parser)(custom)
+    }
+}
+
+impl PartialEq for FormatKind {
+    fn eq(&self, o: &Self) -> bool {
+        self.name() == o.name()
+    }
+}
+
+impl Eq for FormatKind {}
+
+impl std::hash::Hash for FormatKind {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.name().hash(h)
+    }
+}
+
+impl PartialOrd for FormatKind {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for FormatKind {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.name().cmp(o.name())
+    }
+}
+
+impl std::fmt::Debug for FormatKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for FormatKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for FormatKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for FormatKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        FormatKind::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown format `{name}` (known: {})",
+                FormatKind::names().join(", ")
+            ))
+        })
     }
 }
 
@@ -109,6 +243,8 @@ pub enum Parsed<'a> {
     Json(Box<json::JsonRecord<'a>>),
     Kv(logfmt::KvRecord<'a>),
     Indexed(IndexedRecord<'a>),
+    /// A format's own record.
+    Other(Box<dyn Record + 'a>),
 }
 
 impl Parsed<'_> {
@@ -118,6 +254,7 @@ impl Parsed<'_> {
             Parsed::Json(r) => r.as_ref(),
             Parsed::Kv(r) => r,
             Parsed::Indexed(r) => r,
+            Parsed::Other(r) => r.as_ref(),
         }
     }
 }
@@ -144,7 +281,9 @@ impl Record for IndexedRecord<'_> {
     }
 }
 
-/// A parser instance for one stream; stateful formats keep their state here.
+/// A parser instance for one stream; stateful formats keep their state
+/// here. The built-in fast paths (`event::decode`) know `Clf` and `Json`;
+/// any other format can be `Other`.
 #[derive(Clone)]
 pub enum LineParser {
     Clf,
@@ -152,24 +291,31 @@ pub enum LineParser {
     Logfmt,
     W3c(w3c::W3cParser),
     Regex(regex::RegexFormat),
+    Other(Box<dyn FormatParser>),
+}
+
+/// A format's parser when it is none of the built-in variants of
+/// [`LineParser`].
+pub trait FormatParser: Send + Sync {
+    /// Parses one line (without its newline).
+    fn parse<'a>(&mut self, line: &'a str) -> Result<Parsed<'a>, SkipReason>;
+
+    fn clone_box(&self) -> Box<dyn FormatParser>;
+
+    /// Names for normalized fields known only once the parser is built
+    /// (a pasted `log_format`'s variables), tried before the format's own.
+    fn sources(&self) -> Vec<Source> {
+        Vec::new()
+    }
+}
+
+impl Clone for Box<dyn FormatParser> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
 }
 
 impl LineParser {
-    pub fn new(
-        kind: FormatKind,
-        custom: Option<&regex::RegexFormat>,
-    ) -> Result<Self, SettingError> {
-        Ok(match kind {
-            FormatKind::Combined | FormatKind::Common => LineParser::Clf,
-            FormatKind::Json => LineParser::Json,
-            FormatKind::Logfmt => LineParser::Logfmt,
-            FormatKind::W3c => LineParser::W3c(w3c::W3cParser::default()),
-            FormatKind::Regex => LineParser::Regex(custom.cloned().ok_or_else(|| {
-                SettingError::value("format `regex` needs `[format] regex = \"...\"` in the config")
-            })?),
-        })
-    }
-
     /// Parses one line (without its newline).
     pub fn parse<'a>(&mut self, line: &'a str) -> Result<Parsed<'a>, SkipReason> {
         match self {
@@ -178,62 +324,78 @@ impl LineParser {
             LineParser::Logfmt => logfmt::parse(line).map(Parsed::Kv),
             LineParser::W3c(p) => p.parse(line).map(Parsed::Indexed),
             LineParser::Regex(r) => r.parse(line).map(Parsed::Indexed),
+            LineParser::Other(p) => p.parse(line),
         }
+    }
+
+    /// The names this parser's records give normalized fields, best first:
+    /// the parser's own, then its format's.
+    pub fn sources(&self, kind: FormatKind) -> Vec<Source> {
+        let mut all = match self {
+            LineParser::Other(p) => p.sources(),
+            _ => Vec::new(),
+        };
+        all.extend(kind.def().sources.iter().cloned());
+        all
     }
 }
 
-/// Picks the format that parses the most of the sample (non-empty lines),
-/// preferring a user-defined regex, then the more specific formats on ties.
-/// Returns `None` when nothing parses at least a fifth of the sample (files
-/// often start with junk: a truncated first line, a banner).
-pub fn detect(sample: &[&str], custom: Option<&regex::RegexFormat>) -> Option<FormatKind> {
+/// How many of `lines` `reads` says it reads: the usual [`FormatDef::sniff`].
+pub fn count_read(lines: &[&str], reads: impl Fn(&str) -> bool) -> usize {
+    lines.iter().filter(|l| reads(l)).count()
+}
+
+/// Detection's verdict on a sample, for `authstorm formats test`.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    /// The format chosen, if any reads at least a fifth of the sample.
+    pub chosen: Option<FormatKind>,
+    /// Every format that read some line, most lines first (registry order
+    /// on ties), with how many.
+    pub scores: Vec<(FormatKind, usize)>,
+    /// Non-blank lines in the sample.
+    pub lines: usize,
+}
+
+/// Picks the format that reads the most of the sample (non-blank lines),
+/// the registry's order deciding ties. `None` when none reads at least a
+/// fifth of it (files often start with junk: a truncated first line, a
+/// banner).
+pub fn detect(sample: &[&str], custom: &Custom) -> Option<FormatKind> {
+    explain(sample, custom).chosen
+}
+
+/// [`detect`], with every format's score.
+pub fn explain(sample: &[&str], custom: &Custom) -> Detection {
     let lines: Vec<&str> = sample
         .iter()
         .map(|l| l.trim_end_matches('\r'))
         .filter(|l| !l.trim().is_empty())
         .collect();
-    if lines.is_empty() {
-        return None;
+    let mut scores: Vec<(FormatKind, usize)> = FormatKind::all()
+        .map(|k| (k, (k.def().sniff)(&lines, custom)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    // Stable: the registry's order stays on ties.
+    scores.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let chosen = scores
+        .first()
+        .filter(|(_, n)| n * 5 >= lines.len())
+        .map(|(k, _)| *k);
+    Detection {
+        chosen,
+        scores,
+        lines: lines.len(),
     }
-    if lines
-        .iter()
-        .any(|l| l.starts_with("#Fields:") || l.starts_with("#Software:"))
-    {
-        return Some(FormatKind::W3c);
-    }
-    let mut best: Option<(FormatKind, usize)> = None;
-    let mut consider = |kind: FormatKind, score: usize| {
-        if score * 5 >= lines.len() && score > 0 && best.is_none_or(|(_, s)| score > s) {
-            best = Some((kind, score));
-        }
-    };
-    if let Some(c) = custom {
-        consider(
-            FormatKind::Regex,
-            lines.iter().filter(|l| c.parse(l).is_ok()).count(),
-        );
-    }
-    consider(
-        FormatKind::Json,
-        lines.iter().filter(|l| json::parse(l).is_ok()).count(),
-    );
-    let clf: Vec<_> = lines.iter().filter_map(|l| clf::parse(l).ok()).collect();
-    let combined = clf.iter().filter(|r| r.has_slot(clf::USER_AGENT)).count();
-    if combined * 2 >= clf.len() {
-        consider(FormatKind::Combined, clf.len());
-    } else {
-        consider(FormatKind::Common, clf.len());
-    }
-    consider(
-        FormatKind::Logfmt,
-        lines.iter().filter(|l| logfmt::parse(l).is_ok()).count(),
-    );
-    best.map(|(k, _)| k)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kind(s: &str) -> Option<FormatKind> {
+        FormatKind::from_name(s)
+    }
 
     #[test]
     fn detects_each_format() {
@@ -242,15 +404,39 @@ mod tests {
         let common = r#"1.2.3.4 - frank [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 2326"#;
         let json = r#"{"time":"2024-05-01T10:00:00Z","status":200}"#;
         let logfmt = r#"time=2024-05-01T10:00:00Z method=GET path=/a status=200"#;
-        assert_eq!(
-            detect(&[combined, combined], None),
-            Some(FormatKind::Combined)
-        );
-        assert_eq!(detect(&[common], None), Some(FormatKind::Common));
-        assert_eq!(detect(&[json, "", json], None), Some(FormatKind::Json));
-        assert_eq!(detect(&[logfmt], None), Some(FormatKind::Logfmt));
-        assert_eq!(detect(&["#Fields: date time"], None), Some(FormatKind::W3c));
-        assert_eq!(detect(&["hello world", "nothing here"], None), None);
-        assert_eq!(detect(&[], None), None);
+        let none = Custom::default();
+        assert_eq!(detect(&[combined, combined], &none), kind("combined"));
+        assert_eq!(detect(&[common], &none), kind("common"));
+        assert_eq!(detect(&[json, "", json], &none), kind("json"));
+        assert_eq!(detect(&[logfmt], &none), kind("logfmt"));
+        assert_eq!(detect(&["#Fields: date time"], &none), kind("w3c"));
+        assert_eq!(detect(&["hello world", "nothing here"], &none), None);
+        assert_eq!(detect(&[], &none), None);
+    }
+
+    #[test]
+    fn the_registry_is_consistent() {
+        let names = FormatKind::names();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "a name used twice: {names:?}");
+        for d in FORMATS {
+            assert!(!d.title.is_empty() && !d.detection.is_empty(), "{}", d.name);
+            assert!(!d.example.is_empty(), "{}: no example line", d.name);
+            for s in d.sources {
+                assert!(
+                    s.unit.is_none_or(|u| ["s", "ms", "us", "ns"].contains(&u)),
+                    "{}: unit {:?}",
+                    d.name,
+                    s.unit
+                );
+            }
+        }
+        let k = kind("json").unwrap();
+        let text = serde_json::to_string(&k).unwrap();
+        assert_eq!(text, "\"json\"");
+        assert_eq!(serde_json::from_str::<FormatKind>(&text).unwrap(), k);
+        assert!(serde_json::from_str::<FormatKind>("\"nope\"").is_err());
     }
 }

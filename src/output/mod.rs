@@ -3,6 +3,7 @@
 //! the [`crate::report::Report`] model and never changes a verdict.
 
 pub mod export;
+pub mod formats;
 pub mod plot;
 pub mod postmortem;
 pub mod table;

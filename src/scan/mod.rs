@@ -21,12 +21,13 @@ use crate::aggregate::{Aggregate, ByAgg, ByField, Cube, HotKey};
 use crate::classify::{Classifier, TokenState};
 use crate::event::{FIELDS, FieldMap};
 use crate::format::not_access::{self, NotAccessLog};
-use crate::format::{self, FormatKind, LineParser, SkipReason, regex::RegexFormat};
+use crate::format::{self, Custom, FormatKind, LineParser, SkipReason};
 use crate::input::chunk::{self, Blocks};
 use crate::input::{Compression, Source};
 use crate::retry::RetryConfig;
 use crate::time::Micros;
 
+pub mod inspect;
 mod merge;
 mod ordered;
 mod seek;
@@ -42,7 +43,8 @@ fn is_zero(n: &u64) -> bool {
 pub struct ScanOptions {
     /// Force a format instead of detecting it per file.
     pub format: Option<FormatKind>,
-    pub regex: Option<RegexFormat>,
+    /// The formats defined in the config.
+    pub custom: Custom,
     pub fields: FieldMap,
     pub classifier: Classifier,
     pub bucket_us: i64,
@@ -66,7 +68,7 @@ impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
             format: None,
-            regex: None,
+            custom: Custom::default(),
             fields: FieldMap::default(),
             classifier: Classifier::default(),
             bucket_us: 60_000_000,
@@ -322,7 +324,7 @@ fn example_text(raw: &[u8]) -> String {
 fn process(
     data: &[u8],
     seq: u64,
-    parser: &mut LineParser,
+    reader: &mut Reader,
     o: &ScanOptions,
     p: &mut Partial,
     spares: &Spares,
@@ -337,6 +339,7 @@ fn process(
     // is valid UTF-8, and a combined line's marks (built in that search,
     // for its tokenizer) say so too. A line is checked on its own only
     // when it is not plain.
+    let Reader { parser, fields } = reader;
     let marked = crate::event::wants_marks(parser);
     let mut marks = format::marks::Marks::empty();
     // Lines as `body.split(b'\n')` gives them (none when `data` is empty).
@@ -392,7 +395,7 @@ fn process(
             &text,
             ascii,
             marks,
-            &o.fields,
+            fields,
             &mut caches.plans,
             &mut caches.ts,
             |ev, mask| {
@@ -676,7 +679,23 @@ struct Input {
     /// `head` is the whole input.
     complete: bool,
     /// `None`: an empty input.
-    parser: Option<LineParser>,
+    reader: Option<Reader>,
+}
+
+/// How one input's lines are read: its format's parser, and the field
+/// mapping for that format.
+#[derive(Clone)]
+pub(crate) struct Reader {
+    pub parser: LineParser,
+    pub fields: std::sync::Arc<FieldMap>,
+}
+
+impl Reader {
+    pub fn new(kind: FormatKind, o: &ScanOptions) -> Result<Reader, crate::error::SettingError> {
+        let parser = kind.parser(&o.custom)?;
+        let fields = std::sync::Arc::new(o.fields.with_sources(&parser.sources(kind)));
+        Ok(Reader { parser, fields })
+    }
 }
 
 fn new_report(src: &Source) -> FileReport {
@@ -704,12 +723,8 @@ fn open(src: &Source, o: &ScanOptions, bar: &ProgressBar) -> Opened {
     Opened { report, t0, input }
 }
 
-fn open_input(
-    src: &Source,
-    o: &ScanOptions,
-    bar: &ProgressBar,
-    rep: &mut FileReport,
-) -> io::Result<Input> {
+/// Opens `src` and reads its first bytes, decompressed.
+fn open_head(src: &Source, bar: &ProgressBar, rep: &mut FileReport) -> io::Result<Head> {
     // One handle per file, shared by every reader of it: a file deleted or
     // rotated away mid-run is still read whole.
     let file = match src {
@@ -731,17 +746,47 @@ fn open_input(
     rep.compression = Compression::sniff(&magic);
     let mut stream = rep.compression.decoder(Box::new(raw))?;
     let (head, complete) = read_head(&mut stream, SAMPLE_BYTES)?;
-    let name = match src {
+    Ok(Head {
+        file,
+        stream,
+        head,
+        complete,
+    })
+}
+
+/// An input opened and decompressed, its first bytes read.
+struct Head {
+    file: Option<File>,
+    stream: Box<dyn Read + Send>,
+    head: Vec<u8>,
+    /// `head` is the whole input.
+    complete: bool,
+}
+
+fn file_name(src: &Source) -> Option<String> {
+    match src {
         Source::File(p) => p.file_name().map(|n| n.to_string_lossy().into_owned()),
         Source::Stdin => None,
-    };
-    let parser = match choose_format(&head, complete, name.as_deref(), o)? {
+    }
+}
+
+fn open_input(
+    src: &Source,
+    o: &ScanOptions,
+    bar: &ProgressBar,
+    rep: &mut FileReport,
+) -> io::Result<Input> {
+    let Head {
+        file,
+        stream,
+        head,
+        complete,
+    } = open_head(src, bar, rep)?;
+    let name = file_name(src);
+    let reader = match choose_format(&head, complete, name.as_deref(), o)? {
         Choice::Format(kind) => {
             rep.format = Some(kind);
-            Some(
-                LineParser::new(kind, o.regex.as_ref())
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-            )
+            Some(Reader::new(kind, o).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?)
         }
         Choice::Blank => None,
         Choice::NotAccessLog(what) => {
@@ -754,14 +799,14 @@ fn open_input(
         stream,
         head,
         complete,
-        parser,
+        reader,
     })
 }
 
 /// The time of the first request (the merger orders inputs by it, and
 /// holds the requests after it until the input is read).
 fn first_time(input: &Input, o: &ScanOptions) -> Option<Micros> {
-    let mut parser = input.parser.clone()?;
+    let mut reader = input.reader.clone()?;
     let end = if input.complete {
         input.head.len()
     } else {
@@ -770,7 +815,7 @@ fn first_time(input: &Input, o: &ScanOptions) -> Option<Micros> {
     let mut p = Partial::new(o);
     let pool = Pool::default();
     let spares = Spares::new(&pool);
-    process(&input.head[..end], 0, &mut parser, o, &mut p, &spares);
+    process(&input.head[..end], 0, &mut reader, o, &mut p, &spares);
     p.batch.events.first().map(|e| e.ts)
 }
 
@@ -875,13 +920,14 @@ fn choose_format(
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     let kind = match o.format {
         Some(f) => Some(f),
-        None => format::detect(&refs, o.regex.as_ref()),
+        None => format::detect(&refs, &o.custom),
     };
     // A file whose format reads most of its first lines is an access log,
     // however damaged the rest (W3C detection saw its headers); only the
     // others may be something else.
     let access = match kind {
-        Some(FormatKind::W3c) if o.format.is_none() => true,
+        // Its headers were seen.
+        Some(k) if k.is_stateful() && o.format.is_none() => true,
         Some(k) => mostly_parses(k, &refs, o),
         None => false,
     };
@@ -906,7 +952,7 @@ fn choose_format(
 /// Whether `kind` parses at least half of the non-blank `lines`.
 fn mostly_parses(kind: FormatKind, lines: &[&str], o: &ScanOptions) -> bool {
     // A format that cannot be built fails later, with its own error.
-    let Ok(mut parser) = LineParser::new(kind, o.regex.as_ref()) else {
+    let Ok(mut parser) = kind.parser(&o.custom) else {
         return true;
     };
     let (mut n, mut parsed) = (0usize, 0usize);
@@ -940,18 +986,21 @@ fn read_input(
         stream,
         head,
         complete,
-        parser,
+        reader,
     } = input;
     if rep.not_access_log.is_some() {
         return ord.push(Partial::new(o));
     }
-    let Some(parser) = parser else {
+    let Some(reader) = reader else {
         // Blank lines only: counted and reported as skipped.
         let mut p = Partial::new(o);
         if !head.is_empty() {
-            let mut parser = LineParser::Clf;
+            let mut reader = Reader {
+                parser: LineParser::Clf,
+                fields: std::sync::Arc::new(o.fields.clone()),
+            };
             let pool = Pool::default();
-            process(&head, 0, &mut parser, o, &mut p, &Spares::new(&pool));
+            process(&head, 0, &mut reader, o, &mut p, &Spares::new(&pool));
         }
         return ord.push(p);
     };
@@ -966,18 +1015,18 @@ fn read_input(
         drop(stream);
         let len = meta.len();
         if len as usize > o.chunk_size {
-            let (start, end) = seek::window(file, len, &parser, o)?.unwrap_or((0, len));
+            let (start, end) = seek::window(file, len, &reader, o)?.unwrap_or((0, len));
             rep.unread_bytes = len - (end - start);
             bar.inc(len - (end - start));
-            return scan_ranges(file, len, (start, end), parser, o, bar, ord);
+            return scan_ranges(file, len, (start, end), reader, o, bar, ord);
         }
         let mut p = Partial::new(o);
         let data = chunk::read_range(file, 0, len, o.max_line)?;
-        let mut parser = parser;
+        let mut reader = reader;
         process(
             &data,
             0,
-            &mut parser,
+            &mut reader,
             o,
             &mut p,
             &Spares::new(ord.merger.spare_events()),
@@ -986,7 +1035,7 @@ fn read_input(
     }
     let _ = complete;
     let stream = io::Cursor::new(head).chain(stream);
-    scan_stream(stream, parser, kind.is_stateful(), o, rep, ord)
+    scan_stream(stream, reader, kind.is_stateful(), o, rep, ord)
 }
 
 thread_local! {
@@ -1000,7 +1049,7 @@ fn scan_ranges(
     file: &File,
     len: u64,
     (start, end): (u64, u64),
-    parser: LineParser,
+    reader: Reader,
     o: &ScanOptions,
     bar: &ProgressBar,
     ord: &mut Ordered<'_, '_>,
@@ -1011,13 +1060,13 @@ fn scan_ranges(
     let parse = |seq: usize| -> io::Result<Partial> {
         let (s, e) = ranges[seq];
         let mut p = Partial::new(o);
-        let mut parser = parser.clone();
+        let mut reader = reader.clone();
         let seq = seq as u64;
         match o.mmap.then(|| chunk::map_range(file, s, e, len)).flatten() {
-            Some(lines) => process(&lines, seq, &mut parser, o, &mut p, &spares),
+            Some(lines) => process(&lines, seq, &mut reader, o, &mut p, &spares),
             None => CHUNK_BUF.with_borrow_mut(|buf| -> io::Result<()> {
                 let span = chunk::read_range_into(file, s, e, o.max_line, buf)?;
-                process(&buf[span], seq, &mut parser, o, &mut p, &spares);
+                process(&buf[span], seq, &mut reader, o, &mut p, &spares);
                 Ok(())
             })?,
         }
@@ -1029,7 +1078,7 @@ fn scan_ranges(
 
 fn scan_stream<R: Read + Send>(
     stream: R,
-    parser: LineParser,
+    reader: Reader,
     stateful: bool,
     o: &ScanOptions,
     rep: &mut FileReport,
@@ -1039,13 +1088,13 @@ fn scan_stream<R: Read + Send>(
     let spares = Spares::new(ord.merger.spare_events());
     let mut lines = 0;
     if stateful {
-        let mut parser = parser;
+        let mut reader = reader;
         let mut seq = 0;
         loop {
             match blocks.next_block() {
                 Ok(Some(b)) => {
                     let mut p = Partial::new(o);
-                    process(&b, seq, &mut parser, o, &mut p, &spares);
+                    process(&b, seq, &mut reader, o, &mut p, &spares);
                     lines += p.lines;
                     ord.push(p)?;
                 }
@@ -1106,8 +1155,8 @@ fn scan_stream<R: Read + Send>(
                     .par_iter()
                     .map(|(seq, block)| {
                         let mut p = Partial::new(o);
-                        let mut parser = parser.clone();
-                        process(block, *seq, &mut parser, o, &mut p, &spares);
+                        let mut reader = reader.clone();
+                        process(block, *seq, &mut reader, o, &mut p, &spares);
                         p
                     })
                     .collect()

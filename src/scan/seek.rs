@@ -7,8 +7,8 @@
 use std::fs::File;
 use std::io;
 
+use super::Reader;
 use super::ScanOptions;
-use crate::format::LineParser;
 use crate::input::chunk;
 use crate::time::Micros;
 
@@ -24,12 +24,7 @@ const GRANULE: u64 = 1 << 20;
 
 /// The first timestamp of a line starting at or after `off`, and where
 /// that line starts.
-fn probe(
-    f: &File,
-    off: u64,
-    parser: &LineParser,
-    o: &ScanOptions,
-) -> io::Result<Option<(u64, Micros)>> {
+fn probe(f: &File, off: u64, reader: &Reader) -> io::Result<Option<(u64, Micros)>> {
     let begin = off.saturating_sub(1);
     let buf = chunk::read_exact_at(f, begin, PROBE_BYTES as usize)?;
     let mut pos = if off == 0 {
@@ -40,12 +35,12 @@ fn probe(
             None => return Ok(None),
         }
     };
-    let mut parser = parser.clone();
+    let mut parser = reader.parser.clone();
     while let Some(n) = memchr::memchr(b'\n', &buf[pos..]) {
         let line = &buf[pos..pos + n];
         if let Ok(text) = std::str::from_utf8(line)
             && let Ok(parsed) = parser.parse(text.trim_end_matches('\r'))
-            && let Ok(ev) = o.fields.resolve(parsed.record()).normalize()
+            && let Ok(ev) = reader.fields.resolve(parsed.record()).normalize()
         {
             return Ok(Some((begin + pos as u64, ev.ts)));
         }
@@ -59,7 +54,7 @@ fn probe(
 pub fn window(
     f: &File,
     len: u64,
-    parser: &LineParser,
+    reader: &Reader,
     o: &ScanOptions,
 ) -> io::Result<Option<(u64, u64)>> {
     if o.since.is_none() && o.until.is_none() {
@@ -68,7 +63,7 @@ pub fn window(
     let mut last: Option<Micros> = None;
     let mut seen = 0;
     for i in 0..PROBES {
-        if let Some((_, ts)) = probe(f, len / PROBES * i, parser, o)? {
+        if let Some((_, ts)) = probe(f, len / PROBES * i, reader)? {
             if last.is_some_and(|l| ts + SLACK_US < l) {
                 return Ok(None);
             }
@@ -80,11 +75,11 @@ pub fn window(
         return Ok(None);
     }
     let start = match o.since {
-        Some(since) => bound(f, len, parser, o, |ts| ts < since - SLACK_US)?.0,
+        Some(since) => bound(f, len, reader, |ts| ts < since - SLACK_US)?.0,
         None => 0,
     };
     let end = match o.until {
-        Some(until) => bound(f, len, parser, o, |ts| ts <= until + SLACK_US)?.1,
+        Some(until) => bound(f, len, reader, |ts| ts <= until + SLACK_US)?.1,
         None => len,
     };
     Ok((start > 0 || end < len).then_some((start, end.max(start))))
@@ -97,15 +92,14 @@ pub fn window(
 fn bound(
     f: &File,
     len: u64,
-    parser: &LineParser,
-    o: &ScanOptions,
+    reader: &Reader,
     before: impl Fn(Micros) -> bool,
 ) -> io::Result<(u64, u64)> {
     let (mut lo, mut hi) = (0u64, len);
     let (mut lo_at, mut hi_at) = (0u64, len);
     while hi - lo > GRANULE {
         let mid = lo + (hi - lo) / 2;
-        match probe(f, mid, parser, o)? {
+        match probe(f, mid, reader)? {
             Some((at, ts)) if before(ts) => {
                 lo = mid;
                 lo_at = at;

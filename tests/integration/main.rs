@@ -7,6 +7,8 @@ mod cli;
 mod common;
 /// A log directory as found: files that are not access logs set aside.
 mod dirs;
+/// Every format's sample files, field by field (`tests/data/formats`).
+mod format_cases;
 /// Every format and compression gives the same analysis.
 mod formats;
 /// Hostile and broken input: clear errors and counted skips, never a panic.

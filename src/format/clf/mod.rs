@@ -9,6 +9,44 @@ use super::marks::{Class, Marks};
 use super::positions::{POSITIONS, Positions};
 use crate::format::record::{Key, Record, SlotNames};
 
+/// nginx's and Apache's `combined`: common plus referer and user agent
+/// (and nginx-style trailing extras).
+pub static COMBINED: super::FormatDef = super::FormatDef {
+    name: "combined",
+    title: "nginx / Apache combined (with nginx-style trailing extras)",
+    detection: "`host ident user [time] \"request\" status bytes \"referer\" \"agent\"`; \
+                most lines have the user agent",
+    example: r#"203.0.113.9 - - [02/Mar/2026:08:00:01 +0000] "POST /oauth/token HTTP/1.1" 401 43 "-" "acme-desktop/4.2.1 (Windows NT 10.0)" request_time=0.004"#,
+    sources: &[],
+    stateful: false,
+    sniff: |lines, _| sniff_clf(lines, true),
+    parser: |_| Ok(super::LineParser::Clf),
+};
+
+/// The common log format (NCSA): no referer, no user agent.
+pub static COMMON: super::FormatDef = super::FormatDef {
+    name: "common",
+    title: "NCSA common log format (Apache `common`)",
+    detection: "`host ident user [time] \"request\" status bytes`; most lines end there",
+    example: r#"203.0.113.9 - frank [02/Mar/2026:08:00:01 +0000] "GET /v1/me HTTP/1.1" 401 43"#,
+    sources: &[],
+    stateful: false,
+    sniff: |lines, _| sniff_clf(lines, false),
+    parser: |_| Ok(super::LineParser::Clf),
+};
+
+/// The lines of `lines` that parse, when most of them have a user agent
+/// (`combined`) or most do not; else 0.
+fn sniff_clf(lines: &[&str], combined: bool) -> usize {
+    let parsed: Vec<_> = lines.iter().filter_map(|l| parse(l).ok()).collect();
+    let with_agent = parsed.iter().filter(|r| r.has_slot(USER_AGENT)).count();
+    if (with_agent * 2 >= parsed.len()) == combined {
+        parsed.len()
+    } else {
+        0
+    }
+}
+
 /// A parsed line: byte ranges into it, turned into strings only when asked
 /// for (most fields of most lines are never read).
 pub struct ClfRecord<'a> {

@@ -6,6 +6,21 @@ use std::sync::Arc;
 
 use super::{IndexedRecord, SkipReason};
 
+pub static FORMAT: super::FormatDef = super::FormatDef {
+    name: "w3c",
+    title: "W3C extended log format (IIS)",
+    detection: "a `#Fields:` or `#Software:` directive in the first lines",
+    example: "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) sc-status sc-substatus sc-win32-status time-taken\n\
+              2026-03-02 08:00:01 10.0.0.5 GET /v1/me - 443 - 203.0.113.9 acme-desktop/4.2.1+(Windows+NT+10.0) 401 0 0 4",
+    sources: &[],
+    stateful: true,
+    sniff: |lines, _| {
+        let header = |l: &&str| l.starts_with("#Fields:") || l.starts_with("#Software:");
+        if lines.iter().any(header) { lines.len() } else { 0 }
+    },
+    parser: |_| Ok(super::LineParser::W3c(W3cParser::default())),
+};
+
 #[derive(Clone, Default)]
 pub struct W3cParser {
     names: Option<Arc<[String]>>,

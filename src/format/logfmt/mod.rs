@@ -5,6 +5,17 @@ use std::borrow::Cow;
 use super::SkipReason;
 use crate::format::record::{Key, Record};
 
+pub static FORMAT: super::FormatDef = super::FormatDef {
+    name: "logfmt",
+    title: "logfmt (`key=value` pairs)",
+    detection: "at least two `key=value` pairs per line",
+    example: "time=2026-03-02T08:00:01Z ip=203.0.113.9 method=GET path=/v1/me status=401 ua=\"acme-desktop/4.2.1\" duration_ms=3.1",
+    sources: &[],
+    stateful: false,
+    sniff: |lines, _| super::count_read(lines, |l| parse(l).is_ok()),
+    parser: |_| Ok(super::LineParser::Logfmt),
+};
+
 pub struct KvRecord<'a> {
     pub pairs: Vec<(&'a str, Cow<'a, str>)>,
 }

@@ -9,6 +9,23 @@ use regex::{Regex, RegexBuilder};
 
 use super::{IndexedRecord, SkipReason};
 
+pub static FORMAT: super::FormatDef = super::FormatDef {
+    name: "regex",
+    title: "your own regex with named captures (`[format] regex` in the config)",
+    detection: "the config's regex matches the line (preferred over every built-in format)",
+    example: "2026-03-02T08:00:01Z 401 /v1/me",
+    sources: &[],
+    stateful: false,
+    sniff: |lines, custom| {
+        custom.regex.as_ref().map_or(0, |r| super::count_read(lines, |l| r.parse(l).is_ok()))
+    },
+    parser: |custom| {
+        custom.regex.clone().map(super::LineParser::Regex).ok_or_else(|| {
+            SettingError::value("format `regex` needs `[format] regex = \"...\"` in the config")
+        })
+    },
+};
+
 #[derive(Clone, Debug)]
 pub struct RegexFormat {
     re: Regex,

@@ -10,6 +10,17 @@ use super::marks::{Class, Marks};
 use super::positions::Positions;
 use crate::format::record::{Key, Record};
 
+pub static FORMAT: super::FormatDef = super::FormatDef {
+    name: "json",
+    title: "JSON lines (any keys: nginx `escape=json`, ECS, Cloudflare, app logs)",
+    detection: "each line is a JSON object",
+    example: r#"{"time":"2026-03-02T08:00:01Z","client_ip":"203.0.113.9","method":"GET","path":"/v1/me","status":401,"user_agent":"AcmeVoice-Mobile/6.9.8","auth_error":"token_expired","duration_ms":3.1}"#,
+    sources: &[],
+    stateful: false,
+    sniff: |lines, _| super::count_read(lines, |l| parse(l).is_ok()),
+    parser: |_| Ok(super::LineParser::Json),
+};
+
 /// A JSON object flattened to `(dotted path, scalar text)` pairs. Strings
 /// without escapes and numbers borrow from the line: no tree is built.
 /// A level's own keys come before nested ones, so a literal `"a.b"` key
