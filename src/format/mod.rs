@@ -307,6 +307,12 @@ pub trait FormatParser: Send + Sync {
     fn sources(&self) -> Vec<Source> {
         Vec::new()
     }
+
+    /// Why `line` is not this format, where the parser can say more than
+    /// its [`SkipReason`] (a column): for `authstorm formats test`.
+    fn why(&self, _line: &str) -> Option<String> {
+        None
+    }
 }
 
 impl Clone for Box<dyn FormatParser> {
@@ -326,6 +332,26 @@ impl LineParser {
             LineParser::Regex(r) => r.parse(line).map(Parsed::Indexed),
             LineParser::Other(p) => p.parse(line),
         }
+    }
+
+    /// Why `line` does not parse, as exactly as the format can say (the
+    /// column where it departs from the format); `None` when it parses.
+    pub fn why(&mut self, line: &str) -> Option<String> {
+        let reason = match self.parse(line) {
+            Ok(_) => return None,
+            Err(r) => r,
+        };
+        let exact = match self {
+            LineParser::Clf => clf::diagnose(line),
+            LineParser::Json => match serde_json::from_str::<serde::de::IgnoredAny>(line) {
+                Err(e) => Some(format!("not JSON: {e}")),
+                Ok(_) if !line.trim_start().starts_with('{') => Some("not a JSON object".into()),
+                Ok(_) => None,
+            },
+            LineParser::Other(p) => p.why(line),
+            _ => None,
+        };
+        Some(exact.unwrap_or_else(|| reason.name().replace('_', " ")))
     }
 
     /// The names this parser's records give normalized fields, best first:

@@ -90,12 +90,15 @@ pub fn render(x: &Inspection) -> String {
         }
         (None, _, Some(e)) => {
             let _ = writeln!(out, "format    none: {e}");
-            if let Some((k, n)) = x.scores.first() {
+            if let Some(c) = &x.closest {
                 let _ = writeln!(
                     out,
-                    "closest   {k}, {n} of {} lines (detection needs a fifth)",
-                    x.sample_lines
+                    "closest   {}, {} of {} lines (detection needs a fifth)",
+                    c.format, c.reads, x.sample_lines
                 );
+                for (n, why) in &c.misses {
+                    let _ = writeln!(out, "  line {n}: {why}");
+                }
             }
         }
         (None, _, None) => {

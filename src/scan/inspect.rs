@@ -36,7 +36,20 @@ pub struct Inspection {
     pub not_access_log: Option<NotAccessLog>,
     /// Why the input could not be read, if it could not.
     pub error: Option<String>,
+    /// When no format was chosen: the one that came closest, and why each
+    /// of the first lines is not it.
+    pub closest: Option<Closest>,
     pub lines: Vec<InspectedLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Closest {
+    pub format: FormatKind,
+    /// Sample lines it reads.
+    pub reads: usize,
+    /// (line number, why it is not this format), for the first lines it
+    /// does not read.
+    pub misses: Vec<(usize, String)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,6 +98,7 @@ pub fn inspect(src: &Source, o: &ScanOptions, max_lines: usize) -> io::Result<In
         scores: detection.scores,
         not_access_log: None,
         error: None,
+        closest: None,
         lines: Vec::new(),
     };
     let name = file_name(src);
@@ -97,6 +111,7 @@ pub fn inspect(src: &Source, o: &ScanOptions, max_lines: usize) -> io::Result<In
         }
         Err(e) => {
             out.error = Some(e.to_string());
+            out.closest = closest(&out, &lines, o, max_lines);
             return Ok(out);
         }
     };
@@ -117,6 +132,28 @@ pub fn inspect(src: &Source, o: &ScanOptions, max_lines: usize) -> io::Result<In
             .push(line(&mut reader, i + 1, text, o, &mut ts, &mut memo));
     }
     Ok(out)
+}
+
+/// The format that read the most sample lines (combined when none read
+/// any: the most common access log), and why the first lines it misses
+/// are not it.
+fn closest(x: &Inspection, lines: &[String], o: &ScanOptions, max: usize) -> Option<Closest> {
+    let (format, reads) = match x.scores.first() {
+        Some(&(k, n)) => (k, n),
+        None => (FormatKind::from_name("combined")?, 0),
+    };
+    let mut parser = format.parser(&o.custom).ok()?;
+    let misses = (lines.iter().enumerate())
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+        .filter(|(_, l)| !l.trim().is_empty())
+        .filter_map(|(n, l)| parser.why(l).map(|w| (n, w)))
+        .take(max.max(1))
+        .collect();
+    Some(Closest {
+        format,
+        reads,
+        misses,
+    })
 }
 
 fn line(

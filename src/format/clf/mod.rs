@@ -2,12 +2,15 @@
 //! extras after the user agent: `key=value`, `key="quoted value"` and
 //! unkeyed quoted fields (addressed as `extra_1`, `extra_2`, ...).
 
+mod diagnose;
+
 use std::borrow::Cow;
 
 use super::SkipReason;
 use super::marks::{Class, Marks};
 use super::positions::{POSITIONS, Positions};
 use crate::format::record::{Key, Record, SlotNames};
+pub use diagnose::diagnose;
 
 /// nginx's and Apache's `combined`: common plus referer and user agent
 /// (and nginx-style trailing extras).
