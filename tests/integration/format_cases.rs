@@ -191,3 +191,22 @@ fn every_format_has_samples() {
         );
     }
 }
+
+/// A file no format reads: `formats test` names the closest format and
+/// where each line departs from it, and fails (exit 2).
+#[test]
+fn an_unreadable_file_is_explained() {
+    let path = data("unreadable/broken.log");
+    let out = bin().args(["formats", "test"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "format    none",
+        "closest   combined, 0 of 3 lines",
+        "line 1: no closing quote after the request's protocol, at column 66",
+        "line 2: expected `[` (the time) at column 17",
+        "line 3: the line ends at column 22 before the time",
+    ] {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+}

@@ -69,6 +69,19 @@ pub fn diagnose(line: &str) -> Option<String> {
                 Some(_) => i += 1,
             }
         }
+        // A request line ends with its protocol; text after it means its
+        // closing quote is missing (and the quote found is a later field's).
+        let request: String = chars[open + 1..i].iter().collect();
+        if let Some(p) = request.find(" HTTP/") {
+            let proto_end = request[p + 1..].find(' ').map(|e| p + 1 + e);
+            if let Some(e) = proto_end {
+                let at = open + 1 + request[..e].chars().count();
+                return Err(format!(
+                    "no closing quote after the request's protocol, at column {}",
+                    col(at)
+                ));
+            }
+        }
         i += 1;
         space(&mut i, "the status")?;
         let (s, e) = word(&mut i).ok_or_else(|| format!("no status at column {}", col(i)))?;
@@ -108,6 +121,7 @@ mod tests {
             (r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700 "GET /a" 200 5"#, "no closing `]`"),
             (r#"1.2.3.4 - - [yesterday] "GET /a" OK 5"#, "`yesterday` at column 14 is not a time"),
             (r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1 200 5"#, "no closing quote for the request opened at column 42"),
+            (r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1 200 5 "-" "curl/8""#, "no closing quote after the request's protocol, at column 58"),
             (r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a" OK 5"#, "`OK` at column 51 is not a status"),
             ("1.2.3.4", "the line ends at column 8 before the ident"),
         ];
