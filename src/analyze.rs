@@ -56,21 +56,7 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
 pub fn analyze_cubes(paths: &[String], detect_cfg: &DetectConfig) -> Result<Analysis> {
     let mut merged: Option<Cube> = None;
     for p in paths {
-        let text = std::fs::read(p).map_err(|e| Error::io(p, e))?;
-        let cube: Cube = serde_json::from_slice(&text).map_err(|e| Error::NotACube {
-            path: p.into(),
-            reason: e.to_string(),
-        })?;
-        if cube.schema != crate::aggregate::cube::CUBE_SCHEMA {
-            return Err(Error::NotACube {
-                path: p.into(),
-                reason: format!(
-                    "schema {:?}, expected {:?}",
-                    cube.schema,
-                    crate::aggregate::cube::CUBE_SCHEMA
-                ),
-            });
-        }
+        let cube = load_cube(p)?;
         match &mut merged {
             None => merged = Some(cube),
             Some(m) => m.merge(&cube).map_err(|e| Error::File {
@@ -89,6 +75,51 @@ pub fn analyze_cubes(paths: &[String], detect_cfg: &DetectConfig) -> Result<Anal
     let storms = detect(&cube, detect_cfg);
     let report = Report::build(Vec::new(), Vec::new(), &cube, None, storms);
     Ok(Analysis { report, cube })
+}
+
+/// Reads a cube file (`--cube`), checking its schema.
+pub fn load_cube(p: &str) -> Result<Cube> {
+    let text = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+    let cube: Cube = serde_json::from_slice(&text).map_err(|e| Error::NotACube {
+        path: p.into(),
+        reason: e.to_string(),
+    })?;
+    if cube.schema != crate::aggregate::cube::CUBE_SCHEMA {
+        return Err(Error::NotACube {
+            path: p.into(),
+            reason: format!(
+                "schema {:?}, expected {:?}",
+                cube.schema,
+                crate::aggregate::cube::CUBE_SCHEMA
+            ),
+        });
+    }
+    Ok(cube)
+}
+
+/// Whether `path` is a cube file: a file whose first bytes name the cube
+/// schema (a JSON log is not one).
+pub fn is_cube_file(path: &str) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let n = f.read(&mut head).unwrap_or(0);
+    memchr::memmem::find(&head[..n], b"\"authstorm/cube/").is_some()
+}
+
+/// The cube of one side of `authstorm compare`: a cube file as it is, or
+/// the logs at `path` (a file, directory or glob) scanned with `cfg`.
+pub fn cube_of(path: &str, cfg: &AnalyzeConfig) -> Result<Cube> {
+    if is_cube_file(path) {
+        return load_cube(path);
+    }
+    let cfg = AnalyzeConfig {
+        inputs: vec![path.to_string()],
+        ..cfg.clone()
+    };
+    Ok(analyze(&cfg)?.cube)
 }
 
 /// As [`analyze`], also handing every request to `sink`, in time order

@@ -51,6 +51,9 @@ pub enum Command {
     /// Write synthetic auth-service access logs with ground truth.
     #[command(after_long_help = SIMULATE_EXAMPLES)]
     Simulate(SimulateArgs),
+    /// Compare two periods: per cohort and endpoint, what changed beyond noise.
+    #[command(after_long_help = COMPARE_EXAMPLES)]
+    Compare(CompareArgs),
     /// List the log formats, or show how a file's first lines are read.
     #[command(after_long_help = FORMATS_EXAMPLES)]
     Formats(FormatsArgs),
@@ -124,6 +127,15 @@ Examples:
   # Three load-balancer nodes (logs/node1.log ...), two behaviours, junk
   authstorm simulate --behaviours restart,decoys --nodes 3 --junk 0.01 \\
       --lines 30000 -o logs/";
+
+const COMPARE_EXAMPLES: &str = "\
+Examples:
+  # the period before and the period after: logs, or cubes saved with
+  # --cube (a day kept from last week, say)
+  authstorm compare outage.json.gz access.log
+  authstorm analyze outage.json.gz --cube before.json
+  authstorm compare before.json access.log --top 5
+  authstorm compare before.json access.log --json - | jq '.cohorts[0]'";
 
 const FORMATS_EXAMPLES: &str = "\
 Examples:
@@ -383,6 +395,43 @@ pub struct SimulateArgs {
     /// Write the ground truth as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// The period before: a log file, directory or glob, or a cube file.
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// The period after, compared with A.
+    #[arg(value_name = "B")]
+    pub b: String,
+    /// Read the logs as this format instead of detecting it per file.
+    #[arg(long, value_name = "FORMAT", value_parser = format_arg)]
+    pub format: Option<FormatKind>,
+    /// TOML config: field mapping, app rules, token vocabulary.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Group versions by their first N components.
+    #[arg(long, value_name = "N")]
+    pub version_depth: Option<usize>,
+    /// Display time zone (JSON stays UTC).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Rows per table.
+    #[arg(long, default_value_t = 15, value_name = "N")]
+    pub top: usize,
+    /// The z-score a change must pass to be more than noise.
+    #[arg(long, default_value_t = authstorm::report::compare::DEFAULT_Z, value_name = "Z")]
+    pub z: f64,
+    /// Write the comparison as JSON to FILE (`-` for stdout, then no tables).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Args)]
@@ -855,6 +904,62 @@ fn print_bytes(bytes: &[u8]) -> Result<()> {
     out.write_all(bytes)?;
     out.flush()?;
     Ok(())
+}
+
+/// `authstorm compare A B`.
+pub fn run_compare(c: CompareArgs) -> Result<Exit> {
+    let args = AnalyzeArgs {
+        paths: vec![c.a.clone(), c.b.clone()],
+        format: c.format,
+        config: c.config.clone(),
+        bucket: None,
+        by: Vec::new(),
+        since: None,
+        until: None,
+        tz: c.tz.clone(),
+        version_depth: c.version_depth,
+        threads: c.threads,
+        json: None,
+        cube: None,
+        stack: StackArg::Token,
+        from_cube: false,
+        top: c.top,
+        max_line: authstorm::scan::DEFAULT_MAX_LINE,
+        no_mmap: false,
+        no_progress: c.no_progress,
+        fail_on_storm: false,
+        anonymize_ip: false,
+        hash_clients: false,
+        hash_key: None,
+        strict: false,
+        out: None,
+    };
+    let file = load_config(args.config.as_deref())?;
+    let (cfg, tz) = build_config(&args, &file)?;
+    let side =
+        |p: &str| authstorm::analyze::cube_of(p, &cfg).with_context(|| format!("reading {p}"));
+    let (a, b) = (side(&c.a)?, side(&c.b)?);
+    let cmp = authstorm::report::compare::compare(&c.a, &a, &c.b, &b, c.z);
+    if let Some(path) = &c.json {
+        let mut w = open_out(path)?;
+        serde_json::to_writer_pretty(&mut w, &cmp)?;
+        writeln!(w)?;
+        w.flush()?;
+        if path == "-" {
+            return Ok(Exit::Success);
+        }
+    }
+    let opts = TableOptions {
+        color: io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        width: terminal_width(),
+        tz,
+        top: c.top,
+        ..TableOptions::default()
+    };
+    let mut out = Vec::new();
+    authstorm::output::table::render_comparison(&cmp, &opts, &mut out)?;
+    print_bytes(&out)?;
+    Ok(Exit::Success)
 }
 
 /// `authstorm formats [test FILE]`.

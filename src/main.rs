@@ -88,6 +88,7 @@ fn main() -> ExitCode {
         Command::Report(a) => cli::run_analyze(a, cli::View::Report),
         Command::Export(e) => cli::run_export(e),
         Command::Simulate(s) => cli::run_simulate(s),
+        Command::Compare(c) => cli::run_compare(c),
         Command::Formats(f) => cli::run_formats(f),
         Command::Completions(c) => cli::run_completions(c),
         Command::Man(m) => cli::run_man(m),

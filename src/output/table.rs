@@ -695,6 +695,87 @@ fn problems(r: &Report, st: &Styler, w: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// `authstorm compare`: the two periods, then cohorts and endpoints, most
+/// changed first (`o.top` rows each; changes within noise marked `~`).
+pub fn render_comparison(
+    c: &crate::report::compare::Comparison,
+    o: &TableOptions,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    use crate::report::compare::{Change, Presence};
+    let st = Styler { o };
+    let span = |s: &crate::report::compare::Side| {
+        format!(
+            "{}: {} to {}, {:.1} h, {} requests",
+            sanitize(&s.label),
+            s.start_us
+                .map_or("-".into(), |t| o.tz.format(t, "%Y-%m-%d %H:%M")),
+            s.end_us
+                .map_or("-".into(), |t| o.tz.format(t, "%Y-%m-%d %H:%M")),
+            s.hours,
+            thousands(s.requests)
+        )
+    };
+    writeln!(w, "A  {}", span(&c.a))?;
+    writeln!(w, "B  {}", span(&c.b))?;
+    let rate = |v: f64| {
+        if v >= 100.0 {
+            thousands(v.round() as u64)
+        } else {
+            format!("{v:.1}")
+        }
+    };
+    let share = |v: f64| format!("{:.1}%", v * 100.0);
+    let arrow = |a: String, b: String| format!("{a} → {b}");
+    let change = |x: &Change| match (x.presence, x.rate_ratio) {
+        (Presence::New, _) => "new".to_string(),
+        (Presence::Vanished, _) => "gone".to_string(),
+        (_, Some(r)) if r >= 1.995 => format!("×{r:.1}"),
+        (_, Some(r)) => format!("{:+.0}%", (r - 1.0) * 100.0),
+        (_, None) => "-".to_string(),
+    };
+    let rows = |title: &str, list: &[Change], w: &mut dyn Write| -> io::Result<()> {
+        st.title(
+            w,
+            &format!(
+                "{title}, most changed first (req/h; ~ within noise at z < {:.1})",
+                c.z
+            ),
+        )?;
+        let mut t = st.table(&[
+            title.trim_end_matches('s'),
+            "req/h A → B",
+            "change",
+            "clients A → B",
+            "errors",
+            "retries",
+            "resends",
+            "p95 ms",
+        ]);
+        for x in list.iter().take(o.top) {
+            let mark = if x.significant { "" } else { " ~" };
+            t.add_row(vec![
+                sanitize(&x.name),
+                arrow(rate(x.a.requests_per_hour), rate(x.b.requests_per_hour)),
+                format!("{}{mark}", change(x)),
+                arrow(thousands(x.a.clients), thousands(x.b.clients)),
+                arrow(share(x.a.error_share), share(x.b.error_share)),
+                arrow(share(x.a.retry_share), share(x.b.retry_share)),
+                arrow(thousands(x.a.resends), thousands(x.b.resends)),
+                arrow(ms(x.a.p95_ms), ms(x.b.p95_ms)),
+            ]);
+        }
+        writeln!(w, "{t}")?;
+        if list.len() > o.top {
+            writeln!(w, "({} more; --top N shows more)", list.len() - o.top)?;
+        }
+        Ok(())
+    };
+    rows("cohorts", &c.cohorts, w)?;
+    rows("endpoints", &c.endpoints, w)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! the contract for scripts; `output` renders it for people.
 
 mod clients;
+pub mod compare;
 
 use std::collections::BTreeMap;
 

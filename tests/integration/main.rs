@@ -5,6 +5,8 @@
 mod cli;
 /// Helpers shared by the others.
 mod common;
+/// `compare`: two periods, cohorts and endpoints, change beyond noise.
+mod compare;
 /// A log directory as found: files that are not access logs set aside.
 mod dirs;
 /// Every format's sample files, field by field (`tests/data/formats`).
