@@ -254,6 +254,11 @@ pub struct AnalyzeArgs {
     /// cube.parquet into DIR.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Write Prometheus metrics of the run to FILE (for node_exporter's
+    /// textfile collector; written aside and renamed; on failure the last
+    /// success time is kept).
+    #[arg(long, value_name = "FILE")]
+    pub prom: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -635,13 +640,29 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
     if view == View::Report && a.out.is_none() {
         bail!("authstorm report needs --out DIR");
     }
+    let started = std::time::Instant::now();
     let file = load_config(a.config.as_deref())?;
     let (cfg, tz) = build_config(&a, &file)?;
-    let analysis = if a.from_cube {
-        authstorm::analyze::analyze_cubes(&a.paths, &cfg.detect)?
+    let analysed = if a.from_cube {
+        authstorm::analyze::analyze_cubes(&a.paths, &cfg.detect)
     } else {
-        analyze(&cfg)?
+        analyze(&cfg)
     };
+    if let Some(path) = &a.prom {
+        use authstorm::output::prom;
+        let secs = started.elapsed().as_secs_f64();
+        let text = match &analysed {
+            Ok(an) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                prom::success(&an.report, secs, now.floor())
+            }
+            Err(_) => prom::failure(std::fs::read_to_string(path).ok().as_deref(), secs),
+        };
+        prom::write_atomic(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let analysis = analysed?;
     if let Some(path) = &a.cube {
         let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         serde_json::to_writer(BufWriter::new(f), &analysis.cube)
@@ -933,6 +954,7 @@ pub fn run_compare(c: CompareArgs) -> Result<Exit> {
         hash_key: None,
         strict: false,
         out: None,
+        prom: None,
     };
     let file = load_config(args.config.as_deref())?;
     let (cfg, tz) = build_config(&args, &file)?;

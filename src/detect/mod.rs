@@ -163,6 +163,16 @@ pub enum StormKind {
     Outage,
 }
 
+impl StormKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StormKind::Storm => "storm",
+            StormKind::Surge => "surge",
+            StormKind::Outage => "outage",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Culprit {
     pub app: Option<String>,

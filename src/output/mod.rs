@@ -6,4 +6,5 @@ pub mod export;
 pub mod formats;
 pub mod plot;
 pub mod postmortem;
+pub mod prom;
 pub mod table;

@@ -973,3 +973,59 @@ fn missing_config_reported_once() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
+
+/// `--prom FILE`: the run's metrics for a textfile collector; a failed run
+/// keeps the time of the last success and says it failed.
+#[test]
+fn prom_textfile_for_scheduled_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::common::simulate(dir.path(), "a.log", &["--lines", "20000"]);
+    let prom = dir.path().join("authstorm.prom");
+    let out = bin()
+        .args(["storms", "--no-progress", "--prom"])
+        .arg(&prom)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&prom).unwrap();
+    for want in [
+        "# TYPE authstorm_last_success_timestamp_seconds gauge",
+        "authstorm_last_run_success 1",
+        "authstorm_lines{result=\"parsed\"} ",
+        "authstorm_files{state=\"read\"} 1",
+        "authstorm_episodes{kind=\"storm\"} 1",
+        "authstorm_cohort_requests{app=\"acme-desktop\",",
+    ] {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+    let cohorts = text
+        .lines()
+        .filter(|l| l.starts_with("authstorm_cohort_requests{"))
+        .count();
+    assert!((1..=10).contains(&cohorts), "{cohorts}");
+    let last = text
+        .lines()
+        .find(|l| l.starts_with("authstorm_last_success_timestamp_seconds "))
+        .unwrap()
+        .to_string();
+    // Nothing to analyse: exit 2, and the file says so, keeping `last`.
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    let out = bin()
+        .args(["storms", "--no-progress", "--prom"])
+        .arg(&prom)
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(text.contains("authstorm_last_run_success 0"), "{text}");
+    assert!(text.contains(&last), "{text}");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp."))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
