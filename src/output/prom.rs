@@ -125,7 +125,7 @@ pub fn success(r: &Report, run_seconds: f64, now: f64) -> String {
         &storms,
     );
     let mut cohorts: Vec<_> = r.cohorts.iter().collect();
-    cohorts.sort_by(|a, b| b.requests.cmp(&a.requests));
+    cohorts.sort_by_key(|c| std::cmp::Reverse(c.requests));
     let top: Vec<(Vec<(&str, String)>, f64)> = cohorts
         .iter()
         .take(TOP_COHORTS)
