@@ -693,8 +693,12 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
     let json_to_stdout = a.json.as_deref() == Some("-");
     if let Some(path) = &a.json {
         let mut w = open_out(path)?;
-        serde_json::to_writer_pretty(&mut w, &analysis.report)
-            .with_context(|| format!("writing {path}"))?;
+        if view == View::Storms {
+            serde_json::to_writer_pretty(&mut w, &analysis.report.storms_doc())
+        } else {
+            serde_json::to_writer_pretty(&mut w, &analysis.report)
+        }
+        .with_context(|| format!("writing {path}"))?;
         writeln!(w)?;
         w.flush().with_context(|| format!("writing {path}"))?;
     }

@@ -355,8 +355,7 @@ pub struct CsvSink<W: Write> {
 impl<W: Write> CsvSink<W> {
     pub fn new(w: W) -> std::io::Result<Self> {
         let mut w = csv::Writer::from_writer(w);
-        w.write_record(EVENT_HEADERS)
-            .map_err(std::io::Error::other)?;
+        w.write_record(EVENT_HEADERS).map_err(csv_io)?;
         Ok(CsvSink { w })
     }
 
@@ -387,9 +386,21 @@ impl<W: Write + Send> crate::scan::RowSink for CsvSink<W> {
                     csv_cell(file).into_owned(),
                     r.line.to_string(),
                 ])
-                .map_err(std::io::Error::other)?;
+                .map_err(csv_io)?;
         }
         Ok(())
+    }
+}
+
+/// A CSV error as the I/O error it is when it is one: a closed pipe stays
+/// a closed pipe (which ends the program quietly), not "other error".
+fn csv_io(e: csv::Error) -> std::io::Error {
+    if !e.is_io_error() {
+        return std::io::Error::other(e);
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => std::io::Error::other(format!("{other:?}")),
     }
 }
 

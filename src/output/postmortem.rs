@@ -85,10 +85,13 @@ fn title(storms: &[&Storm], start: &str, end: &str, tz: DisplayTz) -> String {
 fn summary(r: &Report, storms: &[&Storm], start: &str, end: &str, tz: DisplayTz) -> Vec<String> {
     let mut summary = Vec::new();
     summary.push(format!(
-        "{} requests from {} clients in {} files, {} to {} ({}); {} lines, {} skipped.",
+        "{} requests from {} clients in {}, {} to {} ({}); {} lines, {} skipped.",
         thousands(r.totals.requests),
         thousands(r.totals.clients),
-        r.input.files.len(),
+        match r.input.files.len() {
+            1 => "1 file".to_string(),
+            n => format!("{n} files"),
+        },
         start,
         end,
         "UTC",
@@ -394,20 +397,43 @@ pub fn html_escape(s: &str) -> String {
     o
 }
 
-/// Escapes Markdown (and inline HTML) so log text renders as itself.
+/// Escapes Markdown (and inline HTML) so log text renders as itself, and
+/// only where a character could start markup, so the Markdown still reads
+/// as plain text: `(UTC)`, `token_expired` and `4.2.1` stay as they are.
+/// Escaped: backslashes, code ticks, emphasis stars, underscores at a word's
+/// edge, brackets (links), pipes (tables), `~~`, HTML's `<`, `>`, `&`, and
+/// a heading, list or quote marker at the start.
 pub fn md_escape(s: &str) -> String {
+    let chars: Vec<char> = s
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
+    let word = |i: Option<usize>| {
+        i.and_then(|i| chars.get(i))
+            .is_some_and(|c| c.is_alphanumeric())
+    };
     let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
+    // A block marker at the start: `# `, `- `, `+ `, `* `, `> `, `1. `.
+    let lead = chars.iter().take_while(|c| c.is_ascii_digit()).count();
+    let numbered = lead > 0 && chars.get(lead) == Some(&'.') && chars.get(lead + 1) == Some(&' ');
+    for (i, &c) in chars.iter().enumerate() {
         match c {
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '!' | '|'
-            | '~' => {
+            '\\' | '`' | '*' | '[' | ']' | '|' => {
                 o.push('\\');
                 o.push(c);
             }
+            '_' if !(word(i.checked_sub(1)) && word(Some(i + 1))) => o.push_str("\\_"),
+            '~' if chars.get(i + 1) == Some(&'~') || (i > 0 && chars[i - 1] == '~') => {
+                o.push_str("\\~")
+            }
+            '#' | '-' | '+' if i == 0 => {
+                o.push('\\');
+                o.push(c);
+            }
+            '.' if numbered && i == lead => o.push_str("\\."),
             '<' => o.push_str("&lt;"),
             '>' => o.push_str("&gt;"),
             '&' => o.push_str("&amp;"),
-            '\n' | '\r' => o.push(' '),
             c => o.push(c),
         }
     }
@@ -588,8 +614,21 @@ mod tests {
         );
         assert_eq!(
             md_escape("a|b*c_[x](y)<b>"),
-            "a\\|b\\*c\\_\\[x\\]\\(y\\)&lt;b&gt;"
+            "a\\|b\\*c\\_\\[x\\](y)&lt;b&gt;"
         );
         assert_eq!(md_escape("line\nbreak"), "line break");
+        // Plain text stays plain.
+        for plain in [
+            "08:00 to 09:30 (UTC)",
+            "token_expired",
+            "acme-desktop 4.2.1",
+            "GET /v1/me",
+        ] {
+            assert_eq!(md_escape(plain), plain);
+        }
+        assert_eq!(md_escape("# not a heading"), "\\# not a heading");
+        assert_eq!(md_escape("- not a list"), "\\- not a list");
+        assert_eq!(md_escape("12. not a list"), "12\\. not a list");
+        assert_eq!(md_escape("_x_ ~~y~~"), "\\_x\\_ \\~\\~y\\~\\~");
     }
 }

@@ -20,6 +20,46 @@ use crate::time::{Micros, rfc3339};
 use clients::{BIT_BUDGET, ClientIds, IdSet};
 
 pub const REPORT_SCHEMA: &str = "authstorm/report/v2";
+pub const STORMS_SCHEMA: &str = "authstorm/storms/v1";
+
+/// What `authstorm storms --json` writes: the episodes, and enough of the
+/// input to tell an empty result from an empty input.
+#[derive(Debug, Clone, Serialize)]
+pub struct StormsDoc<'r> {
+    pub schema: &'static str,
+    pub generator: &'r str,
+    pub input: StormsInput<'r>,
+    pub storms: &'r [Storm],
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StormsInput<'r> {
+    pub files: usize,
+    pub lines: u64,
+    pub parsed: u64,
+    pub skipped: u64,
+    pub requests: u64,
+    pub time_range: &'r TimeRange,
+}
+
+impl Report {
+    /// The `storms --json` document of this report.
+    pub fn storms_doc(&self) -> StormsDoc<'_> {
+        StormsDoc {
+            schema: STORMS_SCHEMA,
+            generator: &self.generator,
+            input: StormsInput {
+                files: self.input.files.len(),
+                lines: self.input.lines,
+                parsed: self.input.parsed,
+                skipped: self.input.skipped,
+                requests: self.totals.requests,
+                time_range: &self.input.time_range,
+            },
+            storms: &self.storms,
+        }
+    }
+}
 /// Above this many buckets the timeline lists only non-empty ones.
 const MAX_DENSE_BUCKETS: i64 = 100_000;
 

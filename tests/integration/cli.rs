@@ -130,28 +130,62 @@ fn hostile_fields_cannot_reach_the_terminal() {
     assert!(!out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07));
 }
 
+/// A reader that goes away (`| head -1`) ends every subcommand quietly,
+/// with success: the export's rows, the JSON, the tables, the lists.
 #[test]
 fn closed_pipe_is_not_an_error() {
     let f = data("real/elastic-apache-combined/apache_logs.log");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("authstorm"))
-        .args(["analyze", "--json", "-"])
-        .arg(&f)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+    let f = f.to_str().unwrap();
+    let runs: [&[&str]; 7] = [
+        &["analyze", "--no-progress", "--json", "-", f],
+        &["analyze", "--no-progress", f],
+        &["storms", "--no-progress", "--json", "-", f],
+        &["export", "--no-progress", "--to", "-", f],
+        &["compare", "--no-progress", f, f],
+        &["formats"],
+        &["simulate", "--lines", "200000", "-o", "-"],
+    ];
+    for args in runs {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("authstorm"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes away at once
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `storms --json` writes the episodes (`authstorm/storms/v1`), not the
+/// whole report.
+#[test]
+fn storms_json_is_the_storms() {
+    let d = tempfile::tempdir().unwrap();
+    let log = crate::common::simulate(d.path(), "s.log", &["--lines", "20000"]);
+    let out = bin()
+        .args(["storms", "--no-progress", "--json", "-"])
+        .arg(&log)
+        .output()
         .unwrap();
-    drop(child.stdout.take()); // the reader goes away at once
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema"], "authstorm/storms/v1");
+    assert_eq!(v["input"]["files"], 1);
+    assert!(v["input"]["lines"].as_u64().unwrap() > 0);
+    assert_eq!(v["storms"][0]["kind"], "storm");
+    assert!(v.get("cohorts").is_none() && v.get("timeline").is_none());
 }
 
 #[test]
