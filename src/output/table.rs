@@ -550,10 +550,18 @@ fn timeline(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io:
     } else {
         ""
     };
-    st.title(
-        w,
-        &format!("Timeline{around} (every {step}, {})", o.tz.name()),
-    )?;
+    // Buckets without traffic are left out: say so when that leaves gaps
+    // between rows, rather than claim a spacing the rows do not have.
+    let width_us = width as i64 * 1_000_000;
+    let gaps = rows
+        .windows(2)
+        .any(|p| p[1].start_us - p[0].start_us > width_us);
+    let spacing = if gaps {
+        format!("rows of {step}, stretches without traffic left out")
+    } else {
+        format!("every {step}")
+    };
+    st.title(w, &format!("Timeline{around} ({spacing}, {})", o.tz.name()))?;
     let max = rows.iter().map(|r| r.requests).max().unwrap_or(1).max(1);
     let clients_h = if per > 1 { "clients¹" } else { "clients" };
     let p95_h = if per > 1 { "p95 ms²" } else { "p95 ms" };

@@ -1063,3 +1063,44 @@ fn prom_textfile_for_scheduled_runs() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// On a sparse log the timeline leaves out empty buckets, and its title
+/// says so instead of claiming rows "every 1m".
+#[test]
+fn sparse_timeline_says_rows_are_left_out() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("sparse.log");
+    let line = |t: &str| {
+        format!("1.2.3.4 - - [{t} +0000] \"GET /v1/me HTTP/1.1\" 200 5 \"-\" \"acme/1.0\"\n")
+    };
+    let text: String = [
+        "02/Mar/2026:08:00:01",
+        "02/Mar/2026:10:00:01",
+        "03/Mar/2026:12:00:01",
+    ]
+    .iter()
+    .map(|t| line(t))
+    .collect();
+    std::fs::write(&f, text).unwrap();
+    let out = bin()
+        .args(["analyze", "--no-progress"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Timeline (rows of 1m, stretches without traffic left out, UTC)"),
+        "{text}"
+    );
+    let dense = data("real/elastic-apache-combined/apache_logs.log");
+    let out = bin()
+        .args(["analyze", "--no-progress"])
+        .arg(&dense)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Timeline (every") || text.contains("Timeline (rows of"),
+        "{text}"
+    );
+}
