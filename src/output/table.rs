@@ -389,6 +389,25 @@ fn storms_table(r: &Report, o: &TableOptions, st: &Styler, tf: &str) -> Table {
             c.set_cell_alignment(CellAlignment::Left);
         }
     }
+    // A narrow terminal wraps the culprit between its words, never inside
+    // one (a version range, an endpoint): the column is at least as wide as
+    // its longest word.
+    let longest = (r.storms.iter())
+        .filter_map(|s| s.culprits.first())
+        .flat_map(|c| {
+            culprit_name(c)
+                .split_whitespace()
+                .map(|w| w.chars().count())
+                .collect::<Vec<_>>()
+        })
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    if let Some(c) = t.column_mut(7) {
+        c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(
+            comfy_table::Width::Fixed(longest as u16 + 2),
+        ));
+    }
     t
 }
 

@@ -1104,3 +1104,52 @@ fn sparse_timeline_says_rows_are_left_out() {
         "{text}"
     );
 }
+
+/// At 80 columns the storm table wraps the culprit between its words:
+/// a version range or an endpoint is never cut in two.
+#[test]
+fn narrow_storm_table_keeps_words_whole() {
+    let d = tempfile::tempdir().unwrap();
+    let log = crate::common::simulate(
+        d.path(),
+        "two.log",
+        &["--scenario", "two-storms", "--lines", "80000"],
+    );
+    let out = bin()
+        .env("COLUMNS", "80")
+        .args(["storms", "--no-progress"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let table: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Event"))
+        .collect();
+    assert!(table.iter().all(|l| l.chars().count() <= 80), "{text}");
+    // The culprit column: the text after the last run of spaces of each row.
+    let words: Vec<&str> = table
+        .iter()
+        .skip(5)
+        .flat_map(|l| {
+            l.split_whitespace()
+                .skip_while(|w| !w.contains(char::is_alphabetic) || w.len() < 3)
+        })
+        .collect();
+    let joined = words.join(" ");
+    for word in [
+        "acme-desktop",
+        "/v1/session",
+        "acme-mobile",
+        "expired",
+        "invalid",
+    ] {
+        assert!(joined.contains(word), "{word} cut:\n{text}");
+    }
+    for w in table.iter().flat_map(|l| l.split_whitespace()) {
+        assert!(
+            !w.ends_with('.') && !w.ends_with('–') && !w.ends_with('-'),
+            "{w:?} cut:\n{text}"
+        );
+    }
+}
