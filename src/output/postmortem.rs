@@ -68,15 +68,27 @@ fn minute(tz: DisplayTz, t: Micros) -> String {
     tz.format(t, "%Y-%m-%d %H:%M")
 }
 
-/// Named for the first retry storm, else for the time range.
+/// Named for the retry storms, in time order (each with its start and
+/// culprit), else for the time range.
 fn title(storms: &[&Storm], start: &str, end: &str, tz: DisplayTz) -> String {
-    match storms.first() {
-        Some(s) => format!(
-            "Retry storm {} — {}",
-            minute(tz, s.times.start),
-            s.culprits.first().map(culprit_name).unwrap_or_default()
-        ),
-        None => format!("Auth traffic {start} – {end}"),
+    let culprit = |s: &Storm| s.culprits.first().map(culprit_name).unwrap_or_default();
+    let mut ordered: Vec<&Storm> = storms.to_vec();
+    ordered.sort_by_key(|s| s.times.start);
+    match ordered.as_slice() {
+        [] => format!("Auth traffic {start} – {end}"),
+        [s] => format!("Retry storm {} — {}", minute(tz, s.times.start), culprit(s)),
+        all => {
+            let parts: Vec<String> = all
+                .iter()
+                .map(|s| format!("{} {}", tz.format(s.times.start, "%H:%M"), culprit(s)))
+                .collect();
+            format!(
+                "{} retry storms from {} — {}",
+                all.len(),
+                minute(tz, all[0].times.start),
+                parts.join("; ")
+            )
+        }
     }
 }
 
@@ -180,13 +192,13 @@ fn event_timeline(r: &Report, start: &str, end: &str, tz: DisplayTz) -> Vec<(Str
     } else {
         "%m-%d %H:%M"
     };
-    r.storms
-        .iter()
-        .flat_map(|s| {
-            event_lines(s)
-                .into_iter()
-                .map(move |(t, l)| (tz.format(t, tfmt), l))
-        })
+    // In time order across episodes (an outage may begin before the storm
+    // listed ahead of it ends); an episode's lines at one time keep theirs.
+    let mut lines: Vec<(i64, String)> = r.storms.iter().flat_map(event_lines).collect();
+    lines.sort_by_key(|(t, _)| *t);
+    lines
+        .into_iter()
+        .map(|(t, l)| (tz.format(t, tfmt), l))
         .collect()
 }
 

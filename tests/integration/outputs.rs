@@ -282,3 +282,41 @@ fn timeline_baseline_follows_the_detect_settings() {
     };
     assert_ne!(default, draw(&short), "the baseline ignores [detect]");
 }
+
+/// Two storms: the postmortem's title names both, in order, and its event
+/// timeline is in time order.
+#[test]
+fn two_storms_are_both_named_and_events_in_order() {
+    let d = tempfile::tempdir().unwrap();
+    let log = crate::common::simulate(
+        d.path(),
+        "two.log",
+        &["--scenario", "two-storms", "--lines", "80000"],
+    );
+    let out = d.path().join("pm");
+    let r = crate::common::bin()
+        .args(["report", "--no-progress", "--out"])
+        .arg(&out)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let title = md.lines().next().unwrap();
+    assert!(title.starts_with("# 2 retry storms from"), "{title}");
+    let (a, b) = (
+        title.find("acme-desktop").unwrap(),
+        title.find("acme-mobile").unwrap(),
+    );
+    assert!(a < b, "{title}");
+    let times: Vec<&str> = md
+        .split("## Event timeline")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("- **"))
+        .map(|l| &l[..5])
+        .collect();
+    assert!(times.len() >= 8, "{times:?}");
+    assert!(times.windows(2).all(|p| p[0] <= p[1]), "{times:?}");
+}
