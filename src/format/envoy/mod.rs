@@ -107,15 +107,16 @@ impl super::FormatParser for EnvoyParser {
 /// A token of a line: its text and whether it was quoted.
 type Token<'a> = (&'a str, bool);
 
-/// Splits a line into its tokens: `[...]`, `"..."` (Envoy does not escape
-/// quotes inside values: a quote ends the token only before a space or the
-/// line's end) and bare words.
+/// Splits a line into its tokens: the leading `[start time]`, `"..."`
+/// (Envoy does not escape quotes inside values: a quote ends the token
+/// only before a space or the line's end) and bare words (a later `[`
+/// starts a bare IPv6 address, `[2001:db8::1]:443`).
 fn tokens(line: &str) -> Option<Vec<Token<'_>>> {
     let mut out = Vec::with_capacity(24);
     let mut rest = line.trim_end();
     while !rest.is_empty() {
         let (tok, r) = match rest.as_bytes()[0] {
-            b'[' => {
+            b'[' if out.is_empty() => {
                 let end = rest
                     .find("] ")
                     .or_else(|| rest.strip_suffix(']').map(|_| rest.len() - 1))?;

@@ -52,6 +52,9 @@ fn istios_longer_default_and_trailing_fields() {
     assert_eq!(get(&r, "route_name").as_deref(), Some("default"));
     // No X-Forwarded-For: the downstream peer, without its port.
     assert_eq!(get(&r, "client_ip").as_deref(), Some("10.44.1.23"));
+    // IPv6 addresses at the end are bare words.
+    let v6 = l.replace("10.44.1.23:46520", "[2001:db8::23]:46520");
+    assert_eq!(get(&record(&v6).unwrap(), "client_ip").as_deref(), Some("2001:db8::23"));
     // Fields a longer format adds after the default ones are ignored.
     assert!(record(&format!("{DOC} \"extra\" 12 more")).is_some());
 }
