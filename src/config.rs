@@ -316,10 +316,9 @@ version_depth = 2
 
     #[test]
     fn haproxy_capture_names() {
-        let c = FileConfig::parse(
-            "[format]\nhaproxy_request_headers = [\"Host\", \"User-Agent\"]\n",
-        )
-        .unwrap();
+        let c =
+            FileConfig::parse("[format]\nhaproxy_request_headers = [\"Host\", \"User-Agent\"]\n")
+                .unwrap();
         let custom = c.custom_formats().unwrap();
         assert_eq!(
             custom.haproxy_request_headers.as_deref(),
