@@ -197,7 +197,6 @@ pub fn parse<'a>(line: &'a str, names: &Names) -> Result<HaproxyRecord<'a>, Skip
     numbers(queues, &QUEUES, false, &mut put)?;
     // Rest: `{request captures} {response captures} "request line"`, each
     // capture block there only when captures of its kind are configured.
-    let mut rest = rest;
     let mut blocks: Vec<&'a str> = Vec::new();
     while let Some(r) = rest.strip_prefix('{') {
         // `{`, `|`, `}` and `"` inside a capture are written `#XX`: the
@@ -220,7 +219,6 @@ pub fn parse<'a>(line: &'a str, names: &Names) -> Result<HaproxyRecord<'a>, Skip
         ([one], _, _) => (Some(*one), None),
         ([req, res, ..], _, _) => (Some(*req), Some(*res)),
     };
-    let mut pairs = pairs;
     if let Some(b) = req_block {
         captures(b, names.request.as_deref(), "req", true, &mut pairs);
     }
@@ -277,7 +275,7 @@ fn numbers<'a>(
         if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
             return Err(SkipReason::Unparsable);
         }
-        put(*k, v);
+        put(k, v);
         n += 1;
     }
     if n != keys.len() {
