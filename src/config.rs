@@ -52,6 +52,9 @@ pub struct DetectSection {
 pub struct FormatSection {
     pub name: Option<String>,
     pub regex: Option<String>,
+    /// The headers of HAProxy's capture blocks, in order.
+    pub haproxy_request_headers: Option<Vec<String>>,
+    pub haproxy_response_headers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +86,22 @@ pub struct AnalysisSection {
     pub tz: Option<String>,
 }
 
+/// A list of header names (HAProxy's captures), checked: each a header
+/// name, so a typo such as a value pasted in is caught here.
+fn header_names(
+    names: &Option<Vec<String>>,
+    key: &str,
+) -> Result<Option<std::sync::Arc<[String]>>, SettingError> {
+    let Some(names) = names else { return Ok(None) };
+    for n in names {
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if n.is_empty() || !n.chars().all(token) {
+            return Err(SettingError::value(format!("{n:?} is not a header name")).at(key));
+        }
+    }
+    Ok(Some(names.clone().into()))
+}
+
 impl FileConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -96,7 +115,7 @@ impl FileConfig {
     pub fn parse(text: &str) -> Result<Self, SettingError> {
         let c: FileConfig = toml::from_str(text)?;
         c.format_kind()?;
-        c.regex_format()?;
+        c.custom_formats()?;
         c.field_map()?;
         c.classifier(None)?;
         c.detect_config()?;
@@ -165,6 +184,14 @@ impl FileConfig {
     pub fn custom_formats(&self) -> Result<crate::format::Custom, SettingError> {
         Ok(crate::format::Custom {
             regex: self.regex_format()?,
+            haproxy_request_headers: header_names(
+                &self.format.haproxy_request_headers,
+                "[format] haproxy_request_headers",
+            )?,
+            haproxy_response_headers: header_names(
+                &self.format.haproxy_response_headers,
+                "[format] haproxy_response_headers",
+            )?,
         })
     }
 
@@ -285,6 +312,26 @@ version_depth = 2
         let cl = c.classifier(None).unwrap();
         assert_eq!(cl.version_depth, Some(2));
         assert_eq!(cl.health.paths, vec!["/up"]);
+    }
+
+    #[test]
+    fn haproxy_capture_names() {
+        let c =
+            FileConfig::parse("[format]\nhaproxy_request_headers = [\"Host\", \"User-Agent\"]\n")
+                .unwrap();
+        let custom = c.custom_formats().unwrap();
+        assert_eq!(
+            custom.haproxy_request_headers.as_deref(),
+            Some(&["Host".to_string(), "User-Agent".to_string()][..])
+        );
+        assert!(custom.haproxy_response_headers.is_none());
+        let e = FileConfig::parse("[format]\nhaproxy_response_headers = [\"Cache Control\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[format] haproxy_response_headers") && e.contains("not a header name"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -31,7 +31,10 @@ macro_rules! registry {
 registry! {
     regex => [FORMAT],
     w3c => [FORMAT],
+    istio => [FORMAT],
     json => [FORMAT],
+    haproxy => [FORMAT],
+    envoy => [FORMAT],
     clf => [COMBINED, COMMON],
     logfmt => [FORMAT],
 }
@@ -99,6 +102,11 @@ impl Source {
 #[derive(Clone, Default)]
 pub struct Custom {
     pub regex: Option<regex::RegexFormat>,
+    /// `[format] haproxy_request_headers`: the headers HAProxy's request
+    /// capture block holds, in order (its `capture request header` lines).
+    pub haproxy_request_headers: Option<Arc<[String]>>,
+    /// `[format] haproxy_response_headers`, likewise for responses.
+    pub haproxy_response_headers: Option<Arc<[String]>>,
 }
 
 /// A format: a handle on its [`FormatDef`] in the registry. Compared,
