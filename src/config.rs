@@ -52,6 +52,10 @@ pub struct DetectSection {
 pub struct FormatSection {
     pub name: Option<String>,
     pub regex: Option<String>,
+    /// A pasted nginx `log_format` (or its format string).
+    pub nginx: Option<String>,
+    /// A pasted Apache `LogFormat` (or its format string).
+    pub apache: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,7 +100,7 @@ impl FileConfig {
     pub fn parse(text: &str) -> Result<Self, SettingError> {
         let c: FileConfig = toml::from_str(text)?;
         c.format_kind()?;
-        c.regex_format()?;
+        c.custom_formats()?;
         c.field_map()?;
         c.classifier(None)?;
         c.detect_config()?;
@@ -163,8 +167,18 @@ impl FileConfig {
 
     /// The formats `[format]` defines, compiled.
     pub fn custom_formats(&self) -> Result<crate::format::Custom, SettingError> {
+        use crate::format::template::{apache, nginx};
+        let compile = |text: &Option<String>,
+                       key: &str,
+                       f: fn(&str) -> Result<std::sync::Arc<crate::format::template::Template>, SettingError>| {
+            text.as_deref()
+                .map(|t| f(t).map_err(|e: SettingError| e.at(key)))
+                .transpose()
+        };
         Ok(crate::format::Custom {
             regex: self.regex_format()?,
+            nginx: compile(&self.format.nginx, "[format] nginx", nginx::compile)?,
+            apache: compile(&self.format.apache, "[format] apache", apache::compile)?,
         })
     }
 
