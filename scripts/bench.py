@@ -104,6 +104,23 @@ def measure_rounds(cmds, runs, path, settle):
     return [summary(name, samples[name]) for name, _ in cmds]
 
 
+# The simulator's combined-with-extras layout, as a user would paste it from
+# nginx.conf (`[format] nginx`): read by the built-in combined path.
+SIM_LOG_FORMAT = """log_format authstorm '$remote_addr - $remote_user [$time_local] "$request" '
+                     '$status $body_bytes_sent "$http_referer" "$http_user_agent" '
+                     'request_time=$request_time user=$http_x_user_id device=$http_x_device_id '
+                     'auth_error="$upstream_http_x_auth_error"';"""
+PASTED = "authstorm pasted log_format -j{}"
+
+
+def pasted_config():
+    """A config whose `[format] nginx` is the simulator's layout."""
+    path = os.path.join(OUT, "nginx-log-format.toml")
+    with open(path, "w") as f:
+        f.write(f"[format]\nnginx = '''{SIM_LOG_FORMAT}'''\n")
+    return path
+
+
 def generate(lines, fmt, gzip):
     ext = {"combined": "log", "json": "jsonl"}[fmt] + (".gz" if gzip else "")
     path = os.path.join(OUT, f"storm-{lines}-{fmt}.{ext}")
@@ -193,6 +210,10 @@ def main():
                 else:
                     # Plain files are parsed through memory maps; the same with reads.
                     cmds.append((f"authstorm -j{threads} --no-mmap", [BIN, "analyze", "-j", str(threads), "--no-progress", "--no-mmap", "--json", os.path.join(OUT, "report-no-mmap.json"), path]))
+                    if fmt == "combined":
+                        # The same file through a pasted nginx `log_format`.
+                        cmds.append((PASTED.format(threads), [BIN, "analyze", "-j", str(threads), "--no-progress", "--config", pasted_config(),
+                                                             "--json", os.path.join(OUT, "report-pasted.json"), path]))
                     cmds.append(("wc -l", ["wc", "-l", path]))
                     cmds.append(("cat > /dev/null", ["cat", path]))
                     if have_duckdb:
@@ -260,6 +281,10 @@ def targets(rows, who, threads, fmt, gz):
             out.append(share("share of wc -l's throughput, >= 15%", "wc -l", 0.15))
     if fmt == "json" and duckdb in by:
         out.append(times(f"faster than DuckDB's {threads}-thread read_json group-by, >= 2x", duckdb, 2))
+    if who == "authstorm" and PASTED.format(threads) in by:
+        v, lo, hi = ratio(PASTED.format(threads))
+        out.append(("pasted nginx log_format within 10% of built-in combined", f"{v:.3f}x", v <= 1.10,
+                    f"per round {lo:.2f}-{hi:.2f}x"))
     if one and threads > 1 and not gz:
         out.append(times(f"{threads} threads against 1, >= 1.8x", f"{who} analyze -j1", 1.8))
     if gz and "zcat > /dev/null" in by:

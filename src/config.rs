@@ -55,6 +55,10 @@ pub struct FormatSection {
     /// The headers of HAProxy's capture blocks, in order.
     pub haproxy_request_headers: Option<Vec<String>>,
     pub haproxy_response_headers: Option<Vec<String>>,
+    /// A pasted nginx `log_format` (or its format string).
+    pub nginx: Option<String>,
+    /// A pasted Apache `LogFormat` (or its format string).
+    pub apache: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +186,14 @@ impl FileConfig {
 
     /// The formats `[format]` defines, compiled.
     pub fn custom_formats(&self) -> Result<crate::format::Custom, SettingError> {
+        use crate::format::template::{apache, nginx};
+        let compile = |text: &Option<String>,
+                       key: &str,
+                       f: fn(&str) -> Result<std::sync::Arc<crate::format::template::Template>, SettingError>| {
+            text.as_deref()
+                .map(|t| f(t).map_err(|e: SettingError| e.at(key)))
+                .transpose()
+        };
         Ok(crate::format::Custom {
             regex: self.regex_format()?,
             haproxy_request_headers: header_names(
@@ -192,6 +204,8 @@ impl FileConfig {
                 &self.format.haproxy_response_headers,
                 "[format] haproxy_response_headers",
             )?,
+            nginx: compile(&self.format.nginx, "[format] nginx", nginx::compile)?,
+            apache: compile(&self.format.apache, "[format] apache", apache::compile)?,
         })
     }
 

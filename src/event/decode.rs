@@ -15,7 +15,7 @@ use crate::time::TsCache;
 /// (`Marks::line`): its direct path reads them, and they cost nothing more
 /// than finding the line's end.
 pub fn wants_marks(parser: &LineParser) -> bool {
-    matches!(parser, LineParser::Clf)
+    matches!(parser, LineParser::Clf | LineParser::ClfAs(_))
 }
 
 /// Decodes `text` (a line without its newline, not blank) and hands its
@@ -47,7 +47,7 @@ pub fn decode<'l, R>(
     // copied); other formats, and combined lines with escapes, go through a
     // RawEvent that owns unescaped text.
     let mask = match parser {
-        LineParser::Clf => 'clf: {
+        LineParser::Clf | LineParser::ClfAs(_) => 'clf: {
             pos = positions();
             if let Some(f) = plans.clf_direct(&mut pos, marks) {
                 f.normalize_into(ts, &mut ev)?;

@@ -195,6 +195,8 @@ fn default_sources(f: Field) -> &'static [(&'static str, Option<LatencyUnit>)] {
         Field::ClientId => &[
             ("device_id", None),
             ("device", None),
+            // nginx's name for an `X-Device-Id` request header.
+            ("http_x_device_id", None),
             ("client_id", None),
             ("deviceId", None),
             ("installation_id", None),
@@ -330,23 +332,37 @@ impl FieldMap {
     /// `mapped` overrides the defaults field by field; `latency_unit` applies
     /// to a mapped latency source.
     pub fn new(mapped: &BTreeMap<Field, String>, latency_unit: Option<LatencyUnit>) -> Self {
-        Self::build(mapped, latency_unit, &[])
+        Self::build(mapped, latency_unit, &[], &[])
     }
 
     /// This map for a format whose records name fields their own way
     /// (`format::FormatDef::sources`, a parser's own): those names come
     /// before the general ones, after the user's `[fields]`.
     pub fn with_sources(&self, own: &[crate::format::Source]) -> FieldMap {
-        if own.is_empty() {
+        self.with_sources_renamed(own, &[])
+    }
+
+    /// [`FieldMap::with_sources`], for records that hold some source names
+    /// under other keys (`renames`: name → key; a pasted nginx format read
+    /// by the combined path has `$http_x_device_id` under `dev` for
+    /// `dev=$http_x_device_id`): every source, the user's included, is
+    /// looked up under its key.
+    pub fn with_sources_renamed(
+        &self,
+        own: &[crate::format::Source],
+        renames: &[(Box<str>, Box<str>)],
+    ) -> FieldMap {
+        if own.is_empty() && renames.is_empty() {
             return self.clone();
         }
-        Self::build(&self.mapped, self.latency_unit, own)
+        Self::build(&self.mapped, self.latency_unit, own, renames)
     }
 
     fn build(
         mapped: &BTreeMap<Field, String>,
         latency_unit: Option<LatencyUnit>,
         own: &[crate::format::Source],
+        renames: &[(Box<str>, Box<str>)],
     ) -> Self {
         static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let sources = FIELDS
@@ -370,6 +386,14 @@ impl FieldMap {
                         unit: *u,
                     }))
                     .collect(),
+            })
+            .map(|mut list: Vec<Source>| {
+                for src in &mut list {
+                    if let Some((_, to)) = renames.iter().find(|(from, _)| **from == *src.key) {
+                        src.key = to.to_string();
+                    }
+                }
+                list
             })
             .collect::<Vec<Vec<Source>>>();
         let mut index: rustc_hash::FxHashMap<Box<str>, Vec<Target>> = Default::default();

@@ -29,6 +29,7 @@ macro_rules! registry {
 }
 
 registry! {
+    template => [NGINX, APACHE],
     regex => [FORMAT],
     w3c => [FORMAT],
     istio => [FORMAT],
@@ -107,6 +108,10 @@ pub struct Custom {
     pub haproxy_request_headers: Option<Arc<[String]>>,
     /// `[format] haproxy_response_headers`, likewise for responses.
     pub haproxy_response_headers: Option<Arc<[String]>>,
+    /// `[format] nginx`: a pasted `log_format`.
+    pub nginx: Option<Arc<template::Template>>,
+    /// `[format] apache`: a pasted `LogFormat`.
+    pub apache: Option<Arc<template::Template>>,
 }
 
 /// A format: a handle on its [`FormatDef`] in the registry. Compared,
@@ -295,6 +300,11 @@ impl Record for IndexedRecord<'_> {
 #[derive(Clone)]
 pub enum LineParser {
     Clf,
+    /// Combined lines, read by the built-in path, whose trailing keys a
+    /// pasted template names: (template variable, key the combined record
+    /// has it under), so `[fields]` and the general names find them
+    /// (`template::Template::combined_renames`).
+    ClfAs(Arc<[(Box<str>, Box<str>)]>),
     Json,
     Logfmt,
     W3c(w3c::W3cParser),
@@ -333,7 +343,9 @@ impl LineParser {
     /// Parses one line (without its newline).
     pub fn parse<'a>(&mut self, line: &'a str) -> Result<Parsed<'a>, SkipReason> {
         match self {
-            LineParser::Clf => clf::parse(line).map(|r| Parsed::Clf(Box::new(r))),
+            LineParser::Clf | LineParser::ClfAs(_) => {
+                clf::parse(line).map(|r| Parsed::Clf(Box::new(r)))
+            }
             LineParser::Json => json::parse(line).map(|r| Parsed::Json(Box::new(r))),
             LineParser::Logfmt => logfmt::parse(line).map(Parsed::Kv),
             LineParser::W3c(p) => p.parse(line).map(Parsed::Indexed),
@@ -350,7 +362,7 @@ impl LineParser {
             Err(r) => r,
         };
         let exact = match self {
-            LineParser::Clf => clf::diagnose(line),
+            LineParser::Clf | LineParser::ClfAs(_) => clf::diagnose(line),
             LineParser::Json => match serde_json::from_str::<serde::de::IgnoredAny>(line) {
                 Err(e) => Some(format!("not JSON: {e}")),
                 Ok(_) if !line.trim_start().starts_with('{') => Some("not a JSON object".into()),
@@ -371,6 +383,15 @@ impl LineParser {
         };
         all.extend(kind.def().sources.iter().cloned());
         all
+    }
+
+    /// Source names this parser's records hold under another key
+    /// (template variable → key on the line), for `FieldMap::with_sources`.
+    pub fn renames(&self) -> &[(Box<str>, Box<str>)] {
+        match self {
+            LineParser::ClfAs(r) => r,
+            _ => &[],
+        }
     }
 }
 

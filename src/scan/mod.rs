@@ -693,7 +693,10 @@ pub(crate) struct Reader {
 impl Reader {
     pub fn new(kind: FormatKind, o: &ScanOptions) -> Result<Reader, crate::error::SettingError> {
         let parser = kind.parser(&o.custom)?;
-        let fields = std::sync::Arc::new(o.fields.with_sources(&parser.sources(kind)));
+        let fields = std::sync::Arc::new(
+            o.fields
+                .with_sources_renamed(&parser.sources(kind), parser.renames()),
+        );
         Ok(Reader { parser, fields })
     }
 }

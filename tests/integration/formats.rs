@@ -227,3 +227,55 @@ expired = ["E_EXP"]
         "valid"
     );
 }
+
+/// The simulator's combined-with-extras layout, as an nginx `log_format`.
+const SIM_LOG_FORMAT: &str = r#"log_format authstorm '$remote_addr - $remote_user [$time_local] "$request" '
+                     '$status $body_bytes_sent "$http_referer" "$http_user_agent" '
+                     'request_time=$request_time user=$http_x_user_id device=$http_x_device_id '
+                     'auth_error="$upstream_http_x_auth_error"';"#;
+
+/// A pasted `log_format` that is the combined layout is read by the
+/// built-in combined path, its extras under the template's variable names:
+/// the same analysis as built-in detection, `[fields]` naming a variable
+/// included; the same log read by a layout-equivalent template that is not
+/// the combined shape (the general parser) gives it too.
+#[test]
+fn pasted_nginx_log_format_reads_like_builtin_combined() {
+    let d = tempfile::tempdir().unwrap();
+    let log = simulate(d.path(), "s.log", &["--lines", "20000", "--scenario", "storm"]);
+    let log = log.to_str().unwrap();
+    let builtin = run_json(&["--no-progress", log]);
+    assert_eq!(builtin["input"]["files"][0]["format"], "combined");
+    let write = |name: &str, text: &str| {
+        let p = d.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    // `[fields]` naming the template's variables: found under the keys
+    // the line has them (`device=`, `user=`, `auth_error=`).
+    let fields = "[fields]\nclient_id = \"http_x_device_id\"\nuser = \"http_x_user_id\"\n\
+                  token_state = \"upstream_http_x_auth_error\"\n";
+    let pasted = write(
+        "nginx.toml",
+        &format!("[format]\nnginx = '''{SIM_LOG_FORMAT}'''\n{fields}"),
+    );
+    // The same lines read by a template that is not the combined shape (a
+    // variable where combined has the literal `-`): the general parser.
+    let general = write(
+        "general.toml",
+        &format!(
+            "[format]\nnginx = '''{}'''\n{fields}",
+            SIM_LOG_FORMAT.replace("$remote_addr - ", "$remote_addr $x_ident ")
+        ),
+    );
+    let a = run_json(&["--no-progress", log, "--config", &pasted]);
+    assert_eq!(a["input"]["files"][0]["format"], "nginx");
+    assert_accounting(&a);
+    assert_eq!(core(&a), core(&builtin));
+    assert_eq!(storms(&a), storms(&builtin));
+    assert_eq!(a["totals"], builtin["totals"]);
+    let g = run_json(&["--no-progress", log, "--config", &general]);
+    assert_eq!(g["input"]["files"][0]["format"], "nginx");
+    assert_eq!(g["totals"], builtin["totals"]);
+    assert_eq!(storms(&g), storms(&builtin));
+}

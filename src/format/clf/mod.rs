@@ -797,7 +797,7 @@ fn parse_bytewise(rec: &mut ClfRecord<'_>) -> Result<(), SkipReason> {
     Ok(())
 }
 
-fn is_key_byte(b: u8) -> bool {
+pub(crate) fn is_key_byte(b: u8) -> bool {
     // A table lookup: this runs on every byte of every key of every line.
     const KEY: [bool; 256] = {
         let mut t = [false; 256];
