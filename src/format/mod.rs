@@ -31,6 +31,8 @@ macro_rules! registry {
 registry! {
     regex => [FORMAT],
     w3c => [FORMAT],
+    caddy => [FORMAT],
+    traefik => [FORMAT],
     json => [FORMAT],
     clf => [COMBINED, COMMON],
     logfmt => [FORMAT],
