@@ -45,7 +45,7 @@ fn the_start_is_the_time_in_any_zone() {
 
 #[test]
 fn retries_by_traefik_are_attempts() {
-    for (n, want) in [("0", None), ("1", Some(2)), ("3", Some(4)), ("x", None)] {
+    for (n, want) in [("0", None), ("1", Some(2)), ("3", Some(4)), (r#""x""#, None)] {
         let l = with(r#""RetryAttempts":0"#, &format!(r#""RetryAttempts":{n}"#));
         let e = map().resolve(&parse(&l).unwrap());
         assert_eq!(e.normalize().unwrap().attempt, want, "{n}");
