@@ -125,17 +125,21 @@ fn durations_in_every_duration_format() {
     }
     // Through the mapping: nanoseconds become milliseconds.
     let l = docs_with(r#""duration":0.000929675"#, r#""duration":2500000"#);
-    let e = map().resolve(&parse(&l).unwrap()).normalize().unwrap().latency_ms;
+    let rec = parse(&l).unwrap();
+    let e = map().resolve(&rec).normalize().unwrap().latency_ms;
     assert_eq!(e, Some(2.5));
     let l = docs_with(r#""duration":0.000929675"#, r#""duration":"2.5ms""#);
-    let e = map().resolve(&parse(&l).unwrap()).normalize().unwrap().latency_ms;
+    let rec = parse(&l).unwrap();
+    let e = map().resolve(&rec).normalize().unwrap().latency_ms;
     assert!((e.unwrap() - 2.5).abs() < 1e-9);
 }
 
 #[test]
 fn status_zero_is_no_status() {
     let l = docs_with(r#""status":200"#, r#""status":0"#);
-    let e = map().resolve(&parse(&l).unwrap()).normalize().unwrap();
+    let rec = parse(&l).unwrap();
+    let ev = map().resolve(&rec);
+    let e = ev.normalize().unwrap();
     assert_eq!((e.status, e.path), (None, Some("/")));
 }
 

@@ -35,7 +35,8 @@ fn reads_a_line() {
 #[test]
 fn the_start_is_the_time_in_any_zone() {
     let l = with(r#""StartUTC":"2026-03-02T08:00:01.250431170Z","#, "");
-    let e = map().resolve(&parse(&l).unwrap());
+    let rec = parse(&l).unwrap();
+    let e = map().resolve(&rec);
     assert_eq!(
         e.normalize().unwrap().ts,
         1_772_438_401_250_431,
@@ -47,7 +48,8 @@ fn the_start_is_the_time_in_any_zone() {
 fn retries_by_traefik_are_attempts() {
     for (n, want) in [("0", None), ("1", Some(2)), ("3", Some(4)), (r#""x""#, None)] {
         let l = with(r#""RetryAttempts":0"#, &format!(r#""RetryAttempts":{n}"#));
-        let e = map().resolve(&parse(&l).unwrap());
+        let rec = parse(&l).unwrap();
+        let e = map().resolve(&rec);
         assert_eq!(e.normalize().unwrap().attempt, want, "{n}");
     }
 }
@@ -90,10 +92,12 @@ fn the_client_is_the_first_forwarded_address() {
 fn what_the_client_got_is_the_status() {
     let l = with(r#""DownstreamStatus":401"#, r#""DownstreamStatus":502"#)
         .replace(r#""OriginStatus":401"#, r#""OriginStatus":0"#);
-    let e = map().resolve(&parse(&l).unwrap());
+    let rec = parse(&l).unwrap();
+    let e = map().resolve(&rec);
     assert_eq!(e.normalize().unwrap().status, Some(502));
     let l = with(r#""DownstreamStatus":401"#, r#""DownstreamStatus":0"#);
-    let e = map().resolve(&parse(&l).unwrap());
+    let rec = parse(&l).unwrap();
+    let e = map().resolve(&rec);
     let e = e.normalize().unwrap();
     assert_eq!((e.status, e.method), (None, Some("GET")));
 }
