@@ -30,7 +30,9 @@ macro_rules! registry {
 
 registry! {
     regex => [FORMAT],
+    cloudfront => [FORMAT],
     w3c => [FORMAT],
+    alb => [FORMAT],
     json => [FORMAT],
     clf => [COMBINED, COMMON],
     logfmt => [FORMAT],
