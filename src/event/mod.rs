@@ -1356,7 +1356,10 @@ mod tests {
     fn an_absolute_target_becomes_its_path() {
         let rec = Kv(vec![
             ("time_iso8601", "2025-01-21T04:00:46+05:30"),
-            ("request", "GET https://auth.example.com:443/v1/me?x=1 HTTP/1.1"),
+            (
+                "request",
+                "GET https://auth.example.com:443/v1/me?x=1 HTTP/1.1",
+            ),
             ("status", "401"),
         ]);
         let ev = FieldMap::default().resolve(&rec);

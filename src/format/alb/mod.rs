@@ -222,7 +222,11 @@ pub fn parse(line: &str) -> Result<AlbRecord<'_>, SkipReason> {
 /// field from anything else.
 fn iso_time(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[..4].iter().all(u8::is_ascii_digit)
+    b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[..4].iter().all(u8::is_ascii_digit)
 }
 
 /// The address of `client:port`: IPv4 `203.0.113.9:52144`, and IPv6,
@@ -234,7 +238,10 @@ fn client_address(s: &str) -> Option<&str> {
         return None;
     }
     if let Some(rest) = s.strip_prefix('[') {
-        return rest.split_once(']').map(|(a, _)| a).filter(|a| !a.is_empty());
+        return rest
+            .split_once(']')
+            .map(|(a, _)| a)
+            .filter(|a| !a.is_empty());
     }
     match s.rsplit_once(':') {
         Some((addr, port)) if !addr.is_empty() && port.bytes().all(|c| c.is_ascii_digit()) => {

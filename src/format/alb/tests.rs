@@ -5,7 +5,15 @@ use crate::format::record::Record;
 
 const HTTPS: &str = r#"https 2026-03-02T08:00:01.214903Z app/auth-prod/50dc6c495c0c9188 203.0.113.9:52144 10.0.1.17:8080 0.001 0.012 0.000 401 401 512 298 "GET https://auth.example.com:443/v1/me?x=1 HTTP/1.1" "acme-desktop/4.2.1 (Windows NT 10.0)" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/auth-api/73e2d6bc24d8a067 "Root=1-65e2dc01-1d84f3d73c47ec4e58577259" "auth.example.com" "session-reused" 1 2026-03-02T08:00:01.201000Z "forward" "-" "-" "10.0.1.17:8080" "401" "-" "-" TID_4e1f2a"#;
 
-fn event_of(line: &str) -> (Option<String>, Option<String>, Option<u16>, Option<f64>, String) {
+fn event_of(
+    line: &str,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<u16>,
+    Option<f64>,
+    String,
+) {
     let rec = parse(line).unwrap();
     let map = FieldMap::default().with_sources(FormatKind::from_name("alb").unwrap().def().sources);
     let raw = map.resolve(&rec);
@@ -36,7 +44,10 @@ fn maps_the_documented_fields() {
     assert_eq!(path.as_deref(), Some("/v1/me?x=1"), "no scheme, no host");
     assert_eq!(status, Some(401));
     assert!((latency.unwrap() - 13.0).abs() < 1e-9);
-    assert!(ts.starts_with("2026-03-02T08:00:01.201"), "request_creation_time: {ts}");
+    assert!(
+        ts.starts_with("2026-03-02T08:00:01.201"),
+        "request_creation_time: {ts}"
+    );
 }
 
 #[test]
@@ -53,7 +64,10 @@ fn no_latency_when_no_target_answered() {
 
 #[test]
 fn ipv6_clients_lose_only_their_port() {
-    let line = HTTPS.replace("203.0.113.9:52144", "2001:db8:4538:1:bcf4:5264:e01c:f215:50718");
+    let line = HTTPS.replace(
+        "203.0.113.9:52144",
+        "2001:db8:4538:1:bcf4:5264:e01c:f215:50718",
+    );
     assert_eq!(
         parse(&line).unwrap().get("client_ip").as_deref(),
         Some("2001:db8:4538:1:bcf4:5264:e01c:f215")

@@ -36,8 +36,15 @@ fn line() -> String {
 #[test]
 fn header_then_rows() {
     let mut p = CloudFrontParser::default();
-    assert_eq!(p.parse_line(&line()).err(), Some(SkipReason::Unparsable), "no header yet");
-    assert_eq!(p.parse_line("#Version: 1.0").err(), Some(SkipReason::Comment));
+    assert_eq!(
+        p.parse_line(&line()).err(),
+        Some(SkipReason::Unparsable),
+        "no header yet"
+    );
+    assert_eq!(
+        p.parse_line("#Version: 1.0").err(),
+        Some(SkipReason::Comment)
+    );
     assert_eq!(p.parse_line(FIELDS).err(), Some(SkipReason::Comment));
     let l = line();
     let r = p.parse_line(&l).unwrap();
@@ -54,13 +61,17 @@ fn header_then_rows() {
     );
     assert_eq!(r.get("cs(Referer)"), None, "`-` is empty");
 
-    let map = FieldMap::default().with_sources(FormatKind::from_name("cloudfront").unwrap().def().sources);
+    let map = FieldMap::default()
+        .with_sources(FormatKind::from_name("cloudfront").unwrap().def().sources);
     let raw = map.resolve(&r);
     let e = raw.normalize().unwrap();
     assert_eq!(e.latency_ms, Some(12.0), "time-taken is in seconds");
     assert_eq!(e.status, Some(429));
     assert_eq!(e.client_ip, Some("203.0.113.9"));
-    assert_eq!(e.path, Some("/oauth/token?grant_type=refresh_token&client_id=acme%20desktop"));
+    assert_eq!(
+        e.path,
+        Some("/oauth/token?grant_type=refresh_token&client_id=acme%20desktop")
+    );
 
     // A wrong number of columns is a counted skip.
     let short = l.rsplit_once('\t').unwrap().0;
@@ -81,7 +92,10 @@ fn fields_can_change_mid_file() {
         .unwrap();
     assert_eq!(r.get("c-ip").as_deref(), Some("2001:db8::7"));
     assert_eq!(r.get("path").as_deref(), Some("/v1/me"));
-    assert!(p.parse_line(&line()).is_err(), "the old layout no longer fits");
+    assert!(
+        p.parse_line(&line()).is_err(),
+        "the old layout no longer fits"
+    );
 }
 
 #[test]
@@ -109,7 +123,16 @@ fn detection_wants_cloudfront_fields() {
     let none = crate::format::Custom::default();
     let l = line();
     let sample = ["#Version: 1.0", FIELDS, l.as_str()];
-    assert_eq!(crate::format::detect(&sample, &none), FormatKind::from_name("cloudfront"));
-    let iis = ["#Software: Microsoft Internet Information Services 10.0", "#Fields: date time c-ip sc-status"];
-    assert_eq!(crate::format::detect(&iis, &none), FormatKind::from_name("w3c"));
+    assert_eq!(
+        crate::format::detect(&sample, &none),
+        FormatKind::from_name("cloudfront")
+    );
+    let iis = [
+        "#Software: Microsoft Internet Information Services 10.0",
+        "#Fields: date time c-ip sc-status",
+    ];
+    assert_eq!(
+        crate::format::detect(&iis, &none),
+        FormatKind::from_name("w3c")
+    );
 }
