@@ -189,7 +189,12 @@ impl FileConfig {
         use crate::format::template::{apache, nginx};
         let compile = |text: &Option<String>,
                        key: &str,
-                       f: fn(&str) -> Result<std::sync::Arc<crate::format::template::Template>, SettingError>| {
+                       f: fn(
+            &str,
+        ) -> Result<
+            std::sync::Arc<crate::format::template::Template>,
+            SettingError,
+        >| {
             text.as_deref()
                 .map(|t| f(t).map_err(|e: SettingError| e.at(key)))
                 .transpose()

@@ -1179,6 +1179,7 @@ fn typed_into<'a>(
     {
         (method, path) = (Some(m), Some(p));
     }
+    let path = path.map(origin_form);
     *out = Event {
         ts,
         client_ip: get(Field::ClientIp),
@@ -1284,6 +1285,32 @@ fn split_request_line(line: &str) -> Option<(&str, &str)> {
     (!target.is_empty()).then_some((m, target))
 }
 
+/// A request target in absolute form (`https://auth.example.com:443/v1/me?x=1`,
+/// as load balancers and forward proxies log it) as its path and query
+/// (`/v1/me?x=1`): routes group by path, never by scheme and host. Any
+/// other target is left as it is.
+#[inline]
+fn origin_form(target: &str) -> &str {
+    // Nearly every target starts with `/`: one byte decides.
+    if target.as_bytes().first().is_none_or(|c| *c == b'/') {
+        return target;
+    }
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return target;
+    };
+    if !["http", "https", "ws", "wss"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme))
+    {
+        return target;
+    }
+    match rest.find(['/', '?', '#']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+        // `https://host?x=1`, `https://host`: the root.
+        _ => "/",
+    }
+}
+
 /// `3`, or AWS SDK's `attempt=3; max=5`.
 fn parse_attempt(s: &str) -> Option<u32> {
     let s = s.trim();
@@ -1347,6 +1374,35 @@ mod tests {
         assert_eq!(split_request_line("not a request"), None);
         assert_eq!(split_request_line("OPTIONS *"), Some(("OPTIONS", "*")));
         assert_eq!(split_request_line("GET  HTTP/1.1"), None);
+    }
+
+    #[test]
+    fn an_absolute_target_becomes_its_path() {
+        let rec = Kv(vec![
+            ("time_iso8601", "2025-01-21T04:00:46+05:30"),
+            (
+                "request",
+                "GET https://auth.example.com:443/v1/me?x=1 HTTP/1.1",
+            ),
+            ("status", "401"),
+        ]);
+        let ev = FieldMap::default().resolve(&rec);
+        let e = ev.normalize().unwrap();
+        assert_eq!((e.method, e.path), (Some("GET"), Some("/v1/me?x=1")));
+        for (target, path) in [
+            ("/v1/me", "/v1/me"),
+            ("http://10.0.0.30:80/", "/"),
+            ("HTTPS://auth.example.com/oauth/token", "/oauth/token"),
+            ("wss://[2001:db8::1]:443/v1/events", "/v1/events"),
+            ("https://auth.example.com:443", "/"),
+            ("https://auth.example.com?x=1", "/"),
+            ("ftp://files.example.com/a", "ftp://files.example.com/a"),
+            ("*", "*"),
+            ("auth.example.com:443", "auth.example.com:443"),
+            ("", ""),
+        ] {
+            assert_eq!(origin_form(target), path, "{target}");
+        }
     }
 
     #[test]

@@ -19,8 +19,10 @@ use crate::format::record::{Key, Record};
 
 // The formats, one folder each. (Declared here rather than by a macro
 // with the registry, so that rustfmt and other tools see them.)
+pub mod alb;
 pub mod caddy;
 pub mod clf;
+pub mod cloudfront;
 pub mod envoy;
 pub mod haproxy;
 pub mod istio;
@@ -39,7 +41,9 @@ pub static FORMATS: &[&FormatDef] = &[
     &template::NGINX,
     &template::APACHE,
     &regex::FORMAT,
+    &cloudfront::FORMAT,
     &w3c::FORMAT,
+    &alb::FORMAT,
     &istio::FORMAT,
     &caddy::FORMAT,
     &traefik::FORMAT,

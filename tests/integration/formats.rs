@@ -242,7 +242,11 @@ const SIM_LOG_FORMAT: &str = r#"log_format authstorm '$remote_addr - $remote_use
 #[test]
 fn pasted_nginx_log_format_reads_like_builtin_combined() {
     let d = tempfile::tempdir().unwrap();
-    let log = simulate(d.path(), "s.log", &["--lines", "20000", "--scenario", "storm"]);
+    let log = simulate(
+        d.path(),
+        "s.log",
+        &["--lines", "20000", "--scenario", "storm"],
+    );
     let log = log.to_str().unwrap();
     let builtin = run_json(&["--no-progress", log]);
     assert_eq!(builtin["input"]["files"][0]["format"], "combined");

@@ -36,7 +36,10 @@ fn reads_the_docs_entry() {
 fn the_client_behind_trusted_proxies_comes_first() {
     let l = docs_with(r#""client_ip":"127.0.0.1""#, r#""client_ip":"2001:db8::7""#);
     let rec = parse(&l).unwrap();
-    assert_eq!(map().resolve(&rec).get(Field::ClientIp), Some("2001:db8::7"));
+    assert_eq!(
+        map().resolve(&rec).get(Field::ClientIp),
+        Some("2001:db8::7")
+    );
     let l = docs_with(r#","client_ip":"127.0.0.1""#, "");
     let rec = parse(&l).unwrap();
     assert_eq!(map().resolve(&rec).get(Field::ClientIp), Some("127.0.0.1"));
@@ -56,7 +59,10 @@ fn a_credential_caddy_did_not_log_is_no_token() {
         let ev = map().resolve(&rec);
         assert_eq!(ev.get(Field::Token), None, "{v}");
         assert_eq!(rec.get(AUTHORIZATION), None, "{v}");
-        assert_eq!(map().explain(&rec).iter().find(|p| p.field == Field::Token), None);
+        assert_eq!(
+            map().explain(&rec).iter().find(|p| p.field == Field::Token),
+            None
+        );
     }
     // `log_credentials` on: the header as sent.
     let l = with_auth(r#"["Bearer eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2ln"]"#);
@@ -85,7 +91,10 @@ fn the_token_detail_is_the_answers_www_authenticate() {
 fn other_loggers_are_not_requests() {
     let proxy = r#"{"level":"error","ts":1646861402.1,"logger":"http.handlers.reverse_proxy","msg":"aborting with incomplete response","upstream":"10.0.0.5:8080","duration":0.002,"request":{"remote_ip":"127.0.0.1","method":"GET","uri":"/v1/me"},"error":"reading: context canceled"}"#;
     assert_eq!(parse(proxy).err(), Some(SkipReason::NotARequest));
-    let error = docs_with(r#""logger":"http.log.access""#, r#""logger":"http.log.error""#);
+    let error = docs_with(
+        r#""logger":"http.log.access""#,
+        r#""logger":"http.log.error""#,
+    );
     assert_eq!(parse(&error).err(), Some(SkipReason::NotARequest));
     let lookalike = docs_with(
         r#""logger":"http.log.access""#,

@@ -26,7 +26,10 @@ pub fn diagnose(line: &str) -> Option<String> {
         } else if *i >= chars.len() {
             Err(format!("the line ends at column {} before {what}", col(*i)))
         } else {
-            Err(format!("expected a space before {what} at column {}", col(*i)))
+            Err(format!(
+                "expected a space before {what} at column {}",
+                col(*i)
+            ))
         }
     };
     let mut steps = || -> Result<(), String> {
@@ -43,7 +46,10 @@ pub fn diagnose(line: &str) -> Option<String> {
         let open = i;
         let close = (i..chars.len()).find(|&j| chars[j] == ']');
         let Some(close) = close else {
-            return Err(format!("no closing `]` for the time opened at column {}", col(open)));
+            return Err(format!(
+                "no closing `]` for the time opened at column {}",
+                col(open)
+            ));
         };
         let ts: String = chars[open + 1..close].iter().collect();
         if crate::time::parse_timestamp(&ts).is_none() {
@@ -101,9 +107,15 @@ pub fn diagnose(line: &str) -> Option<String> {
             }
         }
         if let Some(o) = open {
-            return Err(format!("no closing quote for the field opened at column {}", col(o)));
+            return Err(format!(
+                "no closing quote for the field opened at column {}",
+                col(o)
+            ));
         }
-        Err(format!("unexpected text after the size, at column {}", col(i)))
+        Err(format!(
+            "unexpected text after the size, at column {}",
+            col(i)
+        ))
     };
     Some(steps().err().unwrap_or_else(|| "does not parse".into()))
 }
@@ -114,15 +126,34 @@ mod tests {
 
     #[test]
     fn says_where_a_line_departs() {
-        let ok = r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 5 "-" "curl/8.0""#;
+        let ok =
+            r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 5 "-" "curl/8.0""#;
         assert_eq!(diagnose(ok), None);
         let cases = [
-            (r#"1.2.3.4 - - 10/Oct/2000:13:55:36 "GET /a HTTP/1.1" 200 5"#, "expected `[` (the time) at column 13"),
-            (r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700 "GET /a" 200 5"#, "no closing `]`"),
-            (r#"1.2.3.4 - - [yesterday] "GET /a" OK 5"#, "`yesterday` at column 14 is not a time"),
-            (r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1 200 5"#, "no closing quote for the request opened at column 42"),
-            (r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1 200 5 "-" "curl/8""#, "no closing quote after the request's protocol, at column 58"),
-            (r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a" OK 5"#, "`OK` at column 51 is not a status"),
+            (
+                r#"1.2.3.4 - - 10/Oct/2000:13:55:36 "GET /a HTTP/1.1" 200 5"#,
+                "expected `[` (the time) at column 13",
+            ),
+            (
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700 "GET /a" 200 5"#,
+                "no closing `]`",
+            ),
+            (
+                r#"1.2.3.4 - - [yesterday] "GET /a" OK 5"#,
+                "`yesterday` at column 14 is not a time",
+            ),
+            (
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1 200 5"#,
+                "no closing quote for the request opened at column 42",
+            ),
+            (
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1 200 5 "-" "curl/8""#,
+                "no closing quote after the request's protocol, at column 58",
+            ),
+            (
+                r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a" OK 5"#,
+                "`OK` at column 51 is not a status",
+            ),
             ("1.2.3.4", "the line ends at column 8 before the ident"),
         ];
         for (line, want) in cases {

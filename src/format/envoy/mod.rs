@@ -89,10 +89,14 @@ fn text<'a>(v: &Option<Cow<'a, str>>) -> Option<&'a str> {
 impl super::FormatParser for EnvoyParser {
     fn parse<'a>(&mut self, line: &'a str) -> Result<super::Parsed<'a>, SkipReason> {
         let mut v = parse_fields(line).ok_or(SkipReason::Unparsable)?;
-        v[CLIENT_IP] = client_ip(text(&v[X_FORWARDED_FOR]), text(&v[DOWNSTREAM_REMOTE_ADDRESS]))
-            .map(Cow::Borrowed);
+        v[CLIENT_IP] = client_ip(
+            text(&v[X_FORWARDED_FOR]),
+            text(&v[DOWNSTREAM_REMOTE_ADDRESS]),
+        )
+        .map(Cow::Borrowed);
         // The code as counted (the RL rule; 0 as none), under its own name.
-        v[RESPONSE_CODE] = status(text(&v[RESPONSE_CODE]), text(&v[RESPONSE_FLAGS])).map(Cow::Borrowed);
+        v[RESPONSE_CODE] =
+            status(text(&v[RESPONSE_CODE]), text(&v[RESPONSE_FLAGS])).map(Cow::Borrowed);
         Ok(super::Parsed::Indexed(IndexedRecord {
             names: self.names.clone(),
             values: v,

@@ -4,7 +4,9 @@ use crate::format::record::Record;
 const DOC: &str = r#"[2016-04-15T20:17:00.310Z] "POST /api/v1/locations HTTP/2" 204 - 154 0 226 100 "10.0.35.28" "nsq2http" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "locations" "tcp://10.0.2.1:80""#;
 
 fn record(line: &str) -> Option<IndexedRecord<'_>> {
-    let mut p = EnvoyParser { names: NAMES.iter().map(|n| n.to_string()).collect() };
+    let mut p = EnvoyParser {
+        names: NAMES.iter().map(|n| n.to_string()).collect(),
+    };
     match super::super::FormatParser::parse(&mut p, line).ok()? {
         super::super::Parsed::Indexed(r) => Some(r),
         _ => None,
@@ -46,7 +48,10 @@ fn istios_longer_default_and_trailing_fields() {
     let l = r#"[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default"#;
     let r = record(l).unwrap();
     assert_eq!(get(&r, "response_code").as_deref(), Some("418"));
-    assert_eq!(get(&r, "response_code_details").as_deref(), Some("via_upstream"));
+    assert_eq!(
+        get(&r, "response_code_details").as_deref(),
+        Some("via_upstream")
+    );
     assert_eq!(get(&r, "duration").as_deref(), Some("4"));
     assert_eq!(get(&r, "user_agent").as_deref(), Some("curl/7.73.0-DEV"));
     assert_eq!(get(&r, "route_name").as_deref(), Some("default"));
@@ -54,7 +59,10 @@ fn istios_longer_default_and_trailing_fields() {
     assert_eq!(get(&r, "client_ip").as_deref(), Some("10.44.1.23"));
     // IPv6 addresses at the end are bare words.
     let v6 = l.replace("10.44.1.23:46520", "[2001:db8::23]:46520");
-    assert_eq!(get(&record(&v6).unwrap(), "client_ip").as_deref(), Some("2001:db8::23"));
+    assert_eq!(
+        get(&record(&v6).unwrap(), "client_ip").as_deref(),
+        Some("2001:db8::23")
+    );
     // Fields a longer format adds after the default ones are ignored.
     assert!(record(&format!("{DOC} \"extra\" 12 more")).is_some());
 }
@@ -67,16 +75,28 @@ fn rate_limited_and_reset_requests() {
     assert_eq!(status(Some("0"), Some("DC")), None);
     assert_eq!(status(Some("503"), Some("UF,URX")), Some("503"));
     let l = DOC.replace("204 -", "0 RL");
-    assert_eq!(get(&record(&l).unwrap(), "response_code").as_deref(), Some("429"));
+    assert_eq!(
+        get(&record(&l).unwrap(), "response_code").as_deref(),
+        Some("429")
+    );
     let l = DOC.replace("204 -", "0 DC");
     assert_eq!(get(&record(&l).unwrap(), "response_code"), None);
 }
 
 #[test]
 fn client_addresses() {
-    assert_eq!(client_ip(Some("203.0.113.9, 10.0.0.2"), None), Some("203.0.113.9"));
-    assert_eq!(client_ip(Some("-"), Some("10.0.0.9:4000")), Some("10.0.0.9"));
-    assert_eq!(client_ip(None, Some("[2001:db8::7]:443")), Some("2001:db8::7"));
+    assert_eq!(
+        client_ip(Some("203.0.113.9, 10.0.0.2"), None),
+        Some("203.0.113.9")
+    );
+    assert_eq!(
+        client_ip(Some("-"), Some("10.0.0.9:4000")),
+        Some("10.0.0.9")
+    );
+    assert_eq!(
+        client_ip(None, Some("[2001:db8::7]:443")),
+        Some("2001:db8::7")
+    );
     assert_eq!(client_ip(None, Some("2001:db8::7")), Some("2001:db8::7"));
     assert_eq!(client_ip(None, None), None);
 }

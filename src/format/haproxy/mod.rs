@@ -390,7 +390,9 @@ fn request_line<'a>(request: &'a str, pairs: &mut Vec<(Name, Cow<'a, str>)>) {
         _ => (rest, None),
     };
     let uri = match uri.split_once("://") {
-        Some((scheme, after)) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {
+        Some((scheme, after))
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
             after.find('/').map_or("/", |i| &after[i..])
         }
         _ => uri,

@@ -74,7 +74,10 @@ fn aborted_phases_status_and_odd_request_lines() {
     // Cut without its closing quote; an HTTP/2 absolute URI.
     let l = r#"192.0.2.7:1 [02/Mar/2026:08:00:05.099] fe be/s1 0/0/1/30/31 302 410 - - ---- 1/1/1/1/0 0/0 "GET /oauth/authorize?client_id=acme&state=af0"#;
     let r = parse(l, &n).unwrap();
-    assert_eq!(get(&r, "http_uri").as_deref(), Some("/oauth/authorize?client_id=acme&state=af0"));
+    assert_eq!(
+        get(&r, "http_uri").as_deref(),
+        Some("/oauth/authorize?client_id=acme&state=af0")
+    );
     let l = r#"2001:db8::17:60211 [02/Mar/2026:08:00:03.050] fe be/s1 2/0/1/25/28 200 1543 - - ---- 1/1/1/1/+1 0/0 "GET https://auth.acme.example/v1/me HTTP/2.0""#;
     let r = parse(l, &n).unwrap();
     assert_eq!(get(&r, "client_ip").as_deref(), Some("2001:db8::17"));
@@ -87,22 +90,42 @@ fn captures_named_by_the_config_or_guessed() {
     let l = r#"198.51.100.8:41001 [02/Mar/2026:08:10:01.000] fe be/s2 1/0/0/11/12 401 230 - - ---- 4/4/2/1/0 0/0 {auth.acme.example|AcmeVoice-Mobile/6.9.8|Bearer abc.def.ghi} {Bearer error=#22invalid_token#22} "GET /v1/contacts HTTP/1.1""#;
     // Guessed: the user agent and the credential by their look.
     let r = parse(l, &Names::default()).unwrap();
-    assert_eq!(get(&r, "req.user-agent").as_deref(), Some("AcmeVoice-Mobile/6.9.8"));
-    assert_eq!(get(&r, "req.authorization").as_deref(), Some("Bearer abc.def.ghi"));
+    assert_eq!(
+        get(&r, "req.user-agent").as_deref(),
+        Some("AcmeVoice-Mobile/6.9.8")
+    );
+    assert_eq!(
+        get(&r, "req.authorization").as_deref(),
+        Some("Bearer abc.def.ghi")
+    );
     assert_eq!(get(&r, "req.1").as_deref(), Some("auth.acme.example"));
-    assert_eq!(get(&r, "res.1").as_deref(), Some(r#"Bearer error="invalid_token""#));
+    assert_eq!(
+        get(&r, "res.1").as_deref(),
+        Some(r#"Bearer error="invalid_token""#)
+    );
     // Named by the config.
     let custom = crate::format::Custom {
-        haproxy_request_headers: Some(vec!["Host".into(), "User-Agent".into(), "Authorization".into()].into()),
+        haproxy_request_headers: Some(
+            vec!["Host".into(), "User-Agent".into(), "Authorization".into()].into(),
+        ),
         haproxy_response_headers: Some(vec!["WWW-Authenticate".into()].into()),
         ..Default::default()
     };
     let names = Names::new(&custom);
     let r = parse(l, &names).unwrap();
     assert_eq!(get(&r, "req.host").as_deref(), Some("auth.acme.example"));
-    assert_eq!(get(&r, "req.user-agent").as_deref(), Some("AcmeVoice-Mobile/6.9.8"));
-    assert_eq!(get(&r, "req.authorization").as_deref(), Some("Bearer abc.def.ghi"));
-    assert_eq!(get(&r, "res.www-authenticate").as_deref(), Some(r#"Bearer error="invalid_token""#));
+    assert_eq!(
+        get(&r, "req.user-agent").as_deref(),
+        Some("AcmeVoice-Mobile/6.9.8")
+    );
+    assert_eq!(
+        get(&r, "req.authorization").as_deref(),
+        Some("Bearer abc.def.ghi")
+    );
+    assert_eq!(
+        get(&r, "res.www-authenticate").as_deref(),
+        Some(r#"Bearer error="invalid_token""#)
+    );
     // One block only, response captures configured only: it is theirs.
     let one = r#"198.51.100.8:41001 [02/Mar/2026:08:10:01.000] fe be/s2 1/0/0/11/12 401 230 - - ---- 4/4/2/1/0 0/0 {no-store} "GET /v1/me HTTP/1.1""#;
     let custom = crate::format::Custom {
@@ -115,10 +138,22 @@ fn captures_named_by_the_config_or_guessed() {
 
 #[test]
 fn the_user_agent_guess() {
-    for ua in ["acme-desktop/4.2.1 (Windows NT 10.0)", "Mozilla/5.0 (X11)", "okhttp/4.12.0", "AcmeVoice-Mobile/6.9.8"] {
+    for ua in [
+        "acme-desktop/4.2.1 (Windows NT 10.0)",
+        "Mozilla/5.0 (X11)",
+        "okhttp/4.12.0",
+        "AcmeVoice-Mobile/6.9.8",
+    ] {
         assert!(looks_like_agent(ua), "{ua}");
     }
-    for not in ["auth.acme.example", "203.0.113.9", "https://acme.example/x", "application/json", "Bearer a/1", ""] {
+    for not in [
+        "auth.acme.example",
+        "203.0.113.9",
+        "https://acme.example/x",
+        "application/json",
+        "Bearer a/1",
+        "",
+    ] {
         assert!(!looks_like_agent(not), "{not}");
     }
 }

@@ -52,7 +52,11 @@ fn sniff(lines: &[&str], _: &super::Custom) -> usize {
             && has("response_flags")
             && (has("start_time") || has("upstream_host"))) as usize;
     }
-    if istio > 0 && istio * 2 >= json { json } else { istio }
+    if istio > 0 && istio * 2 >= json {
+        json
+    } else {
+        istio
+    }
 }
 
 #[derive(Clone)]

@@ -31,7 +31,11 @@ fn derived_values() {
 fn detection() {
     let none = crate::format::Custom::default();
     let other = r#"{"level":"info","time":"2026-03-02T08:19:59Z","msg":"starting"}"#;
-    assert_eq!(sniff(&[LINE, LINE, other], &none), 3, "mostly Istio: every JSON line");
+    assert_eq!(
+        sniff(&[LINE, LINE, other], &none),
+        3,
+        "mostly Istio: every JSON line"
+    );
     assert_eq!(sniff(&[LINE, other, other], &none), 1);
     assert_eq!(sniff(&[other, "not json"], &none), 0);
     assert_eq!(

@@ -17,12 +17,19 @@ pub static FORMAT: super::FormatDef = super::FormatDef {
     sources: &[],
     stateful: false,
     sniff: |lines, custom| {
-        custom.regex.as_ref().map_or(0, |r| super::count_read(lines, |l| r.parse(l).is_ok()))
+        custom
+            .regex
+            .as_ref()
+            .map_or(0, |r| super::count_read(lines, |l| r.parse(l).is_ok()))
     },
     parser: |custom| {
-        custom.regex.clone().map(super::LineParser::Regex).ok_or_else(|| {
-            SettingError::value("format `regex` needs `[format] regex = \"...\"` in the config")
-        })
+        custom
+            .regex
+            .clone()
+            .map(super::LineParser::Regex)
+            .ok_or_else(|| {
+                SettingError::value("format `regex` needs `[format] regex = \"...\"` in the config")
+            })
     },
 };
 

@@ -27,17 +27,55 @@ pub static APACHE: crate::format::FormatDef = crate::format::FormatDef {
     },
     parser: |custom| {
         custom.apache.as_ref().map(Template::parser).ok_or_else(|| {
-            SettingError::value("format `apache` needs `[format] apache = '%h %l ...'` in the config")
+            SettingError::value(
+                "format `apache` needs `[format] apache = '%h %l ...'` in the config",
+            )
         })
     },
 };
 
 /// The directives known, for the error on an unknown one.
 const KNOWN: &[&str] = &[
-    "%%", "%a", "%{c}a", "%A", "%b", "%B", "%{X}C", "%D", "%{X}e", "%f", "%h", "%H", "%{X}i",
-    "%I", "%k", "%l", "%L", "%m", "%{X}n", "%{X}o", "%O", "%p", "%{format}p", "%P",
-    "%{format}P", "%q", "%r", "%R", "%s", "%>s", "%S", "%t", "%{format}t", "%T", "%{unit}T",
-    "%u", "%U", "%v", "%V", "%X",
+    "%%",
+    "%a",
+    "%{c}a",
+    "%A",
+    "%b",
+    "%B",
+    "%{X}C",
+    "%D",
+    "%{X}e",
+    "%f",
+    "%h",
+    "%H",
+    "%{X}i",
+    "%I",
+    "%k",
+    "%l",
+    "%L",
+    "%m",
+    "%{X}n",
+    "%{X}o",
+    "%O",
+    "%p",
+    "%{format}p",
+    "%P",
+    "%{format}P",
+    "%q",
+    "%r",
+    "%R",
+    "%s",
+    "%>s",
+    "%S",
+    "%t",
+    "%{format}t",
+    "%T",
+    "%{unit}T",
+    "%u",
+    "%U",
+    "%v",
+    "%V",
+    "%X",
 ];
 
 /// `X-Device-Id` → `x_device_id`: a header's name as nginx's variables
@@ -86,7 +124,9 @@ pub fn compile(text: &str) -> Result<Arc<Template>, SettingError> {
                 a.push(d);
             }
             if !closed {
-                return Err(SettingError::value(format!("`%{{` without `}}` at byte {at}")));
+                return Err(SettingError::value(format!(
+                    "`%{{` without `}}` at byte {at}"
+                )));
             }
             arg = Some(a);
         }
@@ -155,7 +195,11 @@ pub fn compile(text: &str) -> Result<Arc<Template>, SettingError> {
                     "msec_frac" | "usec_frac" => "time_frac".into(),
                     _ => {
                         times += 1;
-                        if times == 1 { "time".into() } else { format!("time_{times}") }
+                        if times == 1 {
+                            "time".into()
+                        } else {
+                            format!("time_{times}")
+                        }
                     }
                 }
             }

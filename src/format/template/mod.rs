@@ -320,7 +320,10 @@ pub fn unescape(s: &str) -> String {
         }
         let c = b[i + 1];
         match c {
-            b'x' => match (b.get(i + 2).and_then(|&c| hex(c)), b.get(i + 3).and_then(|&c| hex(c))) {
+            b'x' => match (
+                b.get(i + 2).and_then(|&c| hex(c)),
+                b.get(i + 3).and_then(|&c| hex(c)),
+            ) {
                 (Some(h), Some(l)) => {
                     out.push(h << 4 | l);
                     i += 4;

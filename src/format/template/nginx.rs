@@ -25,7 +25,9 @@ pub static NGINX: crate::format::FormatDef = crate::format::FormatDef {
     },
     parser: |custom| {
         custom.nginx.as_ref().map(Template::parser).ok_or_else(|| {
-            SettingError::value("format `nginx` needs `[format] nginx = '''log_format ...;'''` in the config")
+            SettingError::value(
+                "format `nginx` needs `[format] nginx = '''log_format ...;'''` in the config",
+            )
         })
     },
 };

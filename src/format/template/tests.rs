@@ -19,14 +19,27 @@ fn nginx_directive_as_pasted() {
     .unwrap();
     assert_eq!(
         t.names().iter().map(|n| &**n).collect::<Vec<_>>(),
-        ["remote_addr", "time_iso8601", "request", "status", "request_time", "http_user_agent"]
+        [
+            "remote_addr",
+            "time_iso8601",
+            "request",
+            "status",
+            "request_time",
+            "http_user_agent"
+        ]
     );
     let r = t
         .parse(r#"203.0.113.9 [2026-03-02T08:00:01+00:00] "POST /oauth/token HTTP/1.1" 401 rt=0.004s "acme \x22x\x22 caf\xC3\xA9""#)
         .unwrap();
     assert_eq!(get(&r, "request_time").as_deref(), Some("0.004"));
-    assert_eq!(get(&r, "http_user_agent").as_deref(), Some("acme \"x\" café"));
-    assert_eq!(get(&r, "request").as_deref(), Some("POST /oauth/token HTTP/1.1"));
+    assert_eq!(
+        get(&r, "http_user_agent").as_deref(),
+        Some("acme \"x\" café")
+    );
+    assert_eq!(
+        get(&r, "request").as_deref(),
+        Some("POST /oauth/token HTTP/1.1")
+    );
     // A bare format string, and only quoted parts, read the same.
     let bare = nginx::compile("$remote_addr [$time_iso8601]").unwrap();
     assert_eq!(bare.names().len(), 2);
@@ -59,20 +72,37 @@ fn apache_directives() {
     assert_eq!(
         t.names().iter().map(|n| &**n).collect::<Vec<_>>(),
         [
-            "remote_addr", "ident", "remote_user", "time_local", "request", "status",
-            "body_bytes_sent", "http_referer", "http_user_agent", "duration_us", "duration_ms",
-            "http_x_device_id", "realip_remote_addr", "server_name"
+            "remote_addr",
+            "ident",
+            "remote_user",
+            "time_local",
+            "request",
+            "status",
+            "body_bytes_sent",
+            "http_referer",
+            "http_user_agent",
+            "duration_us",
+            "duration_ms",
+            "http_x_device_id",
+            "realip_remote_addr",
+            "server_name"
         ]
     );
     let r = t
         .parse(r#"10.0.0.1 - bob [02/Mar/2026:08:00:01 +0000] "GET /v1/me HTTP/1.1" 401 - "-" "say \"hi\"" 4120 4 d-1 10.0.0.254 auth.example.com"#)
         .unwrap();
-    assert_eq!(get(&r, "time_local").as_deref(), Some("02/Mar/2026:08:00:01 +0000"));
+    assert_eq!(
+        get(&r, "time_local").as_deref(),
+        Some("02/Mar/2026:08:00:01 +0000")
+    );
     assert_eq!(get(&r, "http_user_agent").as_deref(), Some("say \"hi\""));
     assert_eq!(get(&r, "body_bytes_sent").as_deref(), Some("-"));
     assert_eq!(get(&r, "duration_us").as_deref(), Some("4120"));
     // The whole LogFormat line, and conditions on a directive.
-    let t = apache::compile(r#"LogFormat "%!200,304{Referer}i %<s %>s %{%Y-%m-%dT%H:%M:%S}t %{msec}t %%" x"#).unwrap();
+    let t = apache::compile(
+        r#"LogFormat "%!200,304{Referer}i %<s %>s %{%Y-%m-%dT%H:%M:%S}t %{msec}t %%" x"#,
+    )
+    .unwrap();
     assert_eq!(
         t.names().iter().map(|n| &**n).collect::<Vec<_>>(),
         ["http_referer", "original_status", "status", "time", "msec"]
@@ -93,7 +123,10 @@ fn apache_errors_name_the_problem() {
     let e = crate::config::FileConfig::parse("[format]\napache = '%h %J'\n")
         .unwrap_err()
         .to_string();
-    assert!(e.starts_with("[format] apache: unknown Apache log directive"), "{e}");
+    assert!(
+        e.starts_with("[format] apache: unknown Apache log directive"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -109,7 +142,10 @@ fn odd_lines_are_skips() {
     ] {
         assert!(t.parse(bad).is_err(), "{bad:?}");
     }
-    assert!(t.parse("1.2.3.4 \"GET / HTTP/1.1\" 200 rt=1\r").is_ok(), "CRLF");
+    assert!(
+        t.parse("1.2.3.4 \"GET / HTTP/1.1\" 200 rt=1\r").is_ok(),
+        "CRLF"
+    );
     assert_eq!(unescape(r"a\x4"), r"a\x4");
     assert_eq!(unescape(r"\u00e9\n\\"), "é\n\\");
     assert_eq!(unescape(r"\xFF"), "\u{FFFD}");
@@ -132,9 +168,18 @@ fn combined_layouts_compile_to_the_builtin_path() {
     assert!(matches!(t.parser(), LineParser::ClfAs(_)));
     // nginx's own `combined`, Apache's, and unkeyed quoted extras.
     let combined = r#"'$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"'"#;
-    assert_eq!(nginx::compile(combined).unwrap().combined_renames(), Some(vec![]));
-    let apache = apache::compile(r#"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" \"%{X-Device-Id}i\""#).unwrap();
-    assert_eq!(apache.combined_renames(), Some(vec![r("http_x_device_id", "extra_1")]));
+    assert_eq!(
+        nginx::compile(combined).unwrap().combined_renames(),
+        Some(vec![])
+    );
+    let apache = apache::compile(
+        r#"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" \"%{X-Device-Id}i\""#,
+    )
+    .unwrap();
+    assert_eq!(
+        apache.combined_renames(),
+        Some(vec![r("http_x_device_id", "extra_1")])
+    );
     // Other layouts: the general parser.
     for other in [
         r#"$remote_addr - $remote_user [$time_local] "$request" $status $bytes_sent "$http_referer" "$http_user_agent""#,
@@ -182,7 +227,10 @@ fn both_paths_give_the_same_fields() {
             for f in crate::event::FIELDS {
                 assert_eq!(a.get(f), b.get(f), "{f:?} of {line}");
             }
-            assert_eq!(b.get(crate::event::Field::ClientId).is_some(), !line.contains("device=-"));
+            assert_eq!(
+                b.get(crate::event::Field::ClientId).is_some(),
+                !line.contains("device=-")
+            );
         }
     }
 }

@@ -46,7 +46,12 @@ fn the_start_is_the_time_in_any_zone() {
 
 #[test]
 fn retries_by_traefik_are_attempts() {
-    for (n, want) in [("0", None), ("1", Some(2)), ("3", Some(4)), (r#""x""#, None)] {
+    for (n, want) in [
+        ("0", None),
+        ("1", Some(2)),
+        ("3", Some(4)),
+        (r#""x""#, None),
+    ] {
         let l = with(r#""RetryAttempts":0"#, &format!(r#""RetryAttempts":{n}"#));
         let rec = parse(&l).unwrap();
         let e = map().resolve(&rec);
@@ -84,7 +89,10 @@ fn the_client_is_the_first_forwarded_address() {
         r#""ClientHost":"198.51.100.4, 10.0.0.2""#,
     );
     let rec = parse(&l).unwrap();
-    assert_eq!(map().resolve(&rec).get(Field::ClientIp), Some("198.51.100.4"));
+    assert_eq!(
+        map().resolve(&rec).get(Field::ClientIp),
+        Some("198.51.100.4")
+    );
     assert_eq!(rec.get(CLIENT_HOST).as_deref(), Some("198.51.100.4"));
 }
 

@@ -16,7 +16,11 @@ pub static FORMAT: super::FormatDef = super::FormatDef {
     stateful: true,
     sniff: |lines, _| {
         let header = |l: &&str| l.starts_with("#Fields:") || l.starts_with("#Software:");
-        if lines.iter().any(header) { lines.len() } else { 0 }
+        if lines.iter().any(header) {
+            lines.len()
+        } else {
+            0
+        }
     },
     parser: |_| Ok(super::LineParser::W3c(W3cParser::default())),
 };
