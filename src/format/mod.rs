@@ -288,6 +288,7 @@ impl Parsed<'_> {
 }
 
 /// Values addressed by a shared list of names (regex captures, W3C fields).
+#[derive(Debug)]
 pub struct IndexedRecord<'a> {
     pub names: Arc<[String]>,
     pub values: Vec<Option<Cow<'a, str>>>,
