@@ -7,8 +7,9 @@
 //! query into `path`.
 //!
 //! ```text
+//! (TABs shown as →)
 //! #Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query ...
-//! 2026-03-02	08:00:01	FRA56-P1	512	203.0.113.9	GET	d111111abcdef8.cloudfront.net	/v1/me	401	-	acme-desktop/4.2.1%2520(Windows%2520NT%252010.0)	-	...
+//! 2026-03-02→08:00:01→FRA56-P1→512→203.0.113.9→GET→d111111abcdef8.cloudfront.net→/v1/me→401→-→acme-desktop/4.2.1%2520(Windows%2520NT%252010.0)→-→...
 //! ```
 //!
 //! `time-taken` is in seconds (IIS writes milliseconds under the same

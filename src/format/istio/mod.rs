@@ -30,7 +30,7 @@ pub static FORMAT: super::FormatDef = super::FormatDef {
         super::Source::new("user_agent", "user_agent"),
     ],
     stateful: false,
-    sniff: sniff,
+    sniff,
     parser: |_| Ok(super::LineParser::Other(Box::new(IstioParser))),
 };
 
