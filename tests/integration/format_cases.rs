@@ -210,3 +210,24 @@ fn an_unreadable_file_is_explained() {
         assert!(text.contains(want), "{want}\n{text}");
     }
 }
+
+/// The README's format table has a row for every format of the registry.
+#[test]
+fn the_readme_lists_every_format() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let out = bin().args(["formats"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for name in text
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        .filter_map(|l| l.split("  ").next())
+        .filter(|n| !n.contains(' ') && !n.contains('`'))
+    {
+        assert!(
+            readme.contains(&format!("| `{name}` |")),
+            "README.md: no row for format {name}"
+        );
+    }
+}
