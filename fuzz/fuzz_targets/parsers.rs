@@ -1,7 +1,7 @@
 //! Every parser, format detection and the field mapping on arbitrary lines.
 #![no_main]
 use authstorm::event::FieldMap;
-use authstorm::format::{self, FormatKind, LineParser, regex::RegexFormat};
+use authstorm::format::{self, Custom, FormatKind, regex::RegexFormat};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -32,8 +32,17 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(parts.next(), None);
     let text = String::from_utf8_lossy(data);
     let lines: Vec<&str> = text.lines().collect();
-    let custom = RegexFormat::new(r"^(?P<ts>\S+) (?P<status>\d+) (?P<path>\S*)").ok();
-    let _ = format::detect(&lines, custom.as_ref());
+    // Every format, the config-defined ones too.
+    let custom = Custom {
+        regex: RegexFormat::new(r"^(?P<ts>\S+) (?P<status>\d+) (?P<path>\S*)").ok(),
+        nginx: format::template::nginx::compile(
+            r#"log_format t '$remote_addr [$time_iso8601] "$request" $status rt=$request_time "$http_user_agent"';"#,
+        )
+        .ok(),
+        apache: format::template::apache::compile(r#"%h %l %u %t \"%r\" %>s %b %D"#).ok(),
+        ..Custom::default()
+    };
+    let _ = format::explain(&lines, &custom);
     let fields = FieldMap::default();
     let classifier = authstorm::classify::Classifier::default();
     // The scan's planned combined-log mapping equals parse-then-map, with
@@ -136,10 +145,13 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    for kind in FormatKind::ALL {
-        let Ok(mut p) = LineParser::new(kind, custom.as_ref()) else { continue };
+    for kind in FormatKind::all() {
+        let Ok(mut p) = kind.parser(&custom) else { continue };
+        let fields = fields.with_sources(&p.sources(kind));
         for l in &lines {
+            let _ = p.clone().why(l);
             if let Ok(rec) = p.parse(l) {
+                let _ = fields.explain(rec.record());
                 let raw = fields.resolve(rec.record());
                 if let Ok(e) = raw.normalize() {
                     let _ = classifier.classify(&e, &mut authstorm::classify::Memo::default());
