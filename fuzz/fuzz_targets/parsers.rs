@@ -49,13 +49,19 @@ fuzz_target!(|data: &[u8]| {
     // one plan cache over all lines as in a scan.
     let mut shapes = authstorm::event::Plans::default();
     for l in &lines {
-        assert!(format::clf::tokenizers_agree(l, None).0, "tokenizers disagree on {l:?}");
+        assert!(
+            format::clf::tokenizers_agree(l, None).0,
+            "tokenizers disagree on {l:?}"
+        );
         // Hinted with the keys of the first line, as in a scan.
         if let Ok(first) = format::clf::parse(lines[0]) {
             let keys: Vec<_> = (0..first.extras_len())
                 .map(|j| first.extra_key(j).map(Box::from))
                 .collect();
-            assert!(format::clf::tokenizers_agree(l, Some(&keys)).0, "hinted: {l:?}");
+            assert!(
+                format::clf::tokenizers_agree(l, Some(&keys)).0,
+                "hinted: {l:?}"
+            );
         }
         // The direct path (with the plan of the line before) takes a line
         // only as the record path reads it.
@@ -66,7 +72,10 @@ fuzz_target!(|data: &[u8]| {
             let fields = authstorm::event::FIELDS.map(|f| d.get(f).map(String::from));
             (fields, d.present_mask())
         });
-        match (format::clf::parse(l), fields.resolve_clf_with(l, &mut shapes)) {
+        match (
+            format::clf::parse(l),
+            fields.resolve_clf_with(l, &mut shapes),
+        ) {
             (Ok(rec), Ok(fast)) => {
                 let slow = fields.resolve(&rec);
                 if let Some((fields, mask)) = &direct {
@@ -110,8 +119,14 @@ fuzz_target!(|data: &[u8]| {
     // last plan's keys as in a scan (and the hint changes no pair).
     let mut plans = authstorm::event::Plans::default();
     for l in &lines {
-        assert!(format::json::scanners_agree(l, None).0, "quote marks: {l:?}");
-        assert!(format::json::scanners_agree(l, plans.json_hint()).0, "quote marks, hinted: {l:?}");
+        assert!(
+            format::json::scanners_agree(l, None).0,
+            "quote marks: {l:?}"
+        );
+        assert!(
+            format::json::scanners_agree(l, plans.json_hint()).0,
+            "quote marks, hinted: {l:?}"
+        );
         // The direct path, with the last plan: only as the record path reads.
         let mut pos = format::positions::Positions::empty(l);
         let direct = plans.json_direct(&mut pos).map(|d| {
@@ -146,7 +161,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     for kind in FormatKind::all() {
-        let Ok(mut p) = kind.parser(&custom) else { continue };
+        let Ok(mut p) = kind.parser(&custom) else {
+            continue;
+        };
         let fields = fields.with_sources(&p.sources(kind));
         for l in &lines {
             let _ = p.clone().why(l);
