@@ -211,12 +211,14 @@ fn an_unreadable_file_is_explained() {
     }
 }
 
-/// The README's format table has a row for every format of the registry.
+/// The README's format table, and docs/formats.md's with the examples,
+/// have a row for every format of the registry.
 #[test]
 fn the_readme_lists_every_format() {
-    let readme =
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-            .unwrap();
+    let read = |p: &str| {
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(p)).unwrap()
+    };
+    let (readme, docs) = (read("README.md"), read("docs/formats.md"));
     let out = bin().args(["formats"]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     for name in text
@@ -228,6 +230,10 @@ fn the_readme_lists_every_format() {
         assert!(
             readme.contains(&format!("| `{name}` |")),
             "README.md: no row for format {name}"
+        );
+        assert!(
+            docs.contains(&format!("| `{name}` |")),
+            "docs/formats.md: no row for format {name}"
         );
     }
 }
