@@ -27,7 +27,7 @@ use std::borrow::Cow;
 
 use super::{Parsed, SkipReason, Source};
 use crate::format::json::{self, JsonRecord};
-use crate::format::record::{Key, Record};
+use crate::format::record::Record;
 
 #[cfg(test)]
 mod tests;
@@ -79,21 +79,15 @@ impl super::FormatParser for CaddyParser {
     }
 }
 
-/// A Caddy entry: its JSON pairs, some values read Caddy's way
-/// ([`CaddyRecord::value`]).
-pub struct CaddyRecord<'a> {
-    json: JsonRecord<'a>,
-}
-
 /// Parses one line: an access entry, or `NotARequest` for an entry of
 /// another logger. An entry without a `logger` (renamed `name_key`) is
 /// taken as an access entry.
-pub fn parse(line: &str) -> Result<CaddyRecord<'_>, SkipReason> {
+pub fn parse(line: &str) -> Result<json::Reread<'_>, SkipReason> {
     let json = json::parse(line)?;
     if json.get("logger").is_some_and(|l| !is_access_logger(&l)) {
         return Err(SkipReason::NotARequest);
     }
-    Ok(CaddyRecord { json })
+    Ok(json::Reread { json, value })
 }
 
 fn is_access_logger(name: &str) -> bool {
@@ -101,34 +95,14 @@ fn is_access_logger(name: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
-impl CaddyRecord<'_> {
-    /// The value of pair `key` as the mapping should see it: `None` for a
-    /// value that says nothing (a redacted credential, status 0).
-    fn value<'s>(key: &str, v: &'s str) -> Option<Cow<'s, str>> {
-        match key {
-            AUTHORIZATION if is_redacted(v) => None,
-            "duration" => seconds(v),
-            "status" if v == "0" => None,
-            _ => Some(Cow::Borrowed(v)),
-        }
-    }
-}
-
-impl Record for CaddyRecord<'_> {
-    fn visit<'s>(&'s self, f: &mut dyn FnMut(Key<'_>, Cow<'s, str>)) -> bool {
-        for j in 0..self.json.len() {
-            let k = self.json.key(j);
-            if let Some(v) = CaddyRecord::value(k, self.json.value(j)) {
-                f(Key::Name(k), v);
-            }
-        }
-        true
-    }
-
-    fn get(&self, key: &str) -> Option<Cow<'_, str>> {
-        // The first pair of that key, as `visit` offers it first.
-        let j = (0..self.json.len()).find(|&j| self.json.key(j) == key)?;
-        CaddyRecord::value(key, self.json.value(j))
+/// The value of pair `key` as the mapping should see it: `None` for a
+/// value that says nothing (a redacted credential, status 0).
+fn value<'s>(key: &str, v: &'s str) -> Option<Cow<'s, str>> {
+    match key {
+        AUTHORIZATION if is_redacted(v) => None,
+        "duration" => seconds(v),
+        "status" if v == "0" => None,
+        _ => Some(Cow::Borrowed(v)),
     }
 }
 

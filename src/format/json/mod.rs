@@ -10,6 +10,32 @@ use super::marks::{Class, Marks};
 use super::positions::Positions;
 use crate::format::record::{Key, Record};
 
+/// A JSON line whose format reads some values its own way (a proxy's
+/// redacted credential, a status 0 that means none): the pairs as parsed,
+/// each offered through `value`, which may rewrite or drop it.
+pub struct Reread<'a> {
+    pub json: JsonRecord<'a>,
+    pub value: for<'s> fn(&str, &'s str) -> Option<Cow<'s, str>>,
+}
+
+impl Record for Reread<'_> {
+    fn visit<'s>(&'s self, f: &mut dyn FnMut(Key<'_>, Cow<'s, str>)) -> bool {
+        for j in 0..self.json.len() {
+            let k = self.json.key(j);
+            if let Some(v) = (self.value)(k, self.json.value(j)) {
+                f(Key::Name(k), v);
+            }
+        }
+        true
+    }
+
+    fn get(&self, key: &str) -> Option<Cow<'_, str>> {
+        // The first pair of that key, as `visit` offers it first.
+        let j = (0..self.json.len()).find(|&j| self.json.key(j) == key)?;
+        (self.value)(key, self.json.value(j))
+    }
+}
+
 pub static FORMAT: super::FormatDef = super::FormatDef {
     name: "json",
     title: "JSON lines (any keys: nginx `escape=json`, ECS, Cloudflare, app logs)",

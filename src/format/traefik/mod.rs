@@ -28,7 +28,6 @@ use std::borrow::Cow;
 
 use super::{Parsed, SkipReason, Source};
 use crate::format::json::{self, JsonRecord};
-use crate::format::record::{Key, Record};
 
 #[cfg(test)]
 mod tests;
@@ -94,52 +93,27 @@ impl super::FormatParser for TraefikParser {
     }
 }
 
-/// A Traefik entry: its JSON pairs, some values read Traefik's way
-/// ([`TraefikRecord::value`]).
-pub struct TraefikRecord<'a> {
-    json: JsonRecord<'a>,
-}
-
 /// Parses one line. Traefik's own JSON log lines (no request keys) are
 /// left to the mapping, which finds no request in them (`not_a_request`).
-pub fn parse(line: &str) -> Result<TraefikRecord<'_>, SkipReason> {
-    Ok(TraefikRecord {
+pub fn parse(line: &str) -> Result<json::Reread<'_>, SkipReason> {
+    Ok(json::Reread {
         json: json::parse(line)?,
+        value,
     })
 }
 
-impl TraefikRecord<'_> {
-    /// The value of pair `key` as the mapping should see it: `None` for a
-    /// value that says nothing.
-    fn value<'s>(key: &str, v: &'s str) -> Option<Cow<'s, str>> {
-        match key {
-            RETRY_ATTEMPTS => match v.parse::<u32>() {
-                Ok(n @ 1..) => Some(Cow::Owned(n.saturating_add(1).to_string())),
-                _ => None,
-            },
-            AUTHORIZATION if is_redacted(v) => None,
-            CLIENT_HOST => v.split(',').next().map(|h| Cow::Borrowed(h.trim())),
-            DOWNSTREAM_STATUS if v == "0" => None,
-            _ => Some(Cow::Borrowed(v)),
-        }
-    }
-}
-
-impl Record for TraefikRecord<'_> {
-    fn visit<'s>(&'s self, f: &mut dyn FnMut(Key<'_>, Cow<'s, str>)) -> bool {
-        for j in 0..self.json.len() {
-            let k = self.json.key(j);
-            if let Some(v) = TraefikRecord::value(k, self.json.value(j)) {
-                f(Key::Name(k), v);
-            }
-        }
-        true
-    }
-
-    fn get(&self, key: &str) -> Option<Cow<'_, str>> {
-        // The first pair of that key, as `visit` offers it first.
-        let j = (0..self.json.len()).find(|&j| self.json.key(j) == key)?;
-        TraefikRecord::value(key, self.json.value(j))
+/// The value of pair `key` as the mapping should see it: `None` for a
+/// value that says nothing.
+fn value<'s>(key: &str, v: &'s str) -> Option<Cow<'s, str>> {
+    match key {
+        RETRY_ATTEMPTS => match v.parse::<u32>() {
+            Ok(n @ 1..) => Some(Cow::Owned(n.saturating_add(1).to_string())),
+            _ => None,
+        },
+        AUTHORIZATION if is_redacted(v) => None,
+        CLIENT_HOST => v.split(',').next().map(|h| Cow::Borrowed(h.trim())),
+        DOWNSTREAM_STATUS if v == "0" => None,
+        _ => Some(Cow::Borrowed(v)),
     }
 }
 

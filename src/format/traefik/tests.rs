@@ -1,5 +1,6 @@
 use super::*;
 use crate::event::{Field, FieldMap};
+use crate::format::record::Record;
 use crate::format::{Custom, FormatKind, detect};
 
 /// A v3 line with every default field and two kept headers, keys sorted
