@@ -10,10 +10,14 @@ pub const POSITIONS: usize = 32;
 
 pub struct Positions<'a> {
     line: &'a str,
-    /// The line is ASCII: a range within it needs no boundary check.
-    ascii: bool,
+    /// Ranges ending at or below this are within the line on char
+    /// boundaries: the line's length when it is ASCII (every offset is a
+    /// boundary), else 0 (every read is checked).
+    unchecked_to: usize,
+    /// Each position's start and end, the start never past the end (a
+    /// reversed range is stored empty).
     at: [(u32, u32); POSITIONS],
-    /// Bit `p`: position `p` has a value.
+    /// Bit `p`: position `p` has a value. Never set from `POSITIONS - 1` up.
     present: u64,
 }
 
@@ -23,7 +27,7 @@ impl<'a> Positions<'a> {
     pub fn empty(line: &'a str) -> Self {
         Positions {
             line,
-            ascii: false,
+            unchecked_to: 0,
             at: [(0, 0); POSITIONS],
             present: 0,
         }
@@ -33,7 +37,7 @@ impl<'a> Positions<'a> {
     #[inline(always)]
     pub fn ascii(line: crate::text::Ascii<'a>) -> Self {
         Positions {
-            ascii: true,
+            unchecked_to: line.as_str().len(),
             ..Positions::empty(line.as_str())
         }
     }
@@ -43,15 +47,15 @@ impl<'a> Positions<'a> {
     }
 
     /// Sets position `p` to bytes `start..end` of the line (char boundaries;
-    /// any other range reads as none); false when `p` is past the last
+    /// a range past the line or off them reads as none, a reversed one as
+    /// empty); false when `p` is past the last
     /// position.
     #[inline(always)]
     pub fn set(&mut self, p: usize, start: usize, end: usize) -> bool {
         if p >= POSITIONS - 1 {
             return false;
         }
-        self.at[p] = (start as u32, end as u32);
-        self.present |= 1 << p;
+        self.put(p, start, end);
         true
     }
 
@@ -59,31 +63,31 @@ impl<'a> Positions<'a> {
     /// position past it panics).
     #[inline(always)]
     pub fn put(&mut self, p: usize, start: usize, end: usize) {
-        debug_assert!(p < POSITIONS - 1);
-        self.at[p] = (start as u32, end as u32);
+        assert!(p < POSITIONS - 1);
+        let (start, end) = (start as u32, end as u32);
+        self.at[p] = (start.min(end), end);
         self.present |= 1 << p;
     }
 
     /// The text at position `p`.
     #[inline(always)]
     pub fn get(&self, p: u8) -> Option<&'a str> {
-        let (start, end) = *self.at.get(p as usize)?;
-        if self.present & (1 << p) == 0 {
+        let p = p as usize;
+        if p >= POSITIONS - 1 || self.present & (1 << p) == 0 {
             return None;
         }
+        let (start, end) = self.at[p];
         let (start, end) = (start as usize, end as usize);
         // `set` and `put` take any range; one that is not within the line
         // on char boundaries reads as none. Callers cut at ASCII
-        // delimiters, so the checks never fail, and on an ASCII line every
-        // offset is a boundary: only the range itself is checked there.
-        if self.ascii {
-            if start <= end && end <= self.line.len() {
-                // SAFETY: within the line (checked just above), and every
-                // offset of an ASCII line is a char boundary (`Ascii`).
-                Some(unsafe { self.line.get_unchecked(start..end) })
-            } else {
-                None
-            }
+        // delimiters, so the checks never fail: on an ASCII line only the
+        // end is compared, other lines take `str::get`'s checks.
+        if end <= self.unchecked_to {
+            // SAFETY: `start <= end` (`put`), and `end <= unchecked_to`, which is the length of an
+            // ASCII line, where every offset is a char boundary
+            // (`Positions::ascii`), and 0 for any other line, where only
+            // `0..0` passes.
+            Some(unsafe { self.line.get_unchecked(start..end) })
         } else {
             self.line.get(start..end)
         }
@@ -101,13 +105,17 @@ mod tests {
         assert!(p.set(0, 0, 2));
         p.put(1, 4, 5); // inside the two bytes of 'é'
         p.put(2, 5, 99); // past the end
-        p.put(3, 5, 3); // reversed
+        p.put(3, 5, 3); // reversed: empty
+        p.put(5, 9, 4); // reversed, empty inside 'é'
+        p.put(6, 7, 7); // empty
         assert!(!p.set(POSITIONS - 1, 0, 1));
         assert_eq!(p.get(0), Some("ab"));
         assert_eq!(p.get(1), None);
         assert_eq!(p.get(2), None);
-        assert_eq!(p.get(3), None);
+        assert_eq!(p.get(3), Some(""));
         assert_eq!(p.get(4), None);
+        assert_eq!(p.get(5), None);
+        assert_eq!(p.get(6), Some(""));
         for q in [POSITIONS as u8 - 1, 40, 63, 64, 255] {
             assert_eq!(p.get(q), None, "{q}");
         }
@@ -125,6 +133,29 @@ mod tests {
         assert_eq!(p.get(0), Some("GET"));
         assert_eq!(p.get(1), Some("/v1/me"));
         assert_eq!(p.get(2), None);
-        assert_eq!(p.get(3), None);
+        assert_eq!(p.get(3), Some(""));
+    }
+
+    proptest::proptest! {
+        /// Whatever ranges a caller sets, a read is the line's own slice
+        /// (`str::get`, a reversed range taken as empty at its end), on
+        /// ASCII and other lines alike.
+        #[test]
+        fn reads_agree_with_str_get(
+            line in "[a-z é€/\"]{0,24}",
+            ranges in proptest::collection::vec((0usize..40, 0usize..40), 0..(POSITIONS + 2)),
+        ) {
+            let mut p = match crate::text::Ascii::new(&line) {
+                Some(a) => Positions::ascii(a),
+                None => Positions::empty(&line),
+            };
+            for (i, &(s, e)) in ranges.iter().enumerate() {
+                proptest::prop_assert_eq!(p.set(i, s, e), i < POSITIONS - 1);
+            }
+            for (i, &(s, e)) in ranges.iter().enumerate() {
+                let want = if i < POSITIONS - 1 { line.get(s.min(e)..e) } else { None };
+                proptest::prop_assert_eq!(p.get(i as u8), want);
+            }
+        }
     }
 }
