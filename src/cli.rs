@@ -540,7 +540,7 @@ fn build_config(a: &AnalyzeArgs, file: &FileConfig) -> Result<(AnalyzeConfig, Di
     if let Some(f) = format
         && let Err(e) = f.parser(&custom)
     {
-        bail!("--format {f}: {e}");
+        bail!("--format {f}: {}", authstorm::error::chain(&e));
     }
     let scan = ScanOptions {
         format,
@@ -595,23 +595,10 @@ fn load_config(path: Option<&Path>) -> Result<FileConfig> {
     })
 }
 
-/// The error and its causes on one line, `outer: inner: ...`. A cause is
-/// left out when the text before it already ends with it: a library error
-/// may show its source in its own message and also return it from
-/// `source()`, and the reason would be printed twice.
+/// The error and its causes on one line, `outer: inner: ...`
+/// ([`authstorm::error::chain`]).
 pub fn error_message(e: &anyhow::Error) -> String {
-    let mut msg = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if msg.ends_with(&text) {
-            continue;
-        }
-        if !msg.is_empty() {
-            msg.push_str(": ");
-        }
-        msg.push_str(&text);
-    }
-    msg
+    authstorm::error::chain(e.as_ref())
 }
 
 fn open_out(path: &str) -> Result<Box<dyn Write>> {

@@ -1,20 +1,28 @@
 //! Library error types. Every variant that concerns input names the file
 //! (and line, where there is one); a bad setting names its key. The binary
 //! adds context with `anyhow`.
+//!
+//! One convention: an error that wraps another returns it from `source()`
+//! and leaves it out of its own message, so a reader of the chain sees
+//! each reason once; [`chain`] prints the whole chain on one line.
 
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// A config file that cannot be used, and why.
-    #[error("config {}: {inner}", path.display())]
-    Config { path: PathBuf, inner: SettingError },
+    #[error("config {}", path.display())]
+    Config {
+        path: PathBuf,
+        #[source]
+        inner: SettingError,
+    },
     /// A setting given on the command line or through the API.
     #[error(transparent)]
     Setting(#[from] SettingError),
@@ -25,10 +33,14 @@ pub enum Error {
     #[error("{}: not an authstorm cube: {reason}", path.display())]
     NotACube { path: PathBuf, reason: String },
     /// An error about one file (a cube to merge, an output to write).
-    #[error("{}: {inner}", path.display())]
-    File { path: PathBuf, inner: Box<Error> },
+    #[error("{}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        inner: Box<Error>,
+    },
     /// An output file's encoder (CSV, Parquet, JSON) failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Write {
         path: PathBuf,
         #[source]
@@ -37,7 +49,7 @@ pub enum Error {
     /// A plot could not be drawn.
     #[error("drawing {what}: {reason}")]
     Plot { what: String, reason: String },
-    #[error("cannot start worker threads: {0}")]
+    #[error("cannot start worker threads")]
     Threads(#[from] rayon::ThreadPoolBuildError),
     #[error("no readable input: {0}")]
     NoInput(String),
@@ -73,12 +85,13 @@ pub enum SettingError {
     #[error(transparent)]
     Toml(#[from] toml::de::Error),
     /// A regular expression that does not compile.
-    #[error("invalid regex: {0}")]
+    #[error("invalid regex")]
     Regex(#[from] regex::Error),
     /// A duration such as `90s` or `1h30m` that cannot be read.
-    #[error("invalid duration {input:?}: {reason}")]
+    #[error("invalid duration {input:?}")]
     Duration {
         input: String,
+        #[source]
         reason: humantime::DurationError,
     },
     /// A name that is none of the accepted ones.
@@ -92,9 +105,10 @@ pub enum SettingError {
     #[error("{0}")]
     Value(String),
     /// The key or flag an error is about (`[detect] loop_gap`, `--bucket`).
-    #[error("{key}: {inner}")]
+    #[error("{key}")]
     At {
         key: String,
+        #[source]
         inner: Box<SettingError>,
     },
 }
@@ -122,3 +136,48 @@ fn expected_list(expected: &[String]) -> String {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `e` and its causes on one line, `outer: inner: ...`. A cause is left out
+/// when the text before it already ends with it: errors of other crates
+/// may show their source in their own message too.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = String::new();
+    let mut next = Some(e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !msg.ends_with(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+        next = cause.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_reason_once_in_the_chain() {
+        let e = Error::Config {
+            path: "a.toml".into(),
+            inner: SettingError::value("must be positive")
+                .at("[detect] min_clients")
+                .at("outer"),
+        };
+        assert_eq!(e.to_string(), "config a.toml");
+        assert_eq!(
+            chain(&e),
+            "config a.toml: outer: [detect] min_clients: must be positive"
+        );
+        let io = Error::io("x.log", std::io::Error::other("disk on fire"));
+        assert_eq!(chain(&io), "x.log: disk on fire");
+        let regex = SettingError::from(regex::Regex::new("(").unwrap_err());
+        let text = chain(&regex);
+        assert!(text.starts_with("invalid regex: "), "{text}");
+        assert_eq!(text.matches("unclosed group").count(), 1, "{text}");
+    }
+}

@@ -893,7 +893,9 @@ mod tests {
     #[test]
     fn rule_errors() {
         let err = |p: &str, app: Option<&str>, g: Option<usize>| {
-            AppRule::new(p, app, g).expect_err(p).to_string()
+            AppRule::new(p, app, g)
+                .map_err(|e| crate::error::chain(&e))
+                .expect_err(p)
         };
         assert!(err("(", Some("a"), None).contains("invalid regex"));
         assert!(err(r"^acme/(\S+)", None, Some(1)).contains("no app name"));

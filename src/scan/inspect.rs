@@ -110,7 +110,7 @@ pub fn inspect(src: &Source, o: &ScanOptions, max_lines: usize) -> io::Result<In
             return Ok(out);
         }
         Err(e) => {
-            out.error = Some(e.to_string());
+            out.error = Some(crate::error::chain(&e));
             out.closest = closest(&out, &lines, o, max_lines);
             return Ok(out);
         }

@@ -836,7 +836,7 @@ fn run_lane(
         .input
         .and_then(|input| read_input(input, o, bar, &mut report, &mut ord));
     if let Err(e) = read {
-        report.error = Some(e.to_string());
+        report.error = Some(crate::error::chain(&e));
     }
     let p = ord.finish();
     // A failed sink is the scan's error, returned by the merger.

@@ -49,7 +49,11 @@ fn nginx_directive_as_pasted() {
 
 #[test]
 fn nginx_errors_name_the_problem() {
-    let err = |s: &str| nginx::compile(s).unwrap_err().to_string();
+    let err = |s: &str| {
+        nginx::compile(s)
+            .map_err(|e| crate::error::chain(&e))
+            .unwrap_err()
+    };
     assert!(err("log_format main '$remote_addr \"$request\";").contains("unbalanced quote"));
     assert!(err("log_format main escape=xml '$status';").contains("escape"));
     assert!(err("$remote_addr$remote_user").contains("nothing between them"));
@@ -58,8 +62,8 @@ fn nginx_errors_name_the_problem() {
     assert!(err("a ${status").contains("without"));
     assert!(err("a $ b").contains("invalid variable name"));
     let e = crate::config::FileConfig::parse("[format]\nnginx = \"log_format x '$status\"\n")
-        .unwrap_err()
-        .to_string();
+        .map_err(|e| crate::error::chain(&e))
+        .unwrap_err();
     assert!(e.starts_with("[format] nginx: unbalanced quote"), "{e}");
 }
 
@@ -112,7 +116,11 @@ fn apache_directives() {
 
 #[test]
 fn apache_errors_name_the_problem() {
-    let err = |s: &str| apache::compile(s).unwrap_err().to_string();
+    let err = |s: &str| {
+        apache::compile(s)
+            .map_err(|e| crate::error::chain(&e))
+            .unwrap_err()
+    };
     let e = err("%h %Z");
     assert!(e.contains("unknown Apache log directive \"%Z\""), "{e}");
     assert!(err("%h %{Referer}z").contains("%{Referer}z"));
@@ -121,8 +129,8 @@ fn apache_errors_name_the_problem() {
     assert!(err("%h %").contains("end of the format"));
     assert!(err("%{Referer i").contains("without"));
     let e = crate::config::FileConfig::parse("[format]\napache = '%h %J'\n")
-        .unwrap_err()
-        .to_string();
+        .map_err(|e| crate::error::chain(&e))
+        .unwrap_err();
     assert!(
         e.starts_with("[format] apache: unknown Apache log directive"),
         "{e}"
