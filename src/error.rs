@@ -175,7 +175,8 @@ mod tests {
         );
         let io = Error::io("x.log", std::io::Error::other("disk on fire"));
         assert_eq!(chain(&io), "x.log: disk on fire");
-        let regex = SettingError::from(regex::Regex::new("(").unwrap_err());
+        let unclosed = String::from("(");
+        let regex = SettingError::from(regex::Regex::new(&unclosed).unwrap_err());
         let text = chain(&regex);
         assert!(text.starts_with("invalid regex: "), "{text}");
         assert_eq!(text.matches("unclosed group").count(), 1, "{text}");
