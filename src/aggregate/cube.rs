@@ -323,6 +323,84 @@ impl Cube {
         Ok(())
     }
 
+    /// This cube cut into UTC days (day index = days since the epoch), for
+    /// a store that keeps one cube per day. Cells, chains and health checks
+    /// go to the day of their bucket (a bucket never spans midnight: widths
+    /// divide a day). Cube-wide counts are recomputed from each day's cells;
+    /// what cells do not hold (the status codes and token states of health
+    /// checks) and each client's retry summary, which is not kept per day,
+    /// go to the day of the client's last retry or to the last day. Merging
+    /// the days gives this cube back exactly.
+    pub fn split_days(&self) -> BTreeMap<i64, Cube> {
+        const DAY_US: i64 = 86_400 * 1_000_000;
+        let bucket_us = self.bucket_us().max(1);
+        let day_of_bucket = |b: i64| (b * bucket_us).div_euclid(DAY_US);
+        let mut days: BTreeMap<i64, Cube> = BTreeMap::new();
+        let width = self.bucket_seconds;
+        fn day(days: &mut BTreeMap<i64, Cube>, d: i64, width: u64) -> &mut Cube {
+            days.entry(d).or_insert_with(|| Cube::new(width))
+        }
+        for (k, c) in &self.cells {
+            let d = day(&mut days, day_of_bucket(k.bucket), width);
+            d.requests += c.requests;
+            for (s, n) in &c.status {
+                *d.status.entry(*s).or_default() += n;
+            }
+            *d.token_states.entry(k.token_state).or_default() += c.requests;
+            d.cells.insert(k.clone(), c.clone());
+        }
+        for (b, n) in &self.health {
+            let d = day(&mut days, day_of_bucket(*b), width);
+            d.requests += n;
+            *d.health.entry(*b).or_default() += n;
+        }
+        for (k, c) in &self.chains {
+            day(&mut days, day_of_bucket(k.bucket), width)
+                .chains
+                .insert(k.clone(), c.clone());
+        }
+        for (client, r) in &self.retry_clients {
+            day(&mut days, r.last_retry.div_euclid(DAY_US), width)
+                .retry_clients
+                .insert(*client, r.clone());
+        }
+        // Each day's time range, from its buckets, within the cube's own.
+        for (d, c) in days.iter_mut() {
+            let (lo, hi) = (d * DAY_US, (d + 1) * DAY_US - 1);
+            c.time_min = self.time_min.map(|t| t.clamp(lo, hi));
+            c.time_max = self.time_max.map(|t| t.clamp(lo, hi));
+        }
+        // What no cell holds goes to the last day.
+        if let Some((_, last)) = days.iter_mut().next_back() {
+            let held: u64 =
+                self.cells.values().map(|c| c.requests).sum::<u64>() + self.health_checks();
+            last.requests += self.requests.saturating_sub(held);
+        }
+        let mut rest_status = self.status.clone();
+        let mut rest_tokens = self.token_states.clone();
+        for c in days.values() {
+            for (s, n) in &c.status {
+                if let Some(r) = rest_status.get_mut(s) {
+                    *r = r.saturating_sub(*n);
+                }
+            }
+            for (t, n) in &c.token_states {
+                if let Some(r) = rest_tokens.get_mut(t) {
+                    *r = r.saturating_sub(*n);
+                }
+            }
+        }
+        if let Some((_, last)) = days.iter_mut().next_back() {
+            for (s, n) in rest_status.into_iter().filter(|(_, n)| *n > 0) {
+                *last.status.entry(s).or_default() += n;
+            }
+            for (t, n) in rest_tokens.into_iter().filter(|(_, n)| *n > 0) {
+                *last.token_states.entry(t).or_default() += n;
+            }
+        }
+        days
+    }
+
     pub fn health_checks(&self) -> u64 {
         self.health.values().sum()
     }

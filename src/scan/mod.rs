@@ -62,6 +62,19 @@ pub struct ScanOptions {
     /// Read large files through memory maps (see [`chunk::map_range`]).
     pub mmap: bool,
     pub privacy: crate::privacy::Privacy,
+    /// Parts of files to read instead of the whole (an incremental run
+    /// reads what was appended since the last one), by path.
+    pub windows: std::collections::HashMap<std::path::PathBuf, Window>,
+}
+
+/// The part of one input to read: its decompressed bytes from `start` (a
+/// line boundary) to `end` (after a line's end; `None`: to the end of the
+/// input). A stateful format (W3C) still sees the directives before
+/// `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: u64,
+    pub end: Option<u64>,
 }
 
 impl Default for ScanOptions {
@@ -82,6 +95,7 @@ impl Default for ScanOptions {
             rows: false,
             mmap: true,
             privacy: Default::default(),
+            windows: Default::default(),
         }
     }
 }
@@ -125,6 +139,10 @@ pub struct FileReport {
     /// text document, a checksum list): skipped unread, not a problem.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_access_log: Option<NotAccessLog>,
+    /// Decompressed bytes of the input read through, from its start: where
+    /// a later incremental run goes on.
+    #[serde(skip)]
+    pub read_to: u64,
 }
 
 pub struct ScanResult {
@@ -716,6 +734,7 @@ fn new_report(src: &Source) -> FileReport {
         fields: Vec::new(),
         error: None,
         not_access_log: None,
+        read_to: 0,
     }
 }
 
@@ -1008,6 +1027,7 @@ fn read_input(
         return ord.push(p);
     };
     let kind = rep.format.expect("a parser has a format");
+    let window = o.windows.get(std::path::Path::new(&rep.path)).copied();
     // Large plain files are split into ranges read in parallel.
     // (Pipes and process substitutions, `<(zcat a.gz)`, are streamed.)
     let meta = file.as_ref().map(File::metadata).transpose()?;
@@ -1017,6 +1037,14 @@ fn read_input(
     {
         drop(stream);
         let len = meta.len();
+        if let Some(w) = window {
+            let start = w.start.min(len);
+            let end = w.end.map_or(len, |e| e.min(len)).max(start);
+            rep.read_to = end;
+            bar.inc(len - (end - start));
+            return scan_ranges(file, len, (start, end), reader, o, bar, ord);
+        }
+        rep.read_to = len;
         if len as usize > o.chunk_size {
             let (start, end) = seek::window(file, len, &reader, o)?.unwrap_or((0, len));
             rep.unread_bytes = len - (end - start);
@@ -1037,8 +1065,51 @@ fn read_input(
         return ord.push(p);
     }
     let _ = complete;
-    let stream = io::Cursor::new(head).chain(stream);
-    scan_stream(stream, reader, kind.is_stateful(), o, rep, ord)
+    let start = window.map_or(0, |w| w.start);
+    // A stateful format's lines mean what the directives before them say.
+    let directives: Vec<u8> = if start > 0 && kind.is_stateful() {
+        let before = &head[..(start as usize).min(head.len())];
+        before
+            .split_inclusive(|b| *b == b'\n')
+            .filter(|l| l.starts_with(b"#") && l.ends_with(b"\n"))
+            .flatten()
+            .copied()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut stream = io::Cursor::new(head).chain(stream);
+    let skipped = io::copy(&mut (&mut stream).take(start), &mut io::sink())?;
+    if skipped < start {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("shorter ({skipped} bytes) than where the last run stopped ({start})"),
+        ));
+    }
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = CountingTo {
+        inner: stream,
+        n: read.clone(),
+    };
+    let stream = io::Cursor::new(directives).chain(counted);
+    let r = scan_stream(stream, reader, kind.is_stateful(), o, rep, ord);
+    rep.read_to = start + read.load(std::sync::atomic::Ordering::Relaxed);
+    r
+}
+
+/// Counts the bytes read through it into a shared total.
+struct CountingTo<R> {
+    inner: R,
+    n: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for CountingTo<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 thread_local! {
