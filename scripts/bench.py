@@ -160,6 +160,8 @@ def main():
                     help="time this authstorm binary instead of target/release/authstorm (which is then not built), e.g. the PGO build of scripts/pgo.sh")
     ap.add_argument("--settle", type=float, default=3.0, metavar="SECONDS",
                     help="idle seconds before each timed command (default 3: each starts as a command run once does)")
+    ap.add_argument("--nightly", type=int, metavar="LINES_PER_DAY",
+                    help="only the nightly check: 30 stored days of LINES_PER_DAY lines, then one new day; and the state size per day")
     ap.add_argument("--instructions", action="store_true",
                     help="only count instructions per line (valgrind cachegrind, 100k lines, one thread)")
     a = ap.parse_args()
@@ -185,6 +187,9 @@ def main():
         return
     if a.instructions:
         instructions(a.formats, a.baseline)
+        return
+    if a.nightly:
+        nightly_check(a.nightly, a.runs, a.settle)
         return
     for lines in a.lines:
         for fmt in a.formats:
@@ -320,6 +325,79 @@ def instructions(formats, baseline):
                                capture_output=True, text=True, check=True)
             ir = int(re.search(r"I\s+refs:\s+([\d,]+)", p.stderr).group(1).replace(",", ""))
             print(f"{fmt:<10}{name:<12}{ir:>16,} instructions  {ir / 100_000:>8,.0f} per line")
+
+
+def nightly_check(per_day, runs, settle):
+    """`authstorm nightly --state` over an archive of daily files: the run
+    that adds one new day to 30 stored ones against `analyze` of that day
+    alone (the time should follow the new data, not the archive), the run
+    that finds nothing new, and the state's size per day."""
+    days = 31
+    log = os.path.join(OUT, f"nightly-{days}d-{per_day}.log")
+    if not os.path.exists(log):
+        subprocess.run([BIN, "simulate", "--scenario", "normal", "--days", str(days),
+                        "--lines", str(per_day * days), "-o", log], check=True)
+    archive = os.path.join(OUT, f"nightly-{days}d-{per_day}")
+    if not os.path.isdir(archive):
+        os.makedirs(archive)
+        files = {}
+        with open(log) as f:
+            for line in f:
+                day = line.split("[", 1)[1][:11]
+                if day not in files:
+                    files[day] = open(os.path.join(archive, f"access.{len(files):02d}.log"), "w")
+                files[day].write(line)
+        for f in files.values():
+            f.close()
+    names = sorted(os.listdir(archive))
+    assert len(names) == days, names
+    stored = os.path.join(OUT, "nightly-30-stored")
+    work = os.path.join(OUT, "nightly-work")
+    for d in (stored, work):
+        shutil.rmtree(d, ignore_errors=True)
+    first = os.path.join(OUT, "nightly-first30")
+    shutil.rmtree(first, ignore_errors=True)
+    os.makedirs(first)
+    for n in names[:30]:
+        os.symlink(os.path.join(archive, n), os.path.join(first, n))
+    t0 = time.perf_counter()
+    subprocess.run([BIN, "nightly", first, "--state", stored, "--no-progress"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(f"30 days of {per_day:,} lines stored in {time.perf_counter() - t0:.2f} s (one run)")
+    new_day = os.path.join(archive, names[30])
+    rows = {"nightly: 30 stored + 1 new day": [], "analyze: the new day alone": [], "nightly: nothing new": []}
+    for _ in range(runs):
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(stored, work)
+        time.sleep(settle)
+        rows["nightly: 30 stored + 1 new day"].append(
+            run([BIN, "nightly", archive, "--state", work, "--no-progress"]))
+        time.sleep(settle)
+        rows["analyze: the new day alone"].append(run([BIN, "analyze", new_day, "--no-progress"]))
+        time.sleep(settle)
+        t0 = time.perf_counter()
+        p = subprocess.run([BIN, "nightly", archive, "--state", work, "--no-progress"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert p.returncode == 2, p.returncode
+        rows["nightly: nothing new"].append((time.perf_counter() - t0, 0, 0))
+    print(f"{'command':<36}{'median s':>10}")
+    med = {k: statistics.median(t for t, _, _ in v) for k, v in rows.items()}
+    for k, v in med.items():
+        print(f"{k:<36}{v:>10.2f}")
+    print(f"one new day against the day alone: {med['nightly: 30 stored + 1 new day'] / med['analyze: the new day alone']:.2f}x")
+    size = sum(os.path.getsize(os.path.join(work, "days", f)) for f in os.listdir(os.path.join(work, "days")))
+    print(f"state: {size / 1e6:.1f} MB for {days} days of {per_day:,} lines ({size / days / 1e6:.2f} MB per day)")
+    big = generate(5_000_000, "combined", False)
+    st5 = os.path.join(OUT, "nightly-5m")
+    shutil.rmtree(st5, ignore_errors=True)
+    subprocess.run([BIN, "nightly", big, "--state", st5, "--no-progress"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ddir = os.path.join(st5, "days")
+    sizes = [os.path.getsize(os.path.join(ddir, f)) for f in os.listdir(ddir)]
+    n = int(subprocess.run(["wc", "-l", big], capture_output=True, text=True).stdout.split()[0])
+    per_line = sum(sizes) / n
+    print(f"state per day of 5M lines: {per_line * 5e6 / 1e6:.1f} MB "
+          f"({sum(sizes) / 1e6:.1f} MB for the {n:,} lines of {os.path.basename(big)}, {len(sizes)} days)")
 
 
 def memory_check(lines, runs):

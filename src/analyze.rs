@@ -128,7 +128,13 @@ pub fn export(cfg: &AnalyzeConfig, sink: &mut dyn RowSink) -> Result<Analysis> {
     run(cfg, Some(sink))
 }
 
-fn run(cfg: &AnalyzeConfig, sink: Option<&mut dyn RowSink>) -> Result<Analysis> {
+/// The scan of a run, checked: an error when no input could be read or no
+/// request analysed. Also the errors of inputs that could not be found.
+pub fn scan_checked(
+    cfg: &AnalyzeConfig,
+    sink: Option<&mut dyn RowSink>,
+    pool: &rayon::ThreadPool,
+) -> Result<(ScanResult, Vec<InputError>)> {
     let found = discover(&cfg.inputs);
     let errors: Vec<InputError> = found
         .errors
@@ -149,13 +155,8 @@ fn run(cfg: &AnalyzeConfig, sink: Option<&mut dyn RowSink>) -> Result<Analysis> 
             detail.join("; ")
         }));
     }
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = cfg.threads {
-        pool = pool.num_threads(n.max(1));
-    }
-    let pool = pool.build()?;
     let bar = progress_bar(&found.sources, cfg.scan.progress);
-    let result = scan(&found.sources, &cfg.scan, &bar, &pool, sink)
+    let result = scan(&found.sources, &cfg.scan, &bar, pool, sink)
         .map_err(|e| Error::io("the export output", e))?;
     bar.finish_and_clear();
     // Files that are not access logs are neither read nor a failure; when
@@ -176,6 +177,21 @@ fn run(cfg: &AnalyzeConfig, sink: Option<&mut dyn RowSink>) -> Result<Analysis> 
     if result.cube.requests == 0 {
         return Err(Error::NothingAnalysed(nothing_analysed(&result, cfg)));
     }
+    Ok((result, errors))
+}
+
+/// A worker pool of the run's size.
+pub fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        pool = pool.num_threads(n.max(1));
+    }
+    Ok(pool.build()?)
+}
+
+fn run(cfg: &AnalyzeConfig, sink: Option<&mut dyn RowSink>) -> Result<Analysis> {
+    let pool = pool(cfg.threads)?;
+    let (result, errors) = scan_checked(cfg, sink, &pool)?;
     // Detection (its per-cohort baselines spread over the workers) and the
     // report's tables are independent readers of the cube.
     let (storms, mut report) = pool.install(|| {

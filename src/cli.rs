@@ -54,6 +54,16 @@ pub enum Command {
     /// Compare two periods: per cohort and endpoint, what changed beyond noise.
     #[command(after_long_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
+    /// For cron: add what is new in a log archive to a --state directory.
+    ///
+    /// Reads only what is new since the last run (files are known by content:
+    /// rotated and compressed copies are not read twice), stores one cube per
+    /// day, and judges each day against the stored days before it.
+    #[command(after_long_help = NIGHTLY_EXAMPLES)]
+    Nightly(AnalyzeArgs),
+    /// List the days stored in a --state directory.
+    #[command(after_long_help = HISTORY_EXAMPLES)]
+    History(HistoryArgs),
     /// List the log formats, or show how a file's first lines are read.
     #[command(after_long_help = FORMATS_EXAMPLES)]
     Formats(FormatsArgs),
@@ -135,7 +145,24 @@ Examples:
   authstorm compare outage.json.gz access.log
   authstorm analyze outage.json.gz --cube before.json
   authstorm compare before.json access.log --top 5
-  authstorm compare before.json access.log --json - | jq '.cohorts[0]'";
+  authstorm compare before.json access.log --json - | jq '.cohorts[0]'
+  # stored days (see `authstorm nightly --help`): --state DIR --a DAY --b DAY
+  # with dates, weekdays, last-WEEKDAY or FROM..TO";
+
+const NIGHTLY_EXAMPLES: &str = "\
+Examples:
+  # every night (cron): what is new since the last run, one cube per day;
+  # exit 0 done, 1 an incident with --fail-on-storm, 2 nothing new could
+  # be analysed, 3 lines skipped with --strict
+  authstorm nightly logs/ --state state/ --keep-days 90 --prom nightly.prom
+  # the days stored so far
+  authstorm history --state state/";
+
+const HISTORY_EXAMPLES: &str = "\
+Examples:
+  # the stored days: lines, requests, incidents, what each was judged against
+  authstorm history --state state/
+  authstorm history --state state/ --json - | jq 'keys'";
 
 const FORMATS_EXAMPLES: &str = "\
 Examples:
@@ -259,6 +286,14 @@ pub struct AnalyzeArgs {
     /// success time is kept).
     #[arg(long, value_name = "FILE")]
     pub prom: Option<PathBuf>,
+    /// Incremental: read only what is new in the inputs since the last run
+    /// with this state directory, store it by day, judge each day against
+    /// the stored days before it, and show the days this run added to.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// With --state: keep this many days, counted back from the newest.
+    #[arg(long, value_name = "N", requires = "state")]
+    pub keep_days: Option<u64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -403,13 +438,34 @@ pub struct SimulateArgs {
 }
 
 #[derive(Args)]
+pub struct HistoryArgs {
+    /// The state directory.
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// Write the stored days as JSON to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<String>,
+}
+
+#[derive(Args)]
 pub struct CompareArgs {
-    /// The period before: a log file, directory or glob, or a cube file.
-    #[arg(value_name = "A")]
-    pub a: String,
+    /// The period before: a log file, directory or glob, or a cube file
+    /// (with --state: a date, `YYYY-MM-DD`, a weekday or `last-WEEKDAY`,
+    /// or `FROM..TO`).
+    #[arg(value_name = "A", required_unless_present = "state")]
+    pub a: Option<String>,
     /// The period after, compared with A.
-    #[arg(value_name = "B")]
-    pub b: String,
+    #[arg(value_name = "B", required_unless_present = "state")]
+    pub b: Option<String>,
+    /// Compare stored days of this state directory (`authstorm nightly`).
+    #[arg(long, value_name = "DIR", requires_all = ["day_a", "day_b"])]
+    pub state: Option<PathBuf>,
+    /// With --state: the period before.
+    #[arg(long = "a", value_name = "DAY", requires = "state")]
+    pub day_a: Option<String>,
+    /// With --state: the period after.
+    #[arg(long = "b", value_name = "DAY", requires = "state")]
+    pub day_b: Option<String>,
     /// Read the logs as this format instead of detecting it per file.
     #[arg(long, value_name = "FORMAT", value_parser = format_arg)]
     pub format: Option<FormatKind>,
@@ -626,6 +682,9 @@ pub enum View {
 pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
     if view == View::Report && a.out.is_none() {
         bail!("authstorm report needs --out DIR");
+    }
+    if a.state.is_some() {
+        return run_state(a, view);
     }
     let started = std::time::Instant::now();
     let file = load_config(a.config.as_deref())?;
@@ -919,9 +978,39 @@ fn print_bytes(bytes: &[u8]) -> Result<()> {
 }
 
 /// `authstorm compare A B`.
+/// A period of stored days named on the command line: `YYYY-MM-DD`,
+/// `FROM..TO`, a weekday (its latest date up to `newest`, the newest stored
+/// day) or `last-WEEKDAY` (the one a week before).
+fn day_period(s: &str, newest: &str) -> Result<(String, String)> {
+    use chrono::{Datelike, NaiveDate};
+    if let Some((a, b)) = s.split_once("..") {
+        return Ok((day_period(a, newest)?.0, day_period(b, newest)?.1));
+    }
+    if NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() {
+        return Ok((s.to_string(), s.to_string()));
+    }
+    let (last, name) = match s.strip_prefix("last-") {
+        Some(n) => (true, n),
+        None => (false, s),
+    };
+    let weekday: chrono::Weekday = name
+        .parse()
+        .map_err(|_| anyhow!("{s:?}: not a date (YYYY-MM-DD), a weekday or last-WEEKDAY"))?;
+    let mut d = NaiveDate::parse_from_str(newest, "%Y-%m-%d")
+        .map_err(|_| anyhow!("no stored day to count {s:?} from"))?;
+    while d.weekday() != weekday {
+        d = d.pred_opt().ok_or_else(|| anyhow!("{s:?}: out of range"))?;
+    }
+    if last {
+        d = d - chrono::Days::new(7);
+    }
+    let d = d.format("%Y-%m-%d").to_string();
+    Ok((d.clone(), d))
+}
+
 pub fn run_compare(c: CompareArgs) -> Result<Exit> {
     let args = AnalyzeArgs {
-        paths: vec![c.a.clone(), c.b.clone()],
+        paths: c.a.iter().chain(c.b.iter()).cloned().collect(),
         format: c.format,
         config: c.config.clone(),
         bucket: None,
@@ -946,13 +1035,42 @@ pub fn run_compare(c: CompareArgs) -> Result<Exit> {
         strict: false,
         out: None,
         prom: None,
+        state: None,
+        keep_days: None,
     };
     let file = load_config(args.config.as_deref())?;
     let (cfg, tz) = build_config(&args, &file)?;
-    let side =
-        |p: &str| authstorm::analyze::cube_of(p, &cfg).with_context(|| format!("reading {p}"));
-    let (a, b) = (side(&c.a)?, side(&c.b)?);
-    let cmp = authstorm::report::compare::compare(&c.a, &a, &c.b, &b, c.z);
+    let (name_a, a, name_b, b) = match &c.state {
+        Some(dir) => {
+            let m = authstorm::state::read_manifest(dir)?;
+            let newest = m.days.keys().next_back().cloned().unwrap_or_default();
+            let period = |s: &str| -> Result<(String, authstorm::aggregate::Cube)> {
+                let (from, to) = day_period(s, &newest)?;
+                let cube = authstorm::state::period_cube(dir, &from, &to)?;
+                let name = if from == to {
+                    from
+                } else {
+                    format!("{from}..{to}")
+                };
+                Ok((name, cube))
+            };
+            let (na, a) = period(c.day_a.as_deref().unwrap_or_default())?;
+            let (nb, b) = period(c.day_b.as_deref().unwrap_or_default())?;
+            (na, a, nb, b)
+        }
+        None => {
+            let (pa, pb) = (
+                c.a.clone().unwrap_or_default(),
+                c.b.clone().unwrap_or_default(),
+            );
+            let side = |p: &str| {
+                authstorm::analyze::cube_of(p, &cfg).with_context(|| format!("reading {p}"))
+            };
+            let (a, b) = (side(&pa)?, side(&pb)?);
+            (pa, a, pb, b)
+        }
+    };
+    let cmp = authstorm::report::compare::compare(&name_a, &a, &name_b, &b, c.z);
     if let Some(path) = &c.json {
         let mut w = open_out(path)?;
         serde_json::to_writer_pretty(&mut w, &cmp)?;
@@ -1077,4 +1195,158 @@ fn man_page(cmd: &clap::Command) -> Result<Vec<u8>> {
     let at = page.find("\n.SH VERSION\n").map_or(page.len(), |i| i + 1);
     page.insert_str(at, &extra.to_roff());
     Ok(page.into_bytes())
+}
+
+/// `authstorm nightly ARCHIVE... --state DIR`: the storms view of an
+/// incremental run.
+pub fn run_nightly(a: AnalyzeArgs) -> Result<Exit> {
+    if a.state.is_none() {
+        bail!("authstorm nightly needs --state DIR");
+    }
+    run_state(a, View::Storms)
+}
+
+/// An incremental run (`--state`), shown as `view`.
+fn run_state(a: AnalyzeArgs, view: View) -> Result<Exit> {
+    use authstorm::state::{FileAction, NightlyConfig};
+    let state = a.state.clone().expect("checked by the callers");
+    let a = &a;
+    if a.since.is_some() || a.until.is_some() || a.from_cube || a.cube.is_some() || !a.by.is_empty()
+    {
+        bail!(
+            "nightly reads what is new in the archive: --since, --until, --by, --cube and --from-cube do not apply"
+        );
+    }
+    let started = std::time::Instant::now();
+    let file = load_config(a.config.as_deref())?;
+    let (cfg, tz) = build_config(a, &file)?;
+    let bucket_s = (cfg.scan.bucket_us / 1_000_000) as u64;
+    if 86_400 % bucket_s != 0 {
+        bail!("--bucket must divide a day for a state of daily cubes (got {bucket_s}s)");
+    }
+    let config_text = match &a.config {
+        Some(p) => std::fs::read(p).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let settings = authstorm::state::settings_hash(&[
+        &config_text,
+        bucket_s.to_string().as_bytes(),
+        a.format.map(|f| f.name()).unwrap_or("detect").as_bytes(),
+        a.version_depth
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+            .as_bytes(),
+    ]);
+    let ncfg = NightlyConfig {
+        archive: a.paths.clone(),
+        state: state.clone(),
+        analyze: cfg.clone(),
+        settings,
+        keep_days: a.keep_days,
+    };
+    let result = authstorm::state::nightly(&ncfg);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(path) = &a.prom {
+        use authstorm::output::prom;
+        let text = match result.as_ref().ok().and_then(|r| r.report.as_ref()) {
+            Some(r) => prom::success(r, secs, now.floor()),
+            None => prom::failure(std::fs::read_to_string(path).ok().as_deref(), secs),
+        };
+        prom::write_atomic(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let night = result?;
+    let report = night.report.as_ref();
+    let count = |f: fn(&FileAction) -> bool| night.plans.iter().filter(|p| f(&p.action)).count();
+    let lines: u64 = report.map_or(0, |r| r.input.lines);
+    let incidents: usize = night.days.iter().map(|d| d.storms.len()).sum();
+    let summary = format!(
+        "authstorm nightly: {} files read ({} lines), {} unchanged, {} waiting; {}{} incident{}; state {}",
+        night.files_read(),
+        lines,
+        count(|a| matches!(a, FileAction::Unchanged | FileAction::Duplicate { .. })),
+        count(|a| matches!(a, FileAction::Waiting)),
+        match (night.days.first(), night.days.last()) {
+            (Some(f), Some(l)) if f.date != l.date => format!("days {}..{}, ", f.date, l.date),
+            (Some(f), _) => format!("day {}, ", f.date),
+            _ => String::new(),
+        },
+        incidents,
+        if incidents == 1 { "" } else { "s" },
+        state.display(),
+    );
+    if let Some(path) = &a.json {
+        let mut w = open_out(path)?;
+        serde_json::to_writer_pretty(&mut w, &authstorm::state::show::doc(&night))
+            .with_context(|| format!("writing {path}"))?;
+        writeln!(w)?;
+        w.flush().with_context(|| format!("writing {path}"))?;
+    }
+    let Some(report) = night.report.as_ref() else {
+        eprintln!("{summary}");
+        eprintln!("authstorm: nothing new to analyse in {}", a.paths.join(" "));
+        return Ok(Exit::Usage);
+    };
+    if let (Some(dir), Some(cube)) = (&a.out, &night.cube) {
+        let command: Vec<String> = std::env::args().collect();
+        let written = authstorm::output::export::write_all(
+            dir,
+            report,
+            cube,
+            &cfg.detect,
+            tz,
+            match a.stack {
+                StackArg::Token => authstorm::output::plot::Stack::TokenState,
+                StackArg::Cohort => authstorm::output::plot::Stack::Cohort,
+            },
+            &command.join(" "),
+        )
+        .with_context(|| format!("writing {}", dir.display()))?;
+        if view == View::Report {
+            for p in written {
+                println!("{}", p.display());
+            }
+        }
+    }
+    if a.json.as_deref() != Some("-") && view != View::Report {
+        let stdout = io::stdout();
+        let opts = TableOptions {
+            color: stdout.is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            width: terminal_width(),
+            tz,
+            top: a.top.max(1),
+            ..TableOptions::default()
+        };
+        let mut out = Vec::new();
+        authstorm::state::show::render(&night, &opts, &mut out)?;
+        if view == View::Storms {
+            render_storms(report, &opts, &mut out)?;
+        } else {
+            render(report, &opts, &mut out)?;
+        }
+        print_bytes(&out)?;
+    }
+    eprintln!("{summary}");
+    Ok(finding_exit(a, report))
+}
+
+/// `authstorm history --state DIR`.
+pub fn run_history(h: HistoryArgs) -> Result<Exit> {
+    let m = authstorm::state::history(&h.state)?;
+    if let Some(path) = &h.json {
+        let mut w = open_out(path)?;
+        serde_json::to_writer_pretty(&mut w, &m.days)?;
+        writeln!(w)?;
+        w.flush()?;
+        if path == "-" {
+            return Ok(Exit::Success);
+        }
+    }
+    let mut out = Vec::new();
+    authstorm::state::show::render_history(&m, &mut out)?;
+    print_bytes(&out)?;
+    Ok(Exit::Success)
 }

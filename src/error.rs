@@ -53,6 +53,9 @@ pub enum Error {
     Threads(#[from] rayon::ThreadPoolBuildError),
     #[error("no readable input: {0}")]
     NoInput(String),
+    /// A state directory (`--state`) that cannot be used, and why.
+    #[error("state {}: {reason}", path.display())]
+    State { path: PathBuf, reason: String },
     /// Inputs were read but not one request could be analysed.
     #[error("nothing analysed: {0}")]
     NothingAnalysed(String),

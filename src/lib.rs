@@ -48,6 +48,8 @@ pub mod config;
 
 pub mod analyze;
 
+pub mod state;
+
 pub mod simulate;
 
 pub use error::{Error, Result};

@@ -89,6 +89,8 @@ fn main() -> ExitCode {
         Command::Export(e) => cli::run_export(e),
         Command::Simulate(s) => cli::run_simulate(s),
         Command::Compare(c) => cli::run_compare(c),
+        Command::Nightly(n) => cli::run_nightly(n),
+        Command::History(h) => cli::run_history(h),
         Command::Formats(f) => cli::run_formats(f),
         Command::Completions(c) => cli::run_completions(c),
         Command::Man(m) => cli::run_man(m),

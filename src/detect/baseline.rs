@@ -4,7 +4,9 @@
 //! over the last `window` observed, non-anomalous buckets (medians of the
 //! two halves give level and slope; the slope is never negative, so a
 //! falling series raises no alarm) and (b) the median of the same time of
-//! day (±2 buckets) on up to seven earlier days. The scale is 1.4826 × the
+//! day (±2 buckets) on up to seven earlier days, or, with two weeks of
+//! history, of the same weekday on up to four earlier weeks when that is
+//! higher. The scale is 1.4826 × the
 //! MAD of the trend residuals, floored at √forecast (Poisson noise) and 1.
 //! Buckets found anomalous are masked out of later trend baselines, so a
 //! long episode is measured against the traffic before it.
@@ -143,7 +145,28 @@ fn forecast(
                 }
             }
         }
-        (!v.is_empty()).then(|| median(v))
+        let daily = (!v.is_empty()).then(|| median(v));
+        // The same weekday up to four weeks back, once there are two: a
+        // Monday peak after a quiet weekend is judged against Mondays.
+        if i < 14 * day {
+            return daily;
+        }
+        v.clear();
+        for k in 1..=4 {
+            let Some(c) = i.checked_sub(k * 7 * day) else {
+                break;
+            };
+            for j in c.saturating_sub(2)..=(c + 2).min(x.len() - 1) {
+                if grid.observed[j] {
+                    v.push(x[j]);
+                }
+            }
+        }
+        let weekly = (!v.is_empty()).then(|| median(v));
+        match (daily, weekly) {
+            (Some(d), Some(w)) => Some(d.max(w)),
+            (d, w) => d.or(w),
+        }
     });
     let (f, spread) = match (trend, seasonal) {
         (Some((t, s)), Some(se)) => (t.max(se), s),

@@ -73,7 +73,7 @@ fn ms(v: Option<f64>) -> String {
 }
 
 /// A rule under the header and nothing else: compact, and pastes cleanly.
-const STYLE: TableStyle =
+pub const STYLE: TableStyle =
     TableStyle::new().header_separator(LineStyle::none().fill('─').junction(' '));
 
 struct Styler<'a> {

@@ -24,7 +24,8 @@ const ORDER: &[(&str, u32)] = &[
     ("output", 11),
     ("config", 12),
     ("analyze", 13),
-    ("simulate", 14),
+    ("state", 14),
+    ("simulate", 15),
 ];
 
 fn rank(module: &str) -> Option<u32> {

@@ -21,6 +21,8 @@ mod layers;
 mod layout;
 /// Detection against simulated incidents with ground truth.
 mod matrix;
+/// `nightly --state`: incremental runs, rotations, kills, history baselines.
+mod nightly;
 /// Report files, exports and plots.
 mod outputs;
 /// Threads and chunk sizes never change a result.
