@@ -588,7 +588,7 @@ struct MarkLabel {
 
 /// The marks of every episode, grouped into labels: start, peak,
 /// mitigation and end in time order; marks of one episode less than
-/// `close` pixels apart share a label ("start, peak 09:00").
+/// eight pixels apart share a label ("start, peak 09:00").
 fn mark_labels(
     eps: &[Episode],
     px: &dyn Fn(Micros) -> i32,
@@ -675,8 +675,9 @@ fn place_labels(labels: &mut [MarkLabel], (left, right): (i32, i32), size: f64) 
         };
         let clear = |row: usize, span: (i32, i32)| {
             done.iter().all(|p| {
-                !(p.row < row && p.xs.iter().any(|&(x, _)| crosses(x, span)))
-                    && !(p.row > row && xs.iter().any(|&x| crosses(x, p.span)))
+                let above = p.row < row && p.xs.iter().any(|&(x, _)| crosses(x, span));
+                let below = p.row > row && xs.iter().any(|&x| crosses(x, p.span));
+                !above && !below
             })
         };
         let rows = done.iter().map(|p| p.row + 1).max().unwrap_or(0);
@@ -859,22 +860,23 @@ fn mark_pixels(eps: &[Episode], px: &dyn Fn(Micros) -> i32) -> Vec<i32> {
         .collect()
 }
 
+/// A panel plot's x pixels (left, right), y pixels (top, bottom), and
+/// a time's x pixel on it.
+type XPixels = ((i32, i32), (i32, i32), Box<dyn Fn(Micros) -> i32>);
+
 /// The x pixels of a panel's plot, and a time's x pixel on it.
 fn x_pixels<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     x_desc: bool,
     (x0, x1): TimeRange,
-) -> std::result::Result<
-    ((i32, i32), (i32, i32), impl Fn(Micros) -> i32),
-    DrawingAreaErrorKind<DB::ErrorType>,
-> {
+) -> std::result::Result<XPixels, DrawingAreaErrorKind<DB::ErrorType>> {
     let probe = panel_builder(area, x_desc).build_cartesian_2d(x0..x1, 0.0..1.0)?;
     let (xr, yr) = probe.plotting_area().get_pixel_range();
     let coord = probe.as_coord_spec().clone();
     Ok((
         (xr.start, xr.end - 1),
         (yr.start, yr.end - 1),
-        move |t: Micros| coord.translate(&(dt(t), 0.0)).0,
+        Box::new(move |t: Micros| coord.translate(&(dt(t), 0.0)).0),
     ))
 }
 
@@ -937,7 +939,11 @@ fn requests_panel<DB: DrawingBackend>(
     shade_episodes(&mut chart, eps, (0.0, ymax))?;
     for e in eps {
         let c = e.colour;
-        let name = format!("#{} {}", e.n, kind_name(e.storm.kind));
+        let name = if eps.len() > 1 {
+            format!("#{} {}", e.n, kind_name(e.storm.kind))
+        } else {
+            kind_name(e.storm.kind).to_string()
+        };
         chart
             .draw_series(std::iter::empty::<Rectangle<(DateTime<Utc>, f64)>>())?
             .label(name.clone())

@@ -186,21 +186,22 @@ fn problems(svg: &str) -> Vec<String> {
         }
         // An element with a point well inside an area belongs to it and
         // must stay in it; the rest (axes, ticks) only touch areas.
-        if let Some(a) = areas.iter().find(|a| pts.iter().any(|p| a.holds(*p, -2.0))) {
-            if let Some(p) = pts.iter().find(|p| !a.holds(**p, 1.0)) {
-                out.push(format!("<{tag}> leaves its plot area {a:?} at {p:?}"));
-            }
+        if let Some(a) = areas.iter().find(|a| pts.iter().any(|p| a.holds(*p, -2.0)))
+            && let Some(p) = pts.iter().find(|p| !a.holds(**p, 1.0))
+        {
+            out.push(format!("<{tag}> leaves its plot area {a:?} at {p:?}"));
         }
         let wide = n
             .attribute("stroke-width")
             .and_then(|w| w.parse::<f64>().ok())
             .is_some_and(|w| w >= 2.0);
-        if tag == "polyline" && wide {
-            if let [a, b] = pts[..] {
-                if a.0 == b.0 && (a.1 - b.1).abs() >= 10.0 {
-                    marks.push((a.0, a.1.min(b.1), a.1.max(b.1)));
-                }
-            }
+        if tag == "polyline"
+            && wide
+            && let [a, b] = pts[..]
+            && a.0 == b.0
+            && (a.1 - b.1).abs() >= 10.0
+        {
+            marks.push((a.0, a.1.min(b.1), a.1.max(b.1)));
         }
     }
     for (i, (t, b, _)) in texts.iter().enumerate() {
