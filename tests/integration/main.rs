@@ -27,6 +27,9 @@ mod nightly;
 mod outputs;
 /// Threads and chunk sizes never change a result.
 mod parallel;
+/// The plots as drawn: inside their areas, labels apart, series broken
+/// at gaps, for several shapes of incident.
+mod plots;
 /// The real public logs in `tests/data/real`.
 mod real_logs;
 /// `--since`/`--until` seeking in time-ordered files.
