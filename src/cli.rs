@@ -144,7 +144,7 @@ Examples:
   # --cube (a day kept from last week, say)
   authstorm compare outage.json.gz access.log
   authstorm analyze outage.json.gz --cube before.json
-  authstorm compare before.json access.log --top 5
+  authstorm compare before.json access.log --top 5 --plot changes.png
   authstorm compare before.json access.log --json - | jq '.cohorts[0]'
   # stored days (see `authstorm nightly --help`): --state DIR --a DAY --b DAY
   # with dates, weekdays, last-WEEKDAY or FROM..TO";
@@ -487,6 +487,9 @@ pub struct CompareArgs {
     /// Write the comparison as JSON to FILE (`-` for stdout, then no tables).
     #[arg(long, value_name = "FILE")]
     pub json: Option<String>,
+    /// Plot the --top largest cohort changes to FILE (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
@@ -1071,6 +1074,10 @@ pub fn run_compare(c: CompareArgs) -> Result<Exit> {
         }
     };
     let cmp = authstorm::report::compare::compare(&name_a, &a, &name_b, &b, c.z);
+    if let Some(path) = &c.plot {
+        authstorm::output::plot::write_comparison(path, &cmp, c.top)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     if let Some(path) = &c.json {
         let mut w = open_out(path)?;
         serde_json::to_writer_pretty(&mut w, &cmp)?;

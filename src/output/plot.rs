@@ -245,11 +245,16 @@ impl<'a> DrawingBackend for Raster<'a> {
                 continue;
             };
             let b = o.px_bounds();
+            // One rounding per glyph: rounding each row on its own sends
+            // rows whose offset ends near .5 two ways (a seam in the text).
+            let (ox, oy) = (
+                (b.min.x + dx).round() as i32,
+                (b.min.y + baseline).round() as i32,
+            );
             let mut px = Vec::new();
             o.draw(|gx, gy, cov| px.push((gx, gy, cov)));
             for (gx, gy, cov) in px {
-                let rx = (b.min.x + gx as f32 + dx).round() as i32;
-                let ry = (b.min.y + gy as f32 + baseline).round() as i32;
+                let (rx, ry) = (ox + gx as i32, oy + gy as i32);
                 let (tx, ty) = trans.transform(rx, ry);
                 let (x, y) = (pos.0 + tx, pos.1 + ty);
                 if x >= 0 && y >= 0 && (x as u32) < w && (y as u32) < h {
@@ -1615,5 +1620,109 @@ fn draw_sides<DB: DrawingBackend>(
         draw_runs(chart, rows, bu, &vals, c.stroke_width(2))?;
         legend_line(chart, name.clone(), c.stroke_width(3))?;
     }
+    Ok(())
+}
+
+/// The largest changes of a comparison (`authstorm compare --plot FILE`,
+/// PNG or SVG by its extension): one bar per cohort, the change in
+/// requests per hour from A to B, pale when it is within noise.
+pub fn write_comparison(
+    path: &Path,
+    cmp: &crate::report::compare::Comparison,
+    top: usize,
+) -> Result<()> {
+    register_font()?;
+    let svg = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+    let rows: Vec<&crate::report::compare::Change> = cmp.cohorts.iter().take(top.max(1)).collect();
+    let height = (160 + 34 * rows.len() as u32).max(300);
+    let size = (SIZE.0, height);
+    let what = "comparison";
+    if svg {
+        let root = SVGBackend::new(path, size).into_drawing_area();
+        comparison(&root, cmp, &rows).map_err(err(what))?;
+        root.present().map_err(err(what))?;
+    } else {
+        let root = Raster(BitMapBackend::new(path, size)).into_drawing_area();
+        comparison(&root, cmp, &rows).map_err(err(what))?;
+        root.present().map_err(err(what))?;
+    }
+    Ok(())
+}
+
+fn comparison<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    cmp: &crate::report::compare::Comparison,
+    rows: &[&crate::report::compare::Change],
+) -> DResult<DB> {
+    root.fill(&WHITE)?;
+    let title = format!(
+        "Requests per hour by cohort, {} → {}: the {} largest changes",
+        cmp.a.label,
+        cmp.b.label,
+        rows.len()
+    );
+    let root = root.titled(&title, (FAMILY, title_size(&title, TITLE)))?;
+    let delta = |c: &crate::report::compare::Change| c.b.requests_per_hour - c.a.requests_per_hour;
+    let most = rows.iter().map(|c| delta(c).abs()).fold(1.0f64, f64::max) * 1.08;
+    let longest = rows
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(10)
+        .min(48);
+    let label_px = text_width(LEGEND, &"m".repeat(longest)) + 20;
+    let n = rows.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .margin(20)
+        .margin_left(label_px)
+        .x_label_area_size(50)
+        .y_label_area_size(4)
+        .build_cartesian_2d(-most..most, 0.0..n)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_desc("change in requests per hour (B − A)")
+        .x_label_formatter(&|v| int_label(v))
+        .label_style((FAMILY, LEGEND))
+        .axis_desc_style((FAMILY, LEGEND))
+        .draw()?;
+    for (i, c) in rows.iter().enumerate() {
+        let y = n - i as f64;
+        let d = delta(c);
+        let colour = if d >= 0.0 { VERMILLION } else { BLUE };
+        let style = if c.significant {
+            colour.filled()
+        } else {
+            colour.mix(0.3).filled()
+        };
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(0.0, y - 0.8), (d, y - 0.2)],
+            style,
+        )))?;
+        let name: String = c.name.chars().take(48).collect();
+        // Beside the bar, in the titled area's own pixels.
+        let (px, py) = chart.backend_coord(&(-most, y - 0.5));
+        let (bx, by) = root.get_base_pixel();
+        let label = if c.significant {
+            name
+        } else {
+            format!("{name} ~")
+        };
+        root.draw(&Text::new(
+            label,
+            (px - bx - 10, py - by),
+            (FAMILY, LEGEND)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Right, VPos::Center)),
+        ))?;
+    }
+    chart.draw_series(std::iter::once(PathElement::new(
+        vec![(0.0, 0.0), (0.0, n)],
+        REFERENCE.stroke_width(1),
+    )))?;
     Ok(())
 }

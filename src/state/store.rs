@@ -159,6 +159,13 @@ impl LockedStore {
     /// Removes day files (and leftovers of killed runs) the manifest does
     /// not name.
     pub fn sweep(&self) -> Result<()> {
+        if let Ok(entries) = fs::read_dir(&self.dir) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with("manifest.tmp") {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
         let days = self.dir.join("days");
         let named: std::collections::BTreeSet<&str> = self
             .manifest

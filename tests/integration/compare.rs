@@ -67,6 +67,32 @@ fn the_storm_cohort_comes_first_and_noise_is_not_news() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("acme-desktop"), "{text}");
     assert!(text.contains("cohorts, most changed first"), "{text}");
+    // And the plot of the largest changes, the culprit's bar first, drawn
+    // inside its area with labels apart.
+    let plot = dir.path().join("changes.svg");
+    let out = bin()
+        .args(["compare", "--no-progress", "--top", "6", "--plot"])
+        .arg(&plot)
+        .args([b, a])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert_eq!(crate::plots::problems(&svg), Vec::<String>::new());
+    let texts = crate::plots::texts_of(&svg);
+    let first = texts
+        .iter()
+        .position(|t| *t == c["cohorts"][0]["name"])
+        .unwrap_or_else(|| panic!("{texts:?}"));
+    let second = texts
+        .iter()
+        .position(|t| t.starts_with(c["cohorts"][1]["name"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("{texts:?}"));
+    assert!(first < second, "{texts:?}");
 }
 
 #[test]

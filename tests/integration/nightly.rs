@@ -315,6 +315,54 @@ fn a_run_killed_anywhere_then_rerun_leaves_the_same_state() {
 }
 
 #[test]
+fn runs_killed_at_any_moment_leave_a_state_the_next_run_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = simulate(
+        dir.path(),
+        "all.log",
+        &["--days", "3", "--lines", "30000", "--scenario", "normal"],
+    );
+    let days = lines_by_day(&log);
+    let (archive, reference, state) = (
+        dir.path().join("archive"),
+        dir.path().join("reference"),
+        dir.path().join("state"),
+    );
+    std::fs::create_dir(&archive).unwrap();
+    for (i, (_, lines)) in days.iter().enumerate() {
+        gzip(&archive.join(format!("access.log.{i}.gz")), lines);
+    }
+    night(&archive, &reference, &[]);
+    let exe = assert_cmd::cargo::cargo_bin("authstorm");
+    // SIGKILL after a spread of delays: before the scan, during it, while
+    // the days are written, around the commit, after it.
+    for ms in [0u64, 15, 40, 80, 130, 200, 300, 450, 700] {
+        let mut child = std::process::Command::new(&exe)
+            .arg("nightly")
+            .arg(&archive)
+            .arg("--state")
+            .arg(&state)
+            .arg("--no-progress")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        if state.join("manifest.json").exists() {
+            // Whatever a killed run left, it is a whole state or none.
+            authstorm::state::read_manifest(&state).unwrap();
+        }
+    }
+    let (code, _) = night(&archive, &state, &[]);
+    assert!(code == 0 || code == 2);
+    assert_same(&stored(&state), &stored(&reference), "killed runs");
+    let files = std::fs::read_dir(state.join("days")).unwrap().count();
+    assert_eq!(files, days.len(), "one cube file per day");
+}
+
+#[test]
 fn a_normal_monday_after_a_quiet_weekend_raises_nothing() {
     let dir = tempfile::tempdir().unwrap();
     // Ten normal days from Monday 2 March; the weekend keeps a twentieth of

@@ -125,7 +125,7 @@ fn plot_areas(doc: &roxmltree::Document) -> Vec<Area> {
 }
 
 /// What is wrong with one SVG plot, as sentences (none when it is fine).
-fn problems(svg: &str) -> Vec<String> {
+pub(crate) fn problems(svg: &str) -> Vec<String> {
     let doc = roxmltree::Document::parse(svg).expect("SVG parses");
     let root = doc.root_element();
     let canvas = Area(0.0, 0.0, num(root, "width"), num(root, "height"));
@@ -244,7 +244,7 @@ fn lines_of(svg: &str, colour: &str) -> Vec<Vec<(f64, f64)>> {
         .collect()
 }
 
-fn texts_of(svg: &str) -> Vec<String> {
+pub(crate) fn texts_of(svg: &str) -> Vec<String> {
     let doc = roxmltree::Document::parse(svg).unwrap();
     doc.descendants()
         .filter(|n| n.has_tag_name("text"))
