@@ -143,6 +143,9 @@ pub struct FileReport {
     /// a later incremental run goes on.
     #[serde(skip)]
     pub read_to: u64,
+    /// The time of its latest request read.
+    #[serde(skip)]
+    pub last_ts: Option<Micros>,
 }
 
 pub struct ScanResult {
@@ -565,6 +568,8 @@ struct Ordered<'m, 's> {
     lane: usize,
     acc: Partial,
     lines_before: u64,
+    /// The latest request time of the chunks settled.
+    last_ts: Option<Micros>,
 }
 
 impl<'m, 's> Ordered<'m, 's> {
@@ -574,11 +579,13 @@ impl<'m, 's> Ordered<'m, 's> {
             lane,
             acc: Partial::new(o),
             lines_before: 0,
+            last_ts: None,
         }
     }
 
     /// Settles `p`, the next chunk in file order.
     fn push(&mut self, mut p: Partial) -> io::Result<()> {
+        self.last_ts = self.last_ts.max(p.batch.max_ts);
         for r in &mut p.batch.rows {
             r.line += self.lines_before;
         }
@@ -735,6 +742,7 @@ fn new_report(src: &Source) -> FileReport {
         error: None,
         not_access_log: None,
         read_to: 0,
+        last_ts: None,
     }
 }
 
@@ -857,6 +865,7 @@ fn run_lane(
     if let Err(e) = read {
         report.error = Some(crate::error::chain(&e));
     }
+    report.last_ts = ord.last_ts;
     let p = ord.finish();
     // A failed sink is the scan's error, returned by the merger.
     let _ = merger.finish_lane(lane);

@@ -172,6 +172,7 @@ pub fn nightly(cfg: &NightlyConfig) -> Result<Nightly> {
                 e.offset = f.read_to;
                 e.lines += f.lines;
                 e.last_read = now;
+                e.last_request = e.last_request.max(f.last_ts);
             }
             _ => {}
         }
@@ -289,8 +290,10 @@ pub fn nightly(cfg: &NightlyConfig) -> Result<Nightly> {
     }
 
     for (date, cube) in &cubes {
-        let name = store.write_day(date, cube)?;
-        manifest.days.get_mut(date).expect("inserted above").cube = name;
+        let (name, table) = store.write_day(date, cube)?;
+        let entry = manifest.days.get_mut(date).expect("inserted above");
+        entry.cube = name;
+        entry.parquet = table;
         crash_point("after-a-day");
     }
     let mut touched = Cube::new(bucket_seconds);

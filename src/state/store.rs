@@ -43,6 +43,9 @@ pub struct FileEntry {
     pub seen_as: Vec<SeenAs>,
     /// When a run last read from it (seconds since the epoch).
     pub last_read: i64,
+    /// The time of the latest request read from it.
+    #[serde(default)]
+    pub last_request: Option<Micros>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +60,10 @@ pub struct SeenAs {
 pub struct DayEntry {
     /// The day's cube, relative to the state directory.
     pub cube: String,
+    /// The same cells as a flat table for other engines (the columns of
+    /// `cube.parquet`), relative to the state directory.
+    #[serde(default)]
+    pub parquet: String,
     pub requests: u64,
     /// Lines read into this day's cube, over all runs (a run that read
     /// several days shares its lines out by the requests it added to each).
@@ -131,17 +138,25 @@ impl LockedStore {
     }
 
     /// Writes `cube` as `date`'s cube of the next generation (not yet named
-    /// by the manifest); returns its name relative to the state directory.
-    pub fn write_day(&self, date: &str, cube: &Cube) -> Result<String> {
-        let name = format!(
-            "days/{date}.g{}.cube.json.zst",
-            self.manifest.generation + 1
-        );
+    /// by the manifest), and its cells as Parquet; returns their names
+    /// relative to the state directory.
+    pub fn write_day(&self, date: &str, cube: &Cube) -> Result<(String, String)> {
+        let stem = format!("days/{date}.g{}", self.manifest.generation + 1);
+        let name = format!("{stem}.cube.json.zst");
         let path = self.dir.join(&name);
         let json = serde_json::to_vec(cube).map_err(|e| Error::write(&path, e))?;
         let packed = zstd::bulk::compress(&json, 3).map_err(io_at(&path))?;
         write_durably(&path, &packed)?;
-        Ok(name)
+        let table = format!("{stem}.cells.parquet");
+        let tmp = self
+            .dir
+            .join(format!("{stem}.cells.tmp{}", std::process::id()));
+        crate::output::export::cube_parquet(cube, &tmp)?;
+        File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io_at(&tmp))?;
+        fs::rename(&tmp, self.dir.join(&table)).map_err(io_at(&tmp))?;
+        Ok((name, table))
     }
 
     /// Makes `manifest` the state (one atomic rename), then removes the day
@@ -171,7 +186,8 @@ impl LockedStore {
             .manifest
             .days
             .values()
-            .filter_map(|d| d.cube.strip_prefix("days/"))
+            .flat_map(|d| [d.cube.as_str(), d.parquet.as_str()])
+            .filter_map(|f| f.strip_prefix("days/"))
             .collect();
         for entry in fs::read_dir(&days).map_err(io_at(&days))? {
             let entry = entry.map_err(io_at(&days))?;

@@ -180,6 +180,16 @@ fn ten_nights_of_rotated_gzip_files_equal_one_run_and_find_the_storm() {
         }
     }
     assert_same(&stored(&state), &one_run(&files, dir.path()), "ten nights");
+    // Each day's cells also as Parquet, for other engines.
+    let m = authstorm::state::read_manifest(&state).unwrap();
+    for d in m.days.values() {
+        let bytes = std::fs::read(state.join(&d.parquet)).unwrap();
+        assert!(
+            bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"),
+            "{}",
+            d.parquet
+        );
+    }
 
     // The same night again changes nothing and says so (exit 2).
     let before = std::fs::read(state.join("manifest.json")).unwrap();
@@ -310,7 +320,7 @@ fn a_run_killed_anywhere_then_rerun_leaves_the_same_state() {
         assert_eq!(days_of(&state), days_of(&reference), "{point}");
         // Nothing left behind by the killed runs.
         let files = std::fs::read_dir(state.join("days")).unwrap().count();
-        assert_eq!(files, days.len(), "{point}: one cube file per day");
+        assert_eq!(files, 2 * days.len(), "{point}: a cube and a table per day");
     }
 }
 
@@ -359,7 +369,7 @@ fn runs_killed_at_any_moment_leave_a_state_the_next_run_completes() {
     assert!(code == 0 || code == 2);
     assert_same(&stored(&state), &stored(&reference), "killed runs");
     let files = std::fs::read_dir(state.join("days")).unwrap().count();
-    assert_eq!(files, days.len(), "one cube file per day");
+    assert_eq!(files, 2 * days.len(), "a cube and a table per day");
 }
 
 #[test]
