@@ -365,8 +365,25 @@ def nightly_check(per_day, runs, settle):
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     print(f"30 days of {per_day:,} lines stored in {time.perf_counter() - t0:.2f} s (one run)")
     new_day = os.path.join(archive, names[30])
-    rows = {"nightly: 30 stored + 1 new day": [], "analyze: the new day alone": [], "nightly: nothing new": []}
+    # The same new day over a shorter archive: 10 stored days.
+    short = os.path.join(OUT, "nightly-last10")
+    stored10 = os.path.join(OUT, "nightly-10-stored")
+    for d in (short, stored10):
+        shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(short)
+    for n in names[20:30]:
+        os.symlink(os.path.join(archive, n), os.path.join(short, n))
+    subprocess.run([BIN, "nightly", short, "--state", stored10, "--no-progress"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.symlink(new_day, os.path.join(short, names[30]))
+    rows = {"nightly: 30 stored + 1 new day": [], "nightly: 10 stored + 1 new day": [],
+            "analyze: the new day alone": [], "nightly: nothing new": []}
     for _ in range(runs):
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(stored10, work)
+        time.sleep(settle)
+        rows["nightly: 10 stored + 1 new day"].append(
+            run([BIN, "nightly", short, "--state", work, "--no-progress"]))
         shutil.rmtree(work, ignore_errors=True)
         shutil.copytree(stored, work)
         time.sleep(settle)
@@ -394,10 +411,11 @@ def nightly_check(per_day, runs, settle):
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ddir = os.path.join(st5, "days")
     sizes = [os.path.getsize(os.path.join(ddir, f)) for f in os.listdir(ddir)]
+    stored_days = len({f.split(".")[0] for f in os.listdir(ddir)})
     n = int(subprocess.run(["wc", "-l", big], capture_output=True, text=True).stdout.split()[0])
     per_line = sum(sizes) / n
     print(f"state per day of 5M lines: {per_line * 5e6 / 1e6:.1f} MB "
-          f"({sum(sizes) / 1e6:.1f} MB for the {n:,} lines of {os.path.basename(big)}, {len(sizes)} days)")
+          f"({sum(sizes) / 1e6:.1f} MB for the {n:,} lines of {os.path.basename(big)}, over {stored_days} days)")
 
 
 def memory_check(lines, runs):

@@ -218,33 +218,58 @@ pub fn nightly(cfg: &NightlyConfig) -> Result<Nightly> {
         cubes.insert(date, cube);
     }
 
-    // Judge each day touched against the stored days before it.
+    // Judge each day touched against the stored days before it, read in
+    // parallel.
+    let wanted: std::collections::BTreeSet<String> = cubes
+        .keys()
+        .flat_map(|d| baseline_dates(d, &manifest.days))
+        .filter(|d| !cubes.contains_key(d))
+        .filter(|d| store.manifest.days.contains_key(d))
+        .collect();
+    let read: Vec<(String, Result<Cube>)> = pool.install(|| {
+        use rayon::prelude::*;
+        wanted
+            .into_par_iter()
+            .map(|d| {
+                let file = store.dir().join(&store.manifest.days[&d].cube);
+                (d, read_cube(&file))
+            })
+            .collect()
+    });
     let mut history: BTreeMap<String, Cube> = BTreeMap::new();
+    for (d, c) in read {
+        history.insert(d, c?);
+    }
     let mut all_storms = Vec::new();
     for (date, cube) in &cubes {
         let base = baseline_dates(date, &manifest.days);
-        let mut merged = Cube::new(bucket_seconds);
+        let mut merged: Option<Cube> = None;
+        let one_day = cubes.len() == 1;
         for b in &base {
-            if let Some(c) = cubes.get(b) {
-                merged.merge(c)?;
-                continue;
-            }
-            if !history.contains_key(b) {
-                let stored = store
-                    .manifest
-                    .days
-                    .get(b)
-                    .map(|d| read_cube(&store.dir().join(&d.cube)));
-                match stored {
-                    Some(c) => {
-                        history.insert(b.clone(), c?);
-                    }
-                    None => continue,
+            let add = |merged: &mut Option<Cube>, c: &Cube| match merged {
+                Some(m) => m.merge(c),
+                None => {
+                    *merged = Some(c.clone());
+                    Ok(())
                 }
+            };
+            if let Some(c) = cubes.get(b) {
+                add(&mut merged, c)?;
+            } else if one_day && merged.is_none() {
+                // The common night (one new day): the first stored day is
+                // taken, not copied.
+                merged = history.remove(b);
+            } else if let Some(c) = history.get(b) {
+                add(&mut merged, c)?;
             }
-            merged.merge(&history[b])?;
         }
-        merged.merge(cube)?;
+        let merged = match merged {
+            Some(mut m) => {
+                m.merge(cube)?;
+                m
+            }
+            None => cube.clone(),
+        };
         let (lo, hi) = day_range(date);
         let storms: Vec<Storm> = pool
             .install(|| detect(&merged, &cfg.analyze.detect))
