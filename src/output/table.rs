@@ -109,6 +109,40 @@ impl Styler<'_> {
         t
     }
 
+    /// Keeps every word of `t` whole: each column at least as wide as its
+    /// longest word (header or cell), so a narrow terminal wraps between
+    /// words, never inside one (`acme-mob` / `ile`). When that is still too
+    /// wide for the terminal, the columns after the first lose their left
+    /// padding.
+    fn fit(&self, t: &mut Table) {
+        let longest_word = |text: &str| {
+            text.split_whitespace()
+                .map(|w| w.chars().count())
+                .max()
+                .unwrap_or(0)
+        };
+        let n = t.column_count();
+        let mut min = vec![0usize; n];
+        let rows = t.header().into_iter().chain(t.row_iter());
+        for row in rows {
+            for (i, c) in row.cell_iter().enumerate().take(n) {
+                min[i] = min[i].max(longest_word(&c.content()));
+            }
+        }
+        // Two characters of padding and one of separation per column.
+        let need: usize = min.iter().sum::<usize>() + 3 * n;
+        let tight = self.o.width.is_some_and(|w| need > usize::from(w));
+        for (i, m) in min.iter().enumerate() {
+            if let Some(col) = t.column_mut(i) {
+                let pad = if tight && i > 0 { 0 } else { 1 };
+                col.set_padding((pad, 1));
+                col.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(
+                    comfy_table::Width::Fixed((*m + pad as usize + 1) as u16),
+                ));
+            }
+        }
+    }
+
     fn title(&self, w: &mut dyn Write, s: &str) -> io::Result<()> {
         if self.o.color {
             writeln!(w, "\n\x1b[1m{s}\x1b[0m")
@@ -213,9 +247,36 @@ fn overview(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io:
         .collect();
     row("token states", states.join(", "));
     for (k, v) in lines {
-        writeln!(w, "  {k:<24} {v}")?;
+        hanging(w, &format!("  {k:<24} "), &v, o.width)?;
     }
     Ok(())
+}
+
+/// Writes `text` after `prefix`, wrapped between words to `width` (when
+/// known) with the lines after the first indented under its start.
+fn hanging(w: &mut dyn Write, prefix: &str, text: &str, width: Option<u16>) -> io::Result<()> {
+    let indent = prefix.chars().count();
+    let Some(width) = width.map(usize::from).filter(|w| *w > indent + 20) else {
+        return writeln!(w, "{prefix}{text}");
+    };
+    let room = width - indent;
+    let mut line = String::new();
+    let mut first = true;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > room {
+            let lead = if first { prefix.to_string() } else { " ".repeat(indent) };
+            writeln!(w, "{lead}{line}")?;
+            first = false;
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    let lead = if first { prefix.to_string() } else { " ".repeat(indent) };
+    writeln!(w, "{lead}{line}")
 }
 
 fn backoff_words(c: &Culprit) -> &'static str {
@@ -390,24 +451,8 @@ fn storms_table(r: &Report, o: &TableOptions, st: &Styler, tf: &str) -> Table {
         }
     }
     // A narrow terminal wraps the culprit between its words, never inside
-    // one (a version range, an endpoint): the column is at least as wide as
-    // its longest word.
-    let longest = (r.storms.iter())
-        .filter_map(|s| s.culprits.first())
-        .flat_map(|c| {
-            culprit_name(c)
-                .split_whitespace()
-                .map(|w| w.chars().count())
-                .collect::<Vec<_>>()
-        })
-        .max()
-        .unwrap_or(0)
-        .min(40);
-    if let Some(c) = t.column_mut(7) {
-        c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(
-            comfy_table::Width::Fixed(longest as u16 + 2),
-        ));
-    }
+    // one (a version range, an endpoint).
+    st.fit(&mut t);
     t
 }
 
@@ -415,18 +460,18 @@ fn storms_table(r: &Report, o: &TableOptions, st: &Styler, tf: &str) -> Table {
 /// its impact on everyone else and the culprits after the first.
 fn storm_events(s: &Storm, o: &TableOptions, tf: &str, w: &mut dyn Write) -> io::Result<()> {
     for (ts, line) in event_lines(s) {
-        writeln!(w, "  {}  {line}", o.tz.format(ts, tf))?;
+        hanging(w, &format!("  {}  ", o.tz.format(ts, tf)), &line, o.width)?;
     }
-    let pad = " ".repeat(o.tz.format(s.times.start, tf).chars().count());
-    writeln!(w, "  {pad}  impact on everyone else: {}", impact(s))?;
+    let pad = format!("  {}  ", " ".repeat(o.tz.format(s.times.start, tf).chars().count()));
+    hanging(w, &pad, &format!("impact on everyone else: {}", impact(s)), o.width)?;
     for c in s.culprits.iter().skip(1) {
-        writeln!(
-            w,
-            "  {pad}  also: {} ({:.0}% of the excess, {})",
+        let also = format!(
+            "also: {} ({:.0}% of the excess, {})",
             culprit_name(c),
             c.share_of_excess * 100.0,
             backoff_words(c)
-        )?;
+        );
+        hanging(w, &pad, &also, o.width)?;
     }
     Ok(())
 }
@@ -466,7 +511,7 @@ fn cohorts(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::
         "token",
         "requests",
         "clients",
-        "req/client",
+        "req per client",
         "errors",
         "p95 ms",
     ]);
@@ -496,6 +541,7 @@ fn cohorts(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io::
     if let Some(col) = t.column_mut(1) {
         col.set_cell_alignment(CellAlignment::Left);
     }
+    st.fit(&mut t);
     writeln!(w, "{t}")?;
     if r.cohorts.len() > o.top {
         writeln!(
@@ -606,6 +652,7 @@ fn timeline(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io:
             Cell::new(ms(row.p95_latency_ms)),
         ]);
     }
+    st.fit(&mut t);
     writeln!(w, "{t}")?;
     if per > 1 {
         writeln!(
@@ -632,6 +679,7 @@ fn endpoints(r: &Report, o: &TableOptions, st: &Styler, w: &mut dyn Write) -> io
             Cell::new(ms(e.p95_latency_ms)),
         ]);
     }
+    st.fit(&mut t);
     writeln!(w, "{t}")
 }
 
