@@ -90,7 +90,8 @@ Examples:
 Exit status:
   0  success; findings do not change it unless asked
   1  a retry storm was found and --fail-on-storm was given
-  2  unusable arguments or config, or no readable input
+  2  unusable arguments or config, no readable input, nothing analysed,
+     or (--state) nothing new
   3  --strict: a line was skipped or an input could not be read whole";
 
 const ANALYZE_EXAMPLES: &str = "\
@@ -449,21 +450,29 @@ pub struct HistoryArgs {
 
 #[derive(Args)]
 pub struct CompareArgs {
-    /// The period before: a log file, directory or glob, or a cube file
-    /// (with --state: a date, `YYYY-MM-DD`, a weekday or `last-WEEKDAY`,
-    /// or `FROM..TO`).
-    #[arg(value_name = "A", required_unless_present = "state")]
+    /// The period before: a log file, directory or glob, or a cube file.
+    #[arg(
+        value_name = "A",
+        required_unless_present = "state",
+        conflicts_with = "state"
+    )]
     pub a: Option<String>,
     /// The period after, compared with A.
-    #[arg(value_name = "B", required_unless_present = "state")]
+    #[arg(
+        value_name = "B",
+        required_unless_present = "state",
+        conflicts_with = "state"
+    )]
     pub b: Option<String>,
     /// Compare stored days of this state directory (`authstorm nightly`).
     #[arg(long, value_name = "DIR", requires_all = ["day_a", "day_b"])]
     pub state: Option<PathBuf>,
-    /// With --state: the period before.
+    /// With --state: the period before: a date (`YYYY-MM-DD`), `FROM..TO`,
+    /// a weekday (its latest date up to the newest stored day) or
+    /// `last-WEEKDAY` (a week before that).
     #[arg(long = "a", value_name = "DAY", requires = "state")]
     pub day_a: Option<String>,
-    /// With --state: the period after.
+    /// With --state: the period after, as for --a.
     #[arg(long = "b", value_name = "DAY", requires = "state")]
     pub day_b: Option<String>,
     /// Read the logs as this format instead of detecting it per file.
@@ -687,7 +696,12 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
         bail!("authstorm report needs --out DIR");
     }
     if a.state.is_some() {
-        return run_state(a, view);
+        let command = match view {
+            View::All => "analyze --state",
+            View::Storms => "storms --state",
+            View::Report => "report --state",
+        };
+        return run_state(a, view, command);
     }
     let started = std::time::Instant::now();
     let file = load_config(a.config.as_deref())?;
@@ -799,6 +813,11 @@ fn finding_exit(a: &AnalyzeArgs, r: &authstorm::report::Report) -> Exit {
 
 pub fn run_export(e: ExportArgs) -> Result<Exit> {
     use authstorm::output::export::{CsvSink, EventFormat, ParquetSink};
+    if e.analyze.state.is_some() {
+        bail!(
+            "export writes every request of its inputs; --state is for analyze, storms, report and nightly"
+        );
+    }
     let file = load_config(e.analyze.config.as_deref())?;
     let (cfg, _) = build_config(&e.analyze, &file)?;
     let analysis = match (EventFormat::from_path(&e.to), e.to.as_str()) {
@@ -1210,18 +1229,18 @@ pub fn run_nightly(a: AnalyzeArgs) -> Result<Exit> {
     if a.state.is_none() {
         bail!("authstorm nightly needs --state DIR");
     }
-    run_state(a, View::Storms)
+    run_state(a, View::Storms, "nightly")
 }
 
 /// An incremental run (`--state`), shown as `view`.
-fn run_state(a: AnalyzeArgs, view: View) -> Result<Exit> {
+fn run_state(a: AnalyzeArgs, view: View, command: &str) -> Result<Exit> {
     use authstorm::state::{FileAction, NightlyConfig};
     let state = a.state.clone().expect("checked by the callers");
     let a = &a;
     if a.since.is_some() || a.until.is_some() || a.from_cube || a.cube.is_some() || !a.by.is_empty()
     {
         bail!(
-            "nightly reads what is new in the archive: --since, --until, --by, --cube and --from-cube do not apply"
+            "authstorm {command} reads what is new in its inputs: --since, --until, --by, --cube and --from-cube do not apply"
         );
     }
     let started = std::time::Instant::now();
@@ -1268,11 +1287,22 @@ fn run_state(a: AnalyzeArgs, view: View) -> Result<Exit> {
     let report = night.report.as_ref();
     let count = |f: fn(&FileAction) -> bool| night.plans.iter().filter(|p| f(&p.action)).count();
     let lines: u64 = report.map_or(0, |r| r.input.lines);
+    let skipped: u64 = report.map_or(0, |r| r.input.skipped);
     let incidents: usize = night.days.iter().map(|d| d.storms.len()).sum();
+    let unreadable = if night.problems.is_empty() {
+        String::new()
+    } else {
+        format!(", {} unreadable", night.problems.len())
+    };
     let summary = format!(
-        "authstorm nightly: {} files read ({} lines), {} unchanged, {} waiting; {}{} incident{}; state {}",
+        "authstorm {command}: {} files read ({} lines{}), {} unchanged, {} waiting{unreadable}; {}{} incident{}; state {}",
         night.files_read(),
         lines,
+        if skipped > 0 {
+            format!(", {skipped} skipped")
+        } else {
+            String::new()
+        },
         count(|a| matches!(a, FileAction::Unchanged | FileAction::Duplicate { .. })),
         count(|a| matches!(a, FileAction::Waiting)),
         match (night.days.first(), night.days.last()) {
@@ -1293,6 +1323,9 @@ fn run_state(a: AnalyzeArgs, view: View) -> Result<Exit> {
     }
     let Some(report) = night.report.as_ref() else {
         eprintln!("{summary}");
+        for p in &night.problems {
+            eprintln!("authstorm: cannot read {}: {}", p.path, p.error);
+        }
         eprintln!("authstorm: nothing new to analyse in {}", a.paths.join(" "));
         return Ok(Exit::Usage);
     };
@@ -1345,7 +1378,8 @@ pub fn run_history(h: HistoryArgs) -> Result<Exit> {
     let m = authstorm::state::history(&h.state)?;
     if let Some(path) = &h.json {
         let mut w = open_out(path)?;
-        serde_json::to_writer_pretty(&mut w, &m.days)?;
+        let doc = serde_json::json!({ "schema": "authstorm/history/v1", "days": &m.days });
+        serde_json::to_writer_pretty(&mut w, &doc)?;
         writeln!(w)?;
         w.flush()?;
         if path == "-" {

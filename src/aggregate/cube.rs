@@ -364,9 +364,21 @@ impl Cube {
                 .retry_clients
                 .insert(*client, r.clone());
         }
-        // Each day's time range, from its buckets, within the cube's own.
-        for (d, c) in days.iter_mut() {
-            let (lo, hi) = (d * DAY_US, (d + 1) * DAY_US - 1);
+        // Each day's time range: from the start of its first bucket to the
+        // end of its last, within the cube's own (so the days' ranges merge
+        // back into it, and a day read alone has the hours it holds).
+        for c in days.values_mut() {
+            let buckets = c
+                .cells
+                .keys()
+                .map(|k| k.bucket)
+                .chain(c.health.keys().copied());
+            let (first, last) =
+                buckets.fold((i64::MAX, i64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+            if first > last {
+                continue;
+            }
+            let (lo, hi) = (first * bucket_us, (last + 1) * bucket_us - 1);
             c.time_min = self.time_min.map(|t| t.clamp(lo, hi));
             c.time_max = self.time_max.map(|t| t.clamp(lo, hi));
         }

@@ -1632,6 +1632,8 @@ pub fn write_comparison(
     top: usize,
 ) -> Result<()> {
     register_font()?;
+    // A path that cannot be written is said as such, before any drawing.
+    std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let svg = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("svg"));

@@ -107,7 +107,7 @@ pub fn success(r: &Report, run_seconds: f64, now: f64) -> String {
     gauge(
         &mut out,
         "authstorm_requests",
-        "Requests analysed in the last run (health checks excluded).",
+        "Requests analysed in the last run, health checks included.",
         &[(&[], r.totals.requests as f64)],
     );
     let kinds = [StormKind::Storm, StormKind::Outage, StormKind::Surge];

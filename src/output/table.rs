@@ -132,6 +132,21 @@ impl Styler<'_> {
         // Two characters of padding and one of separation per column.
         let need: usize = min.iter().sum::<usize>() + 3 * n;
         let tight = self.o.width.is_some_and(|w| need > usize::from(w));
+        // Words too long for the terminal even then (a 19-letter app name
+        // beside eight columns in 80): the longest give way first, and only
+        // they are cut.
+        if let Some(w) = self.o.width.map(usize::from) {
+            let room = w.saturating_sub(2 * n + 1);
+            while min.iter().sum::<usize>() > room {
+                let Some(widest) = (0..n).max_by_key(|&i| min[i]) else {
+                    break;
+                };
+                if min[widest] <= 6 {
+                    break;
+                }
+                min[widest] -= 1;
+            }
+        }
         for (i, m) in min.iter().enumerate() {
             if let Some(col) = t.column_mut(i) {
                 let pad = if tight && i > 0 { 0 } else { 1 };
@@ -265,7 +280,11 @@ fn hanging(w: &mut dyn Write, prefix: &str, text: &str, width: Option<u16>) -> i
     for word in text.split(' ').filter(|w| !w.is_empty()) {
         let len = line.chars().count();
         if len > 0 && len + 1 + word.chars().count() > room {
-            let lead = if first { prefix.to_string() } else { " ".repeat(indent) };
+            let lead = if first {
+                prefix.to_string()
+            } else {
+                " ".repeat(indent)
+            };
             writeln!(w, "{lead}{line}")?;
             first = false;
             line.clear();
@@ -275,7 +294,11 @@ fn hanging(w: &mut dyn Write, prefix: &str, text: &str, width: Option<u16>) -> i
         }
         line.push_str(word);
     }
-    let lead = if first { prefix.to_string() } else { " ".repeat(indent) };
+    let lead = if first {
+        prefix.to_string()
+    } else {
+        " ".repeat(indent)
+    };
     writeln!(w, "{lead}{line}")
 }
 
@@ -462,8 +485,16 @@ fn storm_events(s: &Storm, o: &TableOptions, tf: &str, w: &mut dyn Write) -> io:
     for (ts, line) in event_lines(s) {
         hanging(w, &format!("  {}  ", o.tz.format(ts, tf)), &line, o.width)?;
     }
-    let pad = format!("  {}  ", " ".repeat(o.tz.format(s.times.start, tf).chars().count()));
-    hanging(w, &pad, &format!("impact on everyone else: {}", impact(s)), o.width)?;
+    let pad = format!(
+        "  {}  ",
+        " ".repeat(o.tz.format(s.times.start, tf).chars().count())
+    );
+    hanging(
+        w,
+        &pad,
+        &format!("impact on everyone else: {}", impact(s)),
+        o.width,
+    )?;
     for c in s.culprits.iter().skip(1) {
         let also = format!(
             "also: {} ({:.0}% of the excess, {})",

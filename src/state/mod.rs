@@ -2,7 +2,7 @@
 //! --state DIR`): which files were read how far, and one cube per UTC day.
 //!
 //! Files are known by content, never by path or inode: a fingerprint of
-//! their first [`FINGERPRINT_BYTES`] decompressed bytes. A renamed or
+//! their first decompressed bytes ([`Fingerprint`]). A renamed or
 //! compressed copy of a file already read is the same file; an appended one
 //! is read from where the last run stopped (a line boundary); a file that
 //! got shorter than that is read again from its start, and reported. The
@@ -30,25 +30,57 @@ use std::path::Path;
 
 use crate::input::Compression;
 
-/// Bytes of decompressed content that identify a file. A shorter file waits
-/// for the next run.
+/// Bytes of decompressed content a file needs before it can be known. A
+/// shorter file waits for the next run.
 pub const FINGERPRINT_BYTES: usize = 1024;
 
+/// How much of a file's start tells it apart from another that begins the
+/// same way (two nodes' logs opening with the same health checks).
+pub const PREFIX_BYTES: usize = 64 * 1024;
+
 /// A file's content identity: a hash of its first [`FINGERPRINT_BYTES`]
-/// decompressed bytes, as 16 hex digits.
-pub fn fingerprint(path: &Path) -> io::Result<Option<String>> {
-    let mut stream = open_decompressed(path)?.0;
-    let mut head = vec![0u8; FINGERPRINT_BYTES];
-    let mut got = 0;
-    while got < head.len() {
-        match stream.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
+/// decompressed bytes (`head`, to find candidates) and of its first
+/// [`PREFIX_BYTES`] or fewer (`prefix_len`, `prefix`, to tell apart files
+/// that begin alike).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub head: String,
+    /// The start of the file, up to [`PREFIX_BYTES`].
+    pub start: Vec<u8>,
+}
+
+impl Fingerprint {
+    /// The hash of the first `n` bytes, if the file has that many.
+    pub fn prefix_hash(&self, n: usize) -> Option<String> {
+        (n <= self.start.len()).then(|| hash(&self.start[..n]))
     }
-    Ok((got == FINGERPRINT_BYTES).then(|| format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&head))))
+
+    pub fn prefix(&self) -> (u64, String) {
+        (self.start.len() as u64, hash(&self.start))
+    }
+
+    /// An identity for a file first seen with this start.
+    pub fn id(&self) -> String {
+        format!("{}-{}", self.head, self.prefix().1)
+    }
+}
+
+fn hash(bytes: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(bytes))
+}
+
+/// The fingerprint of `path`, `None` when it is too short to have one.
+pub fn fingerprint(path: &Path) -> io::Result<Option<Fingerprint>> {
+    let stream = open_decompressed(path)?.0;
+    let mut start = Vec::with_capacity(PREFIX_BYTES);
+    stream.take(PREFIX_BYTES as u64).read_to_end(&mut start)?;
+    if start.len() < FINGERPRINT_BYTES {
+        return Ok(None);
+    }
+    Ok(Some(Fingerprint {
+        head: hash(&start[..FINGERPRINT_BYTES]),
+        start,
+    }))
 }
 
 /// A hash of the settings that change results, given as their bytes.

@@ -14,7 +14,7 @@ use crate::analyze::{AnalyzeConfig, pool, scan_checked};
 use crate::detect::{Storm, detect};
 use crate::error::{Error, Result};
 use crate::input::{Source, discover};
-use crate::report::Report;
+use crate::report::{InputError, Report};
 use crate::time::Micros;
 
 /// Earlier days a day is compared with: the seven before it, and the same
@@ -38,6 +38,8 @@ pub struct NightlyConfig {
 /// What a run did.
 pub struct Nightly {
     pub plans: Vec<FilePlan>,
+    /// Inputs that could not be found or read.
+    pub problems: Vec<InputError>,
     /// The days this run added to, with what was found on each.
     pub days: Vec<DayResult>,
     /// The report over the days this run touched (their cubes merged, the
@@ -47,6 +49,9 @@ pub struct Nightly {
     pub cube: Option<Cube>,
     /// Days dropped by `keep_days`.
     pub dropped: Vec<String>,
+    /// Days this run read requests for that are older than `keep_days`
+    /// keeps: not stored.
+    pub past_retention: Vec<String>,
 }
 
 pub struct DayResult {
@@ -101,18 +106,30 @@ pub fn nightly(cfg: &NightlyConfig) -> Result<Nightly> {
     {
         return Err(Error::State {
             path: cfg.state.clone(),
-            reason: "built with other settings (config, --bucket or --format); \
-                     use a new state directory for these"
+            reason: "built with other settings (the config file, --bucket, --format or \
+                     --version-depth); use a new state directory for these"
                 .into(),
         });
     }
     let found = discover(&cfg.archive);
+    // The state's own files are not logs, wherever it lives.
+    let own = std::fs::canonicalize(&cfg.state).ok();
+    let in_state = |p: &Path| {
+        own.as_ref()
+            .is_some_and(|s| std::fs::canonicalize(p).is_ok_and(|p| p.starts_with(s)))
+    };
+    if found.sources.iter().any(|s| matches!(s, Source::Stdin)) {
+        return Err(Error::State {
+            path: cfg.state.clone(),
+            reason: "an incremental run reads files, not standard input".into(),
+        });
+    }
     let paths: Vec<PathBuf> = found
         .sources
         .iter()
         .filter_map(|s| match s {
-            Source::File(p) => Some(p.clone()),
-            Source::Stdin => None,
+            Source::File(p) if !in_state(p) => Some(p.clone()),
+            _ => None,
         })
         .collect();
     if paths.is_empty() {
@@ -128,12 +145,29 @@ pub fn nightly(cfg: &NightlyConfig) -> Result<Nightly> {
         }));
     }
     let plans = plan_files(&paths, m);
+    let problems: Vec<InputError> = found
+        .errors
+        .iter()
+        .map(|(p, e)| InputError {
+            path: p.clone(),
+            error: e.clone(),
+        })
+        .chain(plans.iter().filter_map(|p| match &p.action {
+            FileAction::Unreadable { reason } => Some(InputError {
+                path: p.path.display().to_string(),
+                error: reason.clone(),
+            }),
+            _ => None,
+        }))
+        .collect();
     let mut out = Nightly {
         plans,
+        problems,
         days: Vec::new(),
         report: None,
         cube: None,
         dropped: Vec::new(),
+        past_retention: Vec::new(),
     };
     let reading: Vec<&FilePlan> = out.plans.iter().filter(|p| p.reads()).collect();
     if reading.is_empty() {
@@ -149,7 +183,9 @@ pub fn nightly(cfg: &NightlyConfig) -> Result<Nightly> {
         .filter_map(|p| Some((p.path.clone(), p.window?)))
         .collect();
     let pool = pool(acfg.threads)?;
-    let (result, errors) = scan_checked(&acfg, None, &pool)?;
+    let (result, mut errors) = scan_checked(&acfg, None, &pool)?;
+    // What could not be read is an input problem of the run (`--strict`).
+    errors.extend(out.problems.iter().cloned());
 
     let mut manifest: Manifest = store.manifest.clone();
     manifest.settings = cfg.settings.clone();
@@ -169,6 +205,15 @@ pub fn nightly(cfg: &NightlyConfig) -> Result<Nightly> {
             }
             (_, Some(f)) if p.reads() => {
                 let e = manifest.files.entry(fp.clone()).or_default();
+                // The prefix that identifies it grows with the file (up to
+                // 64 KiB), so a file that begins like it later is told apart.
+                if let Some(start) = &p.start {
+                    e.head.clone_from(&start.head);
+                    let (len, hash) = start.prefix();
+                    if len >= e.prefix_len {
+                        (e.prefix_len, e.prefix) = (len, hash);
+                    }
+                }
                 e.offset = f.read_to;
                 e.lines += f.lines;
                 e.last_read = now;
@@ -216,6 +261,41 @@ pub fn nightly(cfg: &NightlyConfig) -> Result<Nightly> {
         lines_left -= share.min(lines_left);
         entry.lines += share;
         cubes.insert(date, cube);
+    }
+
+    // Retention, counted back from the newest day that holds real traffic
+    // (a tenth of the median day or more): one line with a wrong date must
+    // not decide which history is kept. Days past it are dropped, and new
+    // data for them is not stored.
+    if let Some(keep) = cfg.keep_days {
+        let mut sizes: Vec<u64> = manifest.days.values().map(|d| d.requests).collect();
+        sizes.sort_unstable();
+        let median = sizes.get(sizes.len() / 2).copied().unwrap_or(0);
+        let newest = manifest
+            .days
+            .iter()
+            .rev()
+            .find(|(_, d)| d.requests.saturating_mul(10) >= median)
+            .and_then(|(d, _)| parse_date(d));
+        if let Some(newest) = newest {
+            let cutoff = newest
+                .checked_sub_days(Days::new(keep.saturating_sub(1)))
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            let old: Vec<String> = manifest
+                .days
+                .range(..cutoff)
+                .map(|(d, _)| d.clone())
+                .collect();
+            for d in old {
+                manifest.days.remove(&d);
+                if cubes.remove(&d).is_some() && !store.manifest.days.contains_key(&d) {
+                    out.past_retention.push(d);
+                } else {
+                    out.dropped.push(d);
+                }
+            }
+        }
     }
 
     // Judge each day touched against the stored days before it, read in
@@ -294,26 +374,6 @@ pub fn nightly(cfg: &NightlyConfig) -> Result<Nightly> {
         });
     }
 
-    // Retention, counted back from the newest day.
-    if let (Some(keep), Some(newest)) = (
-        cfg.keep_days,
-        manifest.days.keys().next_back().and_then(|d| parse_date(d)),
-    ) {
-        let cutoff = newest
-            .checked_sub_days(Days::new(keep.saturating_sub(1)))
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_default();
-        out.dropped = manifest
-            .days
-            .range(..cutoff)
-            .map(|(d, _)| d.clone())
-            .collect();
-        for d in &out.dropped {
-            manifest.days.remove(d);
-            cubes.remove(d);
-        }
-    }
-
     for (date, cube) in &cubes {
         let (name, table) = store.write_day(date, cube)?;
         let entry = manifest.days.get_mut(date).expect("inserted above");
@@ -365,6 +425,12 @@ pub fn history(dir: &Path) -> Result<Manifest> {
 
 /// The merged cube of the stored days from `a` to `b` (dates, inclusive).
 pub fn period_cube(dir: &Path, a: &str, b: &str) -> Result<Cube> {
+    if a > b {
+        return Err(Error::State {
+            path: dir.into(),
+            reason: format!("the period {a}..{b} ends before it starts"),
+        });
+    }
     let m = history(dir)?;
     let mut cube = Cube::new(m.bucket_seconds);
     let mut any = false;

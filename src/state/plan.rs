@@ -34,8 +34,12 @@ pub enum FileAction {
 #[derive(Debug, Clone, Serialize)]
 pub struct FilePlan {
     pub path: PathBuf,
+    /// The file's identity in the state (`head-prefix` of its first bytes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// Its start, to record as its prefix once read.
+    #[serde(skip)]
+    pub start: Option<super::Fingerprint>,
     pub size: u64,
     #[serde(skip)]
     pub mtime: i64,
@@ -117,6 +121,7 @@ fn plan_one(
     let mut plan = FilePlan {
         path: path.into(),
         fingerprint: None,
+        start: None,
         size: 0,
         mtime: 0,
         action: FileAction::Unchanged,
@@ -147,7 +152,31 @@ fn plan_one(
         }
         Err(e) => return unreadable(plan, e),
     };
-    plan.fingerprint = Some(fp.clone());
+    // The entry this file is: the same first KiB, and it starts with all
+    // the bytes the entry's prefix covers (the longest such prefix wins).
+    let matched = manifest
+        .files
+        .iter()
+        .filter(|(_, e)| e.head == fp.head)
+        .filter(|(_, e)| {
+            fp.prefix_hash(e.prefix_len as usize).as_deref() == Some(e.prefix.as_str())
+        })
+        .max_by_key(|(_, e)| e.prefix_len)
+        .map(|(id, e)| (id.clone(), e));
+    // A file at a path where a file of the same first KiB was read, no
+    // longer starting with what was read: the same file, truncated.
+    let was = manifest
+        .files
+        .values()
+        .filter(|e| e.head == fp.head)
+        .find(|e| e.seen_as.iter().any(|s| Path::new(&s.path) == path))
+        .map(|e| e.offset);
+    plan.fingerprint = Some(
+        matched
+            .as_ref()
+            .map_or_else(|| fp.id(), |(id, _)| id.clone()),
+    );
+    plan.start = Some(fp);
     let compressed = match super::open_decompressed(path) {
         Ok((_, c)) => c != Compression::None,
         Err(e) => return unreadable(plan, e),
@@ -161,10 +190,14 @@ fn plan_one(
             super::last_line_end(path, from, plan.size).map(Some)
         }
     };
-    let Some(entry) = manifest.files.get(&fp) else {
+    let Some((_, entry)) = matched else {
+        let action = match was {
+            Some(was) => FileAction::Truncated { was },
+            None => FileAction::New,
+        };
         return match end(0) {
             Ok(e) => FilePlan {
-                action: FileAction::New,
+                action,
                 window: Some(Window { start: 0, end: e }),
                 ..plan
             },

@@ -20,6 +20,9 @@ pub struct NightlyDoc<'a> {
     pub files: &'a [FilePlan],
     pub days: Vec<DayDoc<'a>>,
     pub dropped_days: &'a [String],
+    /// Days this run read requests for that are older than `--keep-days`
+    /// keeps: not stored.
+    pub past_retention_days: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -48,6 +51,7 @@ pub fn doc(n: &Nightly) -> NightlyDoc<'_> {
             })
             .collect(),
         dropped_days: &n.dropped,
+        past_retention_days: &n.past_retention,
     }
 }
 
@@ -154,6 +158,13 @@ pub fn render(n: &Nightly, o: &TableOptions, w: &mut dyn Write) -> io::Result<()
     writeln!(w, "{t}\n")?;
     if !n.dropped.is_empty() {
         writeln!(w, "Dropped (--keep-days): {}\n", n.dropped.join(", "))?;
+    }
+    if !n.past_retention.is_empty() {
+        writeln!(
+            w,
+            "Not stored, older than --keep-days keeps: {}\n",
+            n.past_retention.join(", ")
+        )?;
     }
     Ok(())
 }

@@ -25,7 +25,7 @@ pub struct Manifest {
     /// format): a state is only ever extended with the same ones.
     pub settings: String,
     pub bucket_seconds: u64,
-    /// By fingerprint.
+    /// By identity ([`super::Fingerprint::id`] when first seen).
     pub files: BTreeMap<String, FileEntry>,
     /// By UTC date, `YYYY-MM-DD`.
     pub days: BTreeMap<String, DayEntry>,
@@ -34,6 +34,13 @@ pub struct Manifest {
 /// One file, known by the fingerprint of its first bytes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileEntry {
+    /// The hash of its first KiB.
+    pub head: String,
+    /// How many of its first bytes `prefix` hashes (up to 64 KiB), and
+    /// that hash: another file with the same first KiB is this one only
+    /// if it starts with these bytes too.
+    pub prefix_len: u64,
+    pub prefix: String,
     /// Decompressed bytes read through (a line boundary).
     pub offset: u64,
     /// Lines read from it, over all runs.

@@ -36,8 +36,10 @@ fn gzip_copy(from: &Path, to: &Path) {
 /// The manifest after reading `paths` through their planned windows.
 fn read_all(plans: &[FilePlan], m: &mut Manifest) {
     for p in plans {
-        if let (Some(fp), Some(w)) = (&p.fingerprint, p.window) {
+        if let (Some(fp), Some(w), Some(start)) = (&p.fingerprint, p.window, &p.start) {
             let e = m.files.entry(fp.clone()).or_default();
+            e.head.clone_from(&start.head);
+            (e.prefix_len, e.prefix) = start.prefix();
             e.offset = w.end.unwrap_or_else(|| decompressed_len(&p.path).unwrap());
             e.seen_as.push(p.seen_as());
         }
@@ -176,4 +178,39 @@ fn days_split_and_merge_back() {
     assert_eq!(merged.token_states, cube.token_states);
     assert_eq!(merged.time_min, cube.time_min);
     assert_eq!(merged.time_max, cube.time_max);
+}
+
+#[test]
+fn files_that_begin_alike_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two nodes' logs that open with the same 40 lines (health checks at
+    // the same seconds), then differ.
+    let (a, b) = (dir.path().join("node1.log"), dir.path().join("node2.log"));
+    write(&a, 0..40);
+    write(&b, 0..40);
+    write(&a, 100..140);
+    write(&b, 200..240);
+    let mut m = Manifest::default();
+    let plans = plan_files(&[a.clone(), b.clone()], &m);
+    assert_eq!(
+        actions(&plans),
+        [
+            ("node1.log".into(), FileAction::New),
+            ("node2.log".into(), FileAction::New)
+        ]
+    );
+    assert_ne!(plans[0].fingerprint, plans[1].fingerprint);
+    read_all(&plans[..1], &mut m);
+    // node2 on a later night is new, not node1 shortened; node1 grown is
+    // read on from its own offset.
+    let size = std::fs::metadata(&a).unwrap().len();
+    write(&a, 300..310);
+    let plans = plan_files(&[a.clone(), b.clone()], &m);
+    assert_eq!(
+        actions(&plans),
+        [
+            ("node1.log".into(), FileAction::Appended { from: size }),
+            ("node2.log".into(), FileAction::New)
+        ]
+    );
 }

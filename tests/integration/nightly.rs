@@ -414,3 +414,74 @@ fn a_normal_monday_after_a_quiet_weekend_raises_nothing() {
         }
     }
 }
+
+#[test]
+fn hostile_archives_lose_no_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = simulate(
+        dir.path(),
+        "all.log",
+        &["--days", "4", "--lines", "12000", "--scenario", "normal"],
+    );
+    let days = lines_by_day(&log);
+    // The state inside the archive it reads.
+    let archive = dir.path().join("archive");
+    let state = archive.join("state");
+    std::fs::create_dir(&archive).unwrap();
+    for (i, (_, lines)) in days.iter().enumerate() {
+        gzip(&archive.join(format!("access.log.{i}.gz")), lines);
+    }
+    let (code, doc) = night(&archive, &state, &["--keep-days", "3"]);
+    assert_eq!(code, 0);
+    let files: Vec<&str> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(files.iter().all(|f| !f.contains("/state/")), "{files:?}");
+    // The oldest of the four days is past what --keep-days 3 keeps.
+    assert_eq!(
+        doc["past_retention_days"].as_array().unwrap().len(),
+        1,
+        "{doc}"
+    );
+    // One line with a date months ahead does not decide what is kept.
+    let last = days.values().next_back().unwrap();
+    let stray = last[0].replace("/Mar/2026", "/Jun/2026");
+    append(
+        &archive.join("clock.log"),
+        &last[..20]
+            .iter()
+            .cloned()
+            .chain([stray])
+            .collect::<Vec<_>>(),
+    );
+    let (code, doc) = night(&archive, &state, &["--keep-days", "3"]);
+    assert_eq!(code, 0);
+    assert!(
+        doc["dropped_days"].as_array().unwrap().is_empty(),
+        "{}",
+        doc["dropped_days"]
+    );
+    let m = authstorm::state::read_manifest(&state).unwrap();
+    // The three days kept, and the stray line's own day.
+    assert_eq!(m.days.len(), 4, "{:?}", m.days.keys().collect::<Vec<_>>());
+    assert!(m.days.keys().any(|d| d.starts_with("2026-06")));
+    // A reversed period and standard input are refused, not a crash.
+    let out = bin()
+        .args(["compare", "--state"])
+        .arg(&state)
+        .args(["--a", "2026-03-04..2026-03-02", "--b", "2026-03-05"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ends before it starts"));
+    let out = bin()
+        .args(["nightly", "-", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not standard input"));
+}
