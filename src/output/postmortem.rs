@@ -49,8 +49,17 @@ pub fn build(r: &Report, tz: DisplayTz, command: &str) -> Doc {
         .iter()
         .filter(|s| s.kind == StormKind::Storm)
         .collect();
+    let others: Vec<&Storm> = r
+        .storms
+        .iter()
+        .filter(|s| s.kind != StormKind::Storm)
+        .collect();
     Doc {
-        title: title(&storms, &start, &end, tz),
+        title: if storms.is_empty() && !others.is_empty() {
+            other_title(&others, tz)
+        } else {
+            title(&storms, &start, &end, tz)
+        },
         summary: summary(r, &storms, &start, &end, tz),
         events: event_timeline(r, &start, &end, tz),
         storms: storms_table(r, tz),
@@ -89,6 +98,28 @@ fn title(storms: &[&Storm], start: &str, end: &str, tz: DisplayTz) -> String {
                 parts.join("; ")
             )
         }
+    }
+}
+
+/// Named for the outages and surges, in time order, when there is no
+/// retry storm.
+fn other_title(episodes: &[&Storm], tz: DisplayTz) -> String {
+    let mut ordered = episodes.to_vec();
+    ordered.sort_by_key(|s| s.times.start);
+    let name = |s: &Storm| {
+        let kind = match s.kind {
+            StormKind::Outage => "Outage",
+            StormKind::Surge => "Surge",
+            StormKind::Storm => "Retry storm",
+        };
+        match s.culprits.first() {
+            Some(c) => format!("{kind} {} — {}", minute(tz, s.times.start), culprit_name(c)),
+            None => format!("{kind} {}", minute(tz, s.times.start)),
+        }
+    };
+    match ordered.as_slice() {
+        [one] => name(one),
+        all => all.iter().map(|s| name(s)).collect::<Vec<_>>().join("; "),
     }
 }
 

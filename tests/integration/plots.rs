@@ -408,6 +408,12 @@ fn outage_is_marked_with_one_label_for_start_and_peak() {
     );
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("outage"), "{md}");
+    // The title names the outage, not just the time range.
+    assert!(
+        md.starts_with("# Outage 2026-"),
+        "{}",
+        md.lines().next().unwrap()
+    );
     let storms = terminal("storms", &log);
     assert!(storms.contains("outage"), "{storms}");
 }
