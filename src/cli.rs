@@ -732,20 +732,7 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(dir) = &a.out {
-        let command: Vec<String> = std::env::args().collect();
-        let written = authstorm::output::export::write_all(
-            dir,
-            &analysis.report,
-            &analysis.cube,
-            &cfg.detect,
-            tz,
-            match a.stack {
-                StackArg::Token => authstorm::output::plot::Stack::TokenState,
-                StackArg::Cohort => authstorm::output::plot::Stack::Cohort,
-            },
-            &command.join(" "),
-        )
-        .with_context(|| format!("writing {}", dir.display()))?;
+        let written = write_postmortem(&a, dir, &analysis.report, &analysis.cube, &cfg.detect, tz)?;
         if view == View::Report {
             for p in written {
                 println!("{}", p.display());
@@ -766,17 +753,8 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
         w.flush().with_context(|| format!("writing {path}"))?;
     }
     if !json_to_stdout {
-        let stdout = io::stdout();
-        let color =
-            stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        let opts = TableOptions {
-            color,
-            width: terminal_width(),
-            tz,
-            top: a.top.max(1),
-            ..TableOptions::default()
-        };
-        let mut w = BufWriter::new(stdout.lock());
+        let opts = table_options(&a, tz);
+        let mut w = BufWriter::new(io::stdout().lock());
         if view == View::Storms {
             render_storms(&analysis.report, &opts, &mut w)?;
         } else {
@@ -789,6 +767,37 @@ pub fn run_analyze(a: AnalyzeArgs, view: View) -> Result<Exit> {
     // allocations at once, far faster than dropping them one by one.
     std::mem::forget(analysis);
     Ok(exit)
+}
+
+/// The terminal tables' options: colour on a terminal unless `NO_COLOR`,
+/// its width, `--top`.
+fn table_options(a: &AnalyzeArgs, tz: DisplayTz) -> TableOptions {
+    TableOptions {
+        color: io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        width: terminal_width(),
+        tz,
+        top: a.top.max(1),
+        ..TableOptions::default()
+    }
+}
+
+/// The postmortem files of `--out DIR`.
+fn write_postmortem(
+    a: &AnalyzeArgs,
+    dir: &Path,
+    report: &authstorm::report::Report,
+    cube: &authstorm::aggregate::Cube,
+    detect: &authstorm::detect::DetectConfig,
+    tz: DisplayTz,
+) -> Result<Vec<PathBuf>> {
+    let command: Vec<String> = std::env::args().collect();
+    let stack = match a.stack {
+        StackArg::Token => authstorm::output::plot::Stack::TokenState,
+        StackArg::Cohort => authstorm::output::plot::Stack::Cohort,
+    };
+    authstorm::output::export::write_all(dir, report, cube, detect, tz, stack, &command.join(" "))
+        .with_context(|| format!("writing {}", dir.display()))
 }
 
 fn finding_exit(a: &AnalyzeArgs, r: &authstorm::report::Report) -> Exit {
@@ -1330,20 +1339,7 @@ fn run_state(a: AnalyzeArgs, view: View, command: &str) -> Result<Exit> {
         return Ok(Exit::Usage);
     };
     if let (Some(dir), Some(cube)) = (&a.out, &night.cube) {
-        let command: Vec<String> = std::env::args().collect();
-        let written = authstorm::output::export::write_all(
-            dir,
-            report,
-            cube,
-            &cfg.detect,
-            tz,
-            match a.stack {
-                StackArg::Token => authstorm::output::plot::Stack::TokenState,
-                StackArg::Cohort => authstorm::output::plot::Stack::Cohort,
-            },
-            &command.join(" "),
-        )
-        .with_context(|| format!("writing {}", dir.display()))?;
+        let written = write_postmortem(a, dir, report, cube, &cfg.detect, tz)?;
         if view == View::Report {
             for p in written {
                 println!("{}", p.display());
@@ -1351,15 +1347,7 @@ fn run_state(a: AnalyzeArgs, view: View, command: &str) -> Result<Exit> {
         }
     }
     if a.json.as_deref() != Some("-") && view != View::Report {
-        let stdout = io::stdout();
-        let opts = TableOptions {
-            color: stdout.is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-            width: terminal_width(),
-            tz,
-            top: a.top.max(1),
-            ..TableOptions::default()
-        };
+        let opts = table_options(a, tz);
         let mut out = Vec::new();
         authstorm::state::show::render(&night, &opts, &mut out)?;
         if view == View::Storms {

@@ -47,6 +47,8 @@ pub struct Fingerprint {
     pub head: String,
     /// The start of the file, up to [`PREFIX_BYTES`].
     pub start: Vec<u8>,
+    /// Read through a decompressor.
+    pub compressed: bool,
 }
 
 impl Fingerprint {
@@ -71,7 +73,7 @@ fn hash(bytes: &[u8]) -> String {
 
 /// The fingerprint of `path`, `None` when it is too short to have one.
 pub fn fingerprint(path: &Path) -> io::Result<Option<Fingerprint>> {
-    let stream = open_decompressed(path)?.0;
+    let (stream, compression) = open_decompressed(path)?;
     let mut start = Vec::with_capacity(PREFIX_BYTES);
     stream.take(PREFIX_BYTES as u64).read_to_end(&mut start)?;
     if start.len() < FINGERPRINT_BYTES {
@@ -80,6 +82,7 @@ pub fn fingerprint(path: &Path) -> io::Result<Option<Fingerprint>> {
     Ok(Some(Fingerprint {
         head: hash(&start[..FINGERPRINT_BYTES]),
         start,
+        compressed: compression != Compression::None,
     }))
 }
 

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::store::{Manifest, SeenAs};
-use crate::input::Compression;
 use crate::scan::Window;
 
 /// What happens to one file in this run.
@@ -176,11 +175,8 @@ fn plan_one(
             .as_ref()
             .map_or_else(|| fp.id(), |(id, _)| id.clone()),
     );
+    let compressed = fp.compressed;
     plan.start = Some(fp);
-    let compressed = match super::open_decompressed(path) {
-        Ok((_, c)) => c != Compression::None,
-        Err(e) => return unreadable(plan, e),
-    };
     // The end of what to read: a plain file's last complete line (one being
     // written waits), a compressed file's end.
     let end = |from: u64| -> std::io::Result<Option<u64>> {
